@@ -1,0 +1,20 @@
+// How a message type is described: its payload schema, where it is routed, and an example.
+import type { z } from 'zod';
+
+export interface MessageSpec<TType extends string = string, TPayload extends z.ZodType = z.ZodType> {
+  readonly type: TType;
+  /** One sentence for the docs: who sends it, when, and who listens. */
+  readonly summary: string;
+  readonly payload: TPayload;
+  /** Routing-key template for the docs, e.g. `commit.pushed.{repo}`. */
+  readonly routingTemplate: string;
+  /** The routing key for a valid payload. */
+  readonly routingKey: (payload: z.infer<TPayload>) => string;
+  readonly example: z.input<TPayload>;
+}
+
+export function defineMessage<const TType extends string, TPayload extends z.ZodType>(
+  spec: MessageSpec<TType, TPayload>,
+): MessageSpec<TType, TPayload> {
+  return spec;
+}

@@ -1,0 +1,28 @@
+// @deploybus/protocol: the wire contract. Pure: no I/O.
+export { ProtocolError, type ProtocolErrorCode } from './errors.js';
+export { NAME_PATTERN, HOST_PATTERN, nameSchema, hostSchema, routingSegment } from './names.js';
+export {
+  PROTOCOL_VERSION,
+  MAX_BODY_BYTES,
+  envelopeSchema,
+  sourceSchema,
+  signatureSchema,
+  type EnvelopeFields,
+  type Source,
+  type Signature,
+} from './envelope.js';
+export { defineMessage, type MessageSpec } from './catalog-types.js';
+export * from './messages.js';
+export {
+  createMessage,
+  validateMessage,
+  parseMessage,
+  encodeMessage,
+  routingKeyOf,
+  isExpired,
+  isMessageOfType,
+  type Message,
+  type ParseResult,
+  type CreateOptions,
+} from './message.js';
+export * from './destinations.js';

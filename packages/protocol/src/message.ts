@@ -1,0 +1,120 @@
+// Building and parsing whole messages: envelope + typed payload.
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { envelopeSchema, MAX_BODY_BYTES, PROTOCOL_VERSION, type EnvelopeFields, type Source } from './envelope.js';
+import { ProtocolError } from './errors.js';
+import { messageSpecByType, type MessageType, type PayloadInputOf, type PayloadOf } from './messages.js';
+
+/** A parsed, valid message of type T. */
+export type Message<T extends MessageType = MessageType> = {
+  [K in T]: Omit<EnvelopeFields, 'type' | 'payload'> & { type: K; payload: PayloadOf<K> };
+}[T];
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; error: ProtocolError };
+
+export interface CreateOptions {
+  source: Source;
+  correlationId?: string;
+  replyTo?: string;
+  /** Time to live; sets `expiresAt`. */
+  ttlMs?: number;
+  id?: string;
+  now?: Date;
+}
+
+/** Builds a message, validating the payload so that a bug is caught at the sender, not the receivers. */
+export function createMessage<T extends MessageType>(type: T, payload: PayloadInputOf<T>, options: CreateOptions): Message<T> {
+  const now = options.now ?? new Date();
+  const raw: Record<string, unknown> = {
+    v: PROTOCOL_VERSION,
+    id: options.id ?? randomUUID(),
+    type,
+    time: now.toISOString(),
+    source: options.source,
+    payload,
+  };
+  if (options.correlationId !== undefined) raw['correlationId'] = options.correlationId;
+  if (options.replyTo !== undefined) raw['replyTo'] = options.replyTo;
+  if (options.ttlMs !== undefined) raw['expiresAt'] = new Date(now.getTime() + options.ttlMs).toISOString();
+  const result = validateMessage(raw);
+  if (!result.ok) throw result.error;
+  return result.value as Message<T>;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, prefix: string): { field: string; text: string } {
+  const field = [prefix, ...issue.path.map(String)].filter((s) => s !== '').join('.');
+  return { field, text: `${field || 'message'}: ${issue.message}` };
+}
+
+/** Validates an already-decoded JSON value as a message. Never throws. */
+export function validateMessage(value: unknown): ParseResult<Message> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail(new ProtocolError('INVALID_ENVELOPE', '', 'message: must be a JSON object'));
+  }
+  const record = value as Record<string, unknown>;
+  const typeName = typeof record['type'] === 'string' ? record['type'] : undefined;
+  if (record['v'] !== PROTOCOL_VERSION && typeof record['v'] === 'number') {
+    return fail(
+      new ProtocolError('UNSUPPORTED_VERSION', 'v', `v: protocol version ${String(record['v'])} is not supported (this side speaks ${PROTOCOL_VERSION})`, {
+        messageType: typeName,
+      }),
+    );
+  }
+  const envelope = envelopeSchema.safeParse(value);
+  if (!envelope.success) {
+    const first = envelope.error.issues[0];
+    const { field, text } = first ? describeIssue(first, '') : { field: '', text: 'invalid envelope' };
+    return fail(new ProtocolError('INVALID_ENVELOPE', field, text, { messageType: typeName, cause: envelope.error }));
+  }
+  const spec = messageSpecByType.get(envelope.data.type);
+  if (!spec) {
+    return fail(new ProtocolError('UNKNOWN_TYPE', 'type', `type: unknown message type "${envelope.data.type.slice(0, 64)}"`, { messageType: envelope.data.type }));
+  }
+  const payload = spec.payload.safeParse(envelope.data.payload);
+  if (!payload.success) {
+    const first = payload.error.issues[0];
+    const { field, text } = first ? describeIssue(first, 'payload') : { field: 'payload', text: 'payload: invalid' };
+    return fail(new ProtocolError('INVALID_PAYLOAD', field, `${spec.type} ${text}`, { messageType: spec.type, cause: payload.error }));
+  }
+  return { ok: true, value: { ...envelope.data, payload: payload.data } as Message };
+}
+
+/** Parses a wire body (UTF-8 JSON). Never throws: hostile input yields a ProtocolError naming the problem. */
+export function parseMessage(body: string | Uint8Array): ParseResult<Message> {
+  const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  if (size > MAX_BODY_BYTES) {
+    return fail(new ProtocolError('BODY_TOO_LARGE', '', `message: body of ${size} bytes is over the ${MAX_BODY_BYTES}-byte limit`));
+  }
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    return fail(new ProtocolError('MALFORMED_JSON', '', `message: body is not valid JSON (${(cause as Error).message})`, { cause }));
+  }
+  return validateMessage(value);
+}
+
+export function encodeMessage(message: Message): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+/** The routing key a message is published under. */
+export function routingKeyOf(message: Message): string {
+  const spec = messageSpecByType.get(message.type);
+  if (!spec) throw new ProtocolError('UNKNOWN_TYPE', 'type', `type: unknown message type "${message.type}"`);
+  return (spec.routingKey as (p: unknown) => string)(message.payload);
+}
+
+export function isExpired(message: Pick<EnvelopeFields, 'expiresAt'>, now: Date = new Date()): boolean {
+  return message.expiresAt !== undefined && Date.parse(message.expiresAt) <= now.getTime();
+}
+
+/** Narrows a message to one type. */
+export function isMessageOfType<T extends MessageType>(message: Message, type: T): message is Extract<Message, { type: T }> {
+  return message.type === type;
+}
+
+function fail(error: ProtocolError): ParseResult<never> {
+  return { ok: false, error };
+}

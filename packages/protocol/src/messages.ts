@@ -1,0 +1,390 @@
+// Every message type deploybus speaks: payload schema, routing key and example.
+// docs/protocol.md and the JSON Schema files are generated from this file.
+import { z } from 'zod';
+import { defineMessage } from './catalog-types.js';
+import { hostSchema, nameSchema, routingSegment as seg } from './names.js';
+
+const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'must be a full hex commit id (40 or 64 characters)');
+const ref = z
+  .string()
+  .min(1)
+  .max(255)
+  .describe('A git ref or tag name; receivers check it against git\'s ref-format rules before using it.');
+const isoTime = z.iso.datetime({ offset: true });
+const durationMs = z.number().int().nonnegative();
+const url = z.url({ protocol: /^https?$/ });
+
+const person = z.string().min(1).max(128).describe('Who asked: a user name or a token\'s name.');
+
+const commit = z.object({
+  sha,
+  author: z.string().max(256),
+  subject: z.string().max(1024),
+});
+
+const exampleSha = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+const exampleTime = '2026-11-22T10:00:00.000Z';
+
+export const commitPushed = defineMessage({
+  type: 'commit.pushed',
+  summary: 'A ref was updated in a repository (git hook, webhook or polling). Sent by git-watcher; heard by jenkins-trigger and repo-updater.',
+  payload: z.object({
+    repo: nameSchema,
+    ref,
+    before: sha.or(z.literal('0000000000000000000000000000000000000000')),
+    after: sha.or(z.literal('0000000000000000000000000000000000000000')),
+    commits: z.array(commit).max(1000),
+    pusher: z.string().max(256),
+    origin: z.enum(['post-receive', 'post-commit', 'github', 'gitlab', 'dockerhub', 'poll']),
+  }),
+  routingTemplate: 'commit.pushed.{repo}',
+  routingKey: (p) => `commit.pushed.${seg(p.repo)}`,
+  example: {
+    repo: 'shop',
+    ref: 'refs/heads/main',
+    before: '0000000000000000000000000000000000000000',
+    after: exampleSha,
+    commits: [{ sha: exampleSha, author: 'Ada <ada@example.com>', subject: 'Fix the basket total' }],
+    pusher: 'ada',
+    origin: 'post-receive',
+  },
+});
+
+const buildBase = {
+  repo: nameSchema,
+  ref,
+  sha,
+  job: z.string().min(1).max(256).describe('Jenkins job name (folders joined by "/").'),
+};
+
+export const buildRequested = defineMessage({
+  type: 'build.requested',
+  summary: 'jenkins-trigger asked Jenkins to build a commit; `queueUrl` is Jenkins\' queue item.',
+  payload: z.object({ ...buildBase, queueUrl: url.optional() }),
+  routingTemplate: 'build.requested.{repo}',
+  routingKey: (p) => `build.requested.${seg(p.repo)}`,
+  example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', queueUrl: 'http://jenkins.example.com/queue/item/17/' },
+});
+
+export const buildStarted = defineMessage({
+  type: 'build.started',
+  summary: 'A Jenkins build for a commit started running.',
+  payload: z.object({ ...buildBase, number: z.number().int().positive(), url }),
+  routingTemplate: 'build.started.{repo}',
+  routingKey: (p) => `build.started.${seg(p.repo)}`,
+  example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', number: 42, url: 'http://jenkins.example.com/job/shop-ci/42/' },
+});
+
+export const buildSucceeded = defineMessage({
+  type: 'build.succeeded',
+  summary: 'A build passed. repo-updater fetches on it; the conductor\'s build gate records it.',
+  payload: z.object({ ...buildBase, number: z.number().int().positive(), url, durationMs: durationMs.optional() }),
+  routingTemplate: 'build.succeeded.{repo}',
+  routingKey: (p) => `build.succeeded.${seg(p.repo)}`,
+  example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', number: 42, url: 'http://jenkins.example.com/job/shop-ci/42/', durationMs: 81000 },
+});
+
+export const buildFailed = defineMessage({
+  type: 'build.failed',
+  summary: 'A build failed, or could not be started (then `number` is absent and `reason` says why).',
+  payload: z.object({
+    ...buildBase,
+    number: z.number().int().positive().optional(),
+    url: url.optional(),
+    result: z.enum(['FAILURE', 'UNSTABLE', 'ABORTED', 'NOT_BUILT', 'ERROR']),
+    reason: z.string().max(2048),
+  }),
+  routingTemplate: 'build.failed.{repo}',
+  routingKey: (p) => `build.failed.${seg(p.repo)}`,
+  example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', number: 43, url: 'http://jenkins.example.com/job/shop-ci/43/', result: 'FAILURE', reason: 'tests failed' },
+});
+
+export const repoUpdated = defineMessage({
+  type: 'repo.updated',
+  summary: 'repo-updater fetched into a server\'s local mirror (or failed to; then `error` says why).',
+  payload: z.object({
+    repo: nameSchema,
+    host: hostSchema,
+    head: sha.optional(),
+    tags: z.array(z.string().max(255)).max(10000),
+    error: z.string().max(2048).optional(),
+  }),
+  routingTemplate: 'repo.updated.{repo}.{host}',
+  routingKey: (p) => `repo.updated.${seg(p.repo)}.${seg(p.host)}`,
+  example: { repo: 'shop', host: 'web1.example.com', head: exampleSha, tags: ['v1.4.0', 'v1.4.1'] },
+});
+
+export const packageUpdated = defineMessage({
+  type: 'package.updated',
+  summary: 'A package was published to a package repository; repo-updater refreshes the index where it matters.',
+  payload: z.object({
+    package: z.string().min(1).max(256),
+    version: z.string().min(1).max(128),
+    repository: z.string().min(1).max(256),
+  }),
+  routingTemplate: 'package.updated.{package}',
+  routingKey: (p) => `package.updated.${seg(p.package)}`,
+  example: { package: 'shop-assets', version: '1.4.1-1', repository: 'internal-stable' },
+});
+
+const rolloutOptions = z
+  .object({
+    canary: z.number().int().min(0).max(1000).default(0).describe('Hosts deployed first, alone.'),
+    batchSize: z
+      .union([z.number().int().positive(), z.string().regex(/^(100|[1-9][0-9]?)%$/)])
+      .default(1)
+      .describe('Hosts per batch: a count or a percentage such as "25%".'),
+    maxUnavailable: z.number().int().positive().optional(),
+    pauseMs: durationMs.default(0),
+    hostTimeoutMs: z.number().int().positive().max(86_400_000).default(600_000),
+    rollbackOnFailure: z.boolean().default(true),
+  })
+  .describe('How to roll out.');
+
+const targetFilter = z
+  .object({
+    hosts: z.array(hostSchema).max(10000).optional(),
+    patterns: z.array(z.string().min(1).max(255)).max(100).optional().describe('Host glob patterns; the longest matching pattern wins.'),
+    roles: z.array(nameSchema).max(100).optional(),
+  })
+  .describe('Narrows the live agents serving the app; empty means all of them.');
+
+const deployRef = { deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema };
+
+export const deployRequested = defineMessage({
+  type: 'deploy.requested',
+  summary: 'A person or script asks for app at ref in env. The conductor answers on `replyTo` with deploy.queued or deploy.refused.',
+  payload: z.object({
+    app: nameSchema,
+    env: nameSchema,
+    ref,
+    targets: targetFilter.default({}),
+    rollout: rolloutOptions.default({
+      canary: 0,
+      batchSize: 1,
+      pauseMs: 0,
+      hostTimeoutMs: 600_000,
+      rollbackOnFailure: true,
+    }),
+    requestedBy: person,
+    force: z.boolean().default(false).describe('Skip the lock and build gates (admins only).'),
+  }),
+  routingTemplate: 'deploy.requested.{app}.{env}',
+  routingKey: (p) => `deploy.requested.${seg(p.app)}.${seg(p.env)}`,
+  example: { app: 'shop', env: 'production', ref: 'v1.4.1', targets: { patterns: ['web*'] }, rollout: { canary: 1, batchSize: '25%' }, requestedBy: 'ada' },
+});
+
+export const deployQueued = defineMessage({
+  type: 'deploy.queued',
+  summary: 'The conductor accepted a request; `position` 0 means it starts now.',
+  payload: z.object({ ...deployRef, ref, sha: sha.optional(), requestedBy: person, position: z.number().int().nonnegative() }),
+  routingTemplate: 'deploy.queued.{app}.{env}',
+  routingKey: (p) => `deploy.queued.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', position: 0 },
+});
+
+export const deployRefused = defineMessage({
+  type: 'deploy.refused',
+  summary: 'The conductor refused a request; `code` is stable, `reason` is for people.',
+  payload: z.object({
+    app: nameSchema,
+    env: nameSchema,
+    ref,
+    requestedBy: person,
+    code: z.enum(['LOCKED', 'BUILD_NOT_PASSED', 'UNKNOWN_APP', 'BAD_REF', 'NO_TARGETS', 'INVALID_REQUEST']),
+    reason: z.string().max(2048),
+  }),
+  routingTemplate: 'deploy.refused.{app}.{env}',
+  routingKey: (p) => `deploy.refused.${seg(p.app)}.${seg(p.env)}`,
+  example: { app: 'shop', env: 'production', ref: 'v1.4.1', requestedBy: 'ada', code: 'LOCKED', reason: 'production is locked by bob since 09:12: "incident 311"' },
+});
+
+export const deployStarted = defineMessage({
+  type: 'deploy.started',
+  summary: 'A rollout began; `hosts` lists the targets in rollout order, `batches` their grouping.',
+  payload: z.object({ ...deployRef, ref, sha, requestedBy: person, hosts: z.array(hostSchema), batches: z.array(z.array(hostSchema)) }),
+  routingTemplate: 'deploy.started.{app}.{env}',
+  routingKey: (p) => `deploy.started.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', hosts: ['web1', 'web2'], batches: [['web1'], ['web2']] },
+});
+
+export const deployHostResult = defineMessage({
+  type: 'deploy.host-result',
+  summary: 'One host finished its part of a rollout. `no-response` means the agent never answered: never counted as success.',
+  payload: z.object({
+    ...deployRef,
+    host: hostSchema,
+    outcome: z.enum(['succeeded', 'failed', 'no-response', 'rolled-back', 'refused']),
+    release: z.string().max(255).optional(),
+    durationMs: durationMs.optional(),
+    error: z.string().max(4096).optional(),
+  }),
+  routingTemplate: 'deploy.host-result.{app}.{env}',
+  routingKey: (p) => `deploy.host-result.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: 2300 },
+});
+
+const deployEnd = { ...deployRef, ref, durationMs, succeededHosts: z.array(hostSchema), failedHosts: z.array(hostSchema) };
+
+export const deploySucceeded = defineMessage({
+  type: 'deploy.succeeded',
+  summary: 'Every target host runs the new release.',
+  payload: z.object(deployEnd),
+  routingTemplate: 'deploy.succeeded.{app}.{env}',
+  routingKey: (p) => `deploy.succeeded.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', durationMs: 9100, succeededHosts: ['web1', 'web2'], failedHosts: [] },
+});
+
+export const deployFailed = defineMessage({
+  type: 'deploy.failed',
+  summary: 'The rollout stopped at a failure; `reason` names the host and step.',
+  payload: z.object({ ...deployEnd, reason: z.string().max(4096) }),
+  routingTemplate: 'deploy.failed.{app}.{env}',
+  routingKey: (p) => `deploy.failed.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', durationMs: 7200, succeededHosts: ['web1'], failedHosts: ['web2'], reason: 'web2: health-check failed after 3 tries' },
+});
+
+export const deployCancelled = defineMessage({
+  type: 'deploy.cancelled',
+  summary: 'A queued or running deploy was cancelled (or superseded by a newer request).',
+  payload: z.object({ ...deployRef, cancelledBy: person, reason: z.string().max(2048) }),
+  routingTemplate: 'deploy.cancelled.{app}.{env}',
+  routingKey: (p) => `deploy.cancelled.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', cancelledBy: 'ada', reason: 'wrong tag' },
+});
+
+const actionParams = z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.union([z.string().max(4096), z.number(), z.boolean()]));
+
+export const agentCommand = defineMessage({
+  type: 'agent.command',
+  summary: 'A signed command to one deploy-agent, on its durable queue. Agents refuse it unsigned, expired or replayed.',
+  payload: z.discriminatedUnion('action', [
+    z.object({ action: z.literal('deploy'), commandId: z.string().min(8).max(128), host: hostSchema, deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema, ref }),
+    z.object({ action: z.literal('rollback'), commandId: z.string().min(8).max(128), host: hostSchema, deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema, release: z.string().max(255).optional() }),
+    z.object({ action: z.literal('state'), commandId: z.string().min(8).max(128), host: hostSchema }),
+    z.object({ action: z.literal('run'), commandId: z.string().min(8).max(128), host: hostSchema, app: nameSchema, name: nameSchema, params: actionParams }),
+  ]),
+  routingTemplate: 'agent.command.{host}',
+  routingKey: (p) => `agent.command.${seg(p.host)}`,
+  example: { action: 'deploy', commandId: 'c-0b1e9d44', host: 'web1', deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1' },
+});
+
+export const agentReply = defineMessage({
+  type: 'agent.reply',
+  summary: 'An agent\'s answer to a command, sent to the command\'s `replyTo` with its `correlationId`.',
+  payload: z.object({
+    commandId: z.string().min(8).max(128),
+    host: hostSchema,
+    status: z.enum(['accepted', 'succeeded', 'failed', 'refused']),
+    error: z.string().max(4096).optional(),
+    failedStep: z.string().max(64).optional(),
+    exitCode: z.number().int().optional(),
+    release: z.string().max(255).optional(),
+    steps: z.array(z.object({ name: z.string().max(64), durationMs })).max(100).optional(),
+    result: z.record(z.string(), z.unknown()).optional().describe('Command-specific data, e.g. the releases for "state".'),
+  }),
+  routingTemplate: 'reply.{requester} (from the command\'s replyTo)',
+  routingKey: (p) => `agent.reply.${seg(p.host)}`,
+  example: { commandId: 'c-0b1e9d44', host: 'web1', status: 'succeeded', release: '20261122100012-v1.4.1', steps: [{ name: 'checkout', durationMs: 120 }, { name: 'health-check', durationMs: 300 }] },
+});
+
+const taskRef = { ...deployRef, host: hostSchema, step: z.string().min(1).max(64) };
+
+export const taskStarted = defineMessage({
+  type: 'task.started',
+  summary: 'An agent began one step of a deploy (checkout, pre-deploy, switch, restart, health-check, post-deploy).',
+  payload: z.object(taskRef),
+  routingTemplate: 'task.started.{app}.{env}.{host}',
+  routingKey: (p) => `task.started.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy' },
+});
+
+export const taskCompleted = defineMessage({
+  type: 'task.completed',
+  summary: 'A step finished, with its duration and, for commands, the exit code.',
+  payload: z.object({ ...taskRef, ok: z.boolean(), durationMs, exitCode: z.number().int().optional() }),
+  routingTemplate: 'task.completed.{app}.{env}.{host}',
+  routingKey: (p) => `task.completed.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy', ok: true, durationMs: 840, exitCode: 0 },
+});
+
+export const taskLog = defineMessage({
+  type: 'task.log',
+  summary: 'A batch of output lines from a step, in order (`seq` counts batches per deployment and host).',
+  payload: z.object({
+    ...taskRef,
+    seq: z.number().int().nonnegative(),
+    lines: z.array(z.object({ stream: z.enum(['stdout', 'stderr']), text: z.string().max(8192), at: isoTime })).max(1000),
+  }),
+  routingTemplate: 'task.log.{app}.{env}.{host}',
+  routingKey: (p) => `task.log.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy', seq: 0, lines: [{ stream: 'stdout', text: 'npm ci: 312 packages', at: exampleTime }] },
+});
+
+export const heartbeat = defineMessage({
+  type: 'heartbeat',
+  summary: 'Every daemon says it is alive on an interval; agents add what each app runs.',
+  payload: z.object({
+    service: nameSchema,
+    host: hostSchema,
+    instance: z.string().min(1).max(128).describe('Distinguishes two daemons of one service on one host.'),
+    version: z.string().max(64),
+    uptimeMs: durationMs,
+    intervalMs: z.number().int().positive(),
+    apps: z
+      .array(z.object({ app: nameSchema, env: nameSchema, release: z.string().max(255).optional(), ref: z.string().max(255).optional(), roles: z.array(nameSchema).max(100).optional() }))
+      .max(1000)
+      .optional(),
+  }),
+  routingTemplate: 'heartbeat.{service}.{host}',
+  routingKey: (p) => `heartbeat.${seg(p.service)}.${seg(p.host)}`,
+  example: { service: 'deploy-agent', host: 'web1', instance: 'web1-3121', version: '0.1.0', uptimeMs: 360000, intervalMs: 10000, apps: [{ app: 'shop', env: 'production', release: '20261122100012-v1.4.1', ref: 'v1.4.1' }] },
+});
+
+export const presenceChanged = defineMessage({
+  type: 'presence.changed',
+  summary: 'keepalive saw a daemon appear, or stay silent past its timeout.',
+  payload: z.object({
+    service: nameSchema,
+    host: hostSchema,
+    instance: z.string().min(1).max(128),
+    state: z.enum(['up', 'down']),
+    lastSeen: isoTime,
+  }),
+  routingTemplate: 'presence.changed.{service}.{host}',
+  routingKey: (p) => `presence.changed.${seg(p.service)}.${seg(p.host)}`,
+  example: { service: 'deploy-agent', host: 'web2', instance: 'web2-877', state: 'down', lastSeen: exampleTime },
+});
+
+/** Every message type, in the order the docs list them. */
+export const messageSpecs = [
+  commitPushed,
+  buildRequested,
+  buildStarted,
+  buildSucceeded,
+  buildFailed,
+  repoUpdated,
+  packageUpdated,
+  deployRequested,
+  deployQueued,
+  deployRefused,
+  deployStarted,
+  deployHostResult,
+  deploySucceeded,
+  deployFailed,
+  deployCancelled,
+  agentCommand,
+  agentReply,
+  taskStarted,
+  taskCompleted,
+  taskLog,
+  heartbeat,
+  presenceChanged,
+] as const;
+
+type Spec = (typeof messageSpecs)[number];
+export type MessageType = Spec['type'];
+export type PayloadOf<T extends MessageType> = z.infer<Extract<Spec, { type: T }>['payload']>;
+export type PayloadInputOf<T extends MessageType> = z.input<Extract<Spec, { type: T }>['payload']>;
+
+export const messageSpecByType: ReadonlyMap<string, Spec> = new Map(messageSpecs.map((s) => [s.type, s]));
