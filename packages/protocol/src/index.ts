@@ -2,6 +2,15 @@
 export { ProtocolError, type ProtocolErrorCode } from './errors.js';
 export { NAME_PATTERN, HOST_PATTERN, nameSchema, hostSchema, routingSegment } from './names.js';
 export {
+  validateRefName,
+  checkGitRefFormat,
+  refSchema,
+  REF_PATTERN,
+  FULL_SHA_PATTERN,
+  MAX_REF_BYTES,
+  type RefNameCheck,
+} from './ref-name.js';
+export {
   PROTOCOL_VERSION,
   MAX_BODY_BYTES,
   envelopeSchema,

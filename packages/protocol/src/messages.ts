@@ -3,13 +3,9 @@
 import { z } from 'zod';
 import { defineMessage } from './catalog-types.js';
 import { hostSchema, nameSchema, routingSegment as seg } from './names.js';
+import { FULL_SHA_PATTERN, refSchema as ref } from './ref-name.js';
 
-const sha = z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, 'must be a full hex commit id (40 or 64 characters)');
-const ref = z
-  .string()
-  .min(1)
-  .max(255)
-  .describe('A git ref or tag name; receivers check it against git\'s ref-format rules before using it.');
+const sha = z.string().regex(FULL_SHA_PATTERN, 'must be a full hex commit id (40 or 64 characters)');
 const isoTime = z.iso.datetime({ offset: true });
 const durationMs = z.number().int().nonnegative();
 const url = z.url({ protocol: /^https?$/ });
@@ -106,7 +102,7 @@ export const repoUpdated = defineMessage({
     repo: nameSchema,
     host: hostSchema,
     head: sha.optional(),
-    tags: z.array(z.string().max(255)).max(10000),
+    tags: z.array(ref).max(10000),
     error: z.string().max(2048).optional(),
   }),
   routingTemplate: 'repo.updated.{repo}.{host}',
@@ -332,7 +328,7 @@ export const heartbeat = defineMessage({
     uptimeMs: durationMs,
     intervalMs: z.number().int().positive(),
     apps: z
-      .array(z.object({ app: nameSchema, env: nameSchema, release: z.string().max(255).optional(), ref: z.string().max(255).optional(), roles: z.array(nameSchema).max(100).optional() }))
+      .array(z.object({ app: nameSchema, env: nameSchema, release: z.string().max(255).optional(), ref: ref.optional(), roles: z.array(nameSchema).max(100).optional() }))
       .max(1000)
       .optional(),
   }),

@@ -2,15 +2,18 @@
 // They are checked here, once, so no daemon has to remember to.
 import { z } from 'zod';
 
-/** App, environment, repository and service names: a letter or digit, then letters, digits, `_`, `-`, `.`. */
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * App, environment, repository and service names: a letter or digit, then letters, digits, `_`, `-`, `.`,
+ * at most 64, and never `..` (names become path components). The `..` rule is inside the pattern so the
+ * generated JSON Schema carries it too.
+ */
+export const NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Host names as RFC 1123 allows them (labels of letters, digits and `-`, joined by dots). */
 export const HOST_PATTERN = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 export const nameSchema = z
   .string()
-  .regex(NAME_PATTERN, 'must start with a letter or digit and hold only letters, digits, "_", "-" and "." (at most 64)')
-  .refine((s) => !s.includes('..'), 'must not contain ".."');
+  .regex(NAME_PATTERN, 'must start with a letter or digit, hold only letters, digits, "_", "-" and "." (at most 64), and not contain ".."');
 
 export const hostSchema = z.string().regex(HOST_PATTERN, 'must be a host name (letters, digits, "-", dot-separated labels)');
 
