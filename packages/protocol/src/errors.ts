@@ -29,3 +29,19 @@ export class ProtocolError extends Error {
     this.messageType = options.messageType;
   }
 }
+
+/**
+ * A signing or verification key that cannot be used: not PEM, not Ed25519, or a bad key id. This is a
+ * configuration problem of the side holding the key, never the fault of a message on the bus.
+ */
+export class SigningKeyError extends Error {
+  override readonly name = 'SigningKeyError';
+  readonly code = 'INVALID_SIGNING_KEY';
+  /** The key id the key was given under, when there was one. */
+  readonly keyId: string | undefined;
+
+  constructor(message: string, options: { keyId?: string | undefined; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.keyId = options.keyId;
+  }
+}

@@ -1,5 +1,5 @@
 // @deploybus/protocol: the wire contract. Pure: no I/O.
-export { ProtocolError, type ProtocolErrorCode } from './errors.js';
+export { ProtocolError, SigningKeyError, type ProtocolErrorCode } from './errors.js';
 export { NAME_PATTERN, HOST_PATTERN, nameSchema, hostSchema, routingSegment } from './names.js';
 export {
   validateRefName,
@@ -26,6 +26,7 @@ export {
   createMessage,
   validateMessage,
   parseMessage,
+  decodeBody,
   encodeMessage,
   routingKeyOf,
   isExpired,
@@ -35,3 +36,14 @@ export {
   type CreateOptions,
 } from './message.js';
 export * from './destinations.js';
+export {
+  canonicalJson,
+  signingInput,
+  signMessage,
+  verifyMessage,
+  generateSigningKeyPair,
+  type SigningKey,
+  type SignOptions,
+  type VerifyResult,
+  type VerifyFailureCode,
+} from './signing.js';

@@ -79,20 +79,28 @@ export function validateMessage(value: unknown): ParseResult<Message> {
   return { ok: true, value: { ...envelope.data, payload: payload.data } as Message };
 }
 
-/** Parses a wire body (UTF-8 JSON). Never throws: hostile input yields a ProtocolError naming the problem. */
-export function parseMessage(body: string | Uint8Array): ParseResult<Message> {
+/**
+ * Decodes a wire body (UTF-8 JSON) without validating it: the step before verifyMessage, which must see
+ * the message as sent. Never throws.
+ */
+export function decodeBody(body: string | Uint8Array): ParseResult<unknown> {
   const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   if (size > MAX_BODY_BYTES) {
     return fail(new ProtocolError('BODY_TOO_LARGE', '', `message: body of ${size} bytes is over the ${MAX_BODY_BYTES}-byte limit`));
   }
   const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-  let value: unknown;
   try {
-    value = JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) as unknown };
   } catch (cause) {
-    return fail(new ProtocolError('MALFORMED_JSON', '', `message: body is not valid JSON (${(cause as Error).message})`, { cause }));
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return fail(new ProtocolError('MALFORMED_JSON', '', `message: body is not valid JSON (${detail})`, { cause }));
   }
-  return validateMessage(value);
+}
+
+/** Parses a wire body (UTF-8 JSON). Never throws: hostile input yields a ProtocolError naming the problem. */
+export function parseMessage(body: string | Uint8Array): ParseResult<Message> {
+  const decoded = decodeBody(body);
+  return decoded.ok ? validateMessage(decoded.value) : decoded;
 }
 
 export function encodeMessage(message: Message): Buffer {
