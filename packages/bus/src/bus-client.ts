@@ -1,0 +1,519 @@
+// The Bus on top of any Wire: connection lifecycle, reconnect with backoff, resubscribe, the outbox
+// that holds publishes while disconnected, the delivery rules (ack, retry, dead-letter, expiry) and
+// request/fan-out. Transports only move bytes; everything here is shared by all of them.
+import { randomBytes } from 'node:crypto';
+import {
+  createMessage,
+  DEAD_LETTER_EXCHANGE,
+  DEAD_LETTER_QUEUE,
+  DEAD_LETTER_ROUTING_KEY,
+  EVENTS_EXCHANGE,
+  encodeMessage,
+  isValidPattern,
+  QUEUE_PREFIX,
+  routingKeyOf,
+  type Message,
+  type MessageType,
+  type PayloadInputOf,
+  type Source,
+} from '@deploybus/protocol';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import type {
+  Bus,
+  BusLogger,
+  BusState,
+  DeliveryContext,
+  FanOutResult,
+  MessageBuildOptions,
+  MessageHandler,
+  PublishOptions,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './bus.js';
+import { AttemptCounter, decideDelivery, decideFailure } from './delivery.js';
+import { BusClosedError, BusUnavailableError, InvalidSubscriptionError, WireClosedError } from './errors.js';
+import { FanOutCollector } from './fan-out.js';
+import type { QueueSpec, Wire, WireConsumer, WireDelivery, WireFactory, WirePublishOptions } from './wire.js';
+
+export interface BusClientOptions {
+  readonly transport: Bus['transport'];
+  readonly wireFactory: WireFactory;
+  readonly source: Source;
+  readonly logger: BusLogger;
+  /** How long a publish may wait for a connection before it fails with BusUnavailableError. */
+  readonly publishTimeoutMs: number;
+  readonly reconnect: BackoffOptions;
+  /** Describes the broker in log lines and errors, without credentials. */
+  readonly endpoint: string;
+}
+
+interface SubscriptionRecord {
+  readonly spec: QueueSpec;
+  readonly prefetch: number;
+  readonly maxAttempts: number;
+  readonly retryDelayMs: number;
+  readonly handler: MessageHandler;
+  consumer: WireConsumer | undefined;
+  attachedGeneration: number;
+  closed: boolean;
+  chain: Promise<void>;
+}
+
+interface OutboxEntry {
+  readonly seq: number;
+  readonly body: Buffer;
+  readonly options: WirePublishOptions;
+  readonly deadline: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+const QUEUE_NAME = /^deploybus\.[A-Za-z0-9_.-]{1,200}$/;
+const DEFAULT_PREFETCH = 16;
+const DEFAULT_MAX_ATTEMPTS = 5;
+const DEFAULT_RETRY_DELAY_MS = 100;
+
+export class BusClient implements Bus {
+  readonly transport: Bus['transport'];
+  readonly replyAddress: string;
+  private readonly clientId = randomBytes(6).toString('hex');
+  private currentState: BusState = 'connecting';
+  private wire: Wire | undefined;
+  private generation = 0;
+  private connecting = false;
+  private privateQueueCount = 0;
+  private seq = 0;
+  private lastError: Error | undefined;
+  private wakeReconnect: (() => void) | undefined;
+  private readonly subscriptions = new Set<SubscriptionRecord>();
+  private readonly outbox: OutboxEntry[] = [];
+  private readonly pendingRequests = new Map<string, FanOutCollector>();
+  private readonly stateListeners = new Set<(state: BusState) => void>();
+  private readonly attempts = new AttemptCounter();
+  private replyQueue: Promise<void> | undefined;
+
+  constructor(private readonly options: BusClientOptions) {
+    this.transport = options.transport;
+    this.replyAddress = `reply.${this.clientId}`;
+  }
+
+  get state(): BusState {
+    return this.currentState;
+  }
+
+  /** Read through a method so TypeScript does not narrow it across awaits. */
+  private isClosed(): boolean {
+    return this.currentState === 'closed';
+  }
+
+  /** Connects, retrying with backoff, until connected or `timeoutMs` passed. */
+  async start(timeoutMs: number): Promise<void> {
+    void this.connectLoop();
+    try {
+      await this.whenConnected(timeoutMs);
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  message<T extends MessageType>(type: T, payload: PayloadInputOf<T>, options: MessageBuildOptions = {}): Message<T> {
+    const { expectReplies, ...rest } = options;
+    return createMessage(type, payload, {
+      ...rest,
+      source: this.options.source,
+      ...(expectReplies === true ? { replyTo: this.replyAddress } : {}),
+    });
+  }
+
+  publish(message: Message, options: PublishOptions = {}): Promise<void> {
+    const routingKey = options.routingKey ?? routingKeyOf(message);
+    const expirationMs = message.expiresAt === undefined ? undefined : Math.max(1, Date.parse(message.expiresAt) - Date.now());
+    return this.send(encodeMessage(message), {
+      exchange: EVENTS_EXCHANGE,
+      routingKey,
+      messageId: message.id,
+      type: message.type,
+      correlationId: message.correlationId,
+      expirationMs,
+      confirm: options.confirm ?? true,
+    });
+  }
+
+  async subscribe(options: SubscribeOptions, handler: MessageHandler): Promise<Subscription> {
+    if (options.patterns.length === 0) throw new InvalidSubscriptionError('subscribe: give at least one routing-key pattern');
+    for (const pattern of options.patterns) {
+      if (!isValidPattern(pattern)) {
+        throw new InvalidSubscriptionError(`subscribe: "${pattern}" is not a routing-key pattern (words of letters, digits, "_", "-", or "*" / "#", joined by ".")`);
+      }
+    }
+    let spec: QueueSpec;
+    if (options.queue !== undefined) {
+      if (!QUEUE_NAME.test(options.queue)) {
+        throw new InvalidSubscriptionError(`subscribe: queue "${options.queue}" must start with "${QUEUE_PREFIX}" and hold only letters, digits, "_", "-", "."`);
+      }
+      spec = { name: options.queue, kind: 'shared', patterns: [...options.patterns] };
+    } else {
+      this.privateQueueCount += 1;
+      spec = { name: `${QUEUE_PREFIX}sub.${this.options.source.service}.${this.clientId}-${this.privateQueueCount}`, kind: 'private', patterns: [...options.patterns] };
+    }
+    const record = this.addSubscription(spec, handler, options);
+    await this.attachIfConnected(record);
+    return {
+      queue: spec.name,
+      unsubscribe: () => this.removeSubscription(record),
+    };
+  }
+
+  async declareQueue(queue: string, patterns: readonly string[]): Promise<void> {
+    if (!QUEUE_NAME.test(queue)) throw new InvalidSubscriptionError(`declareQueue: queue "${queue}" must start with "${QUEUE_PREFIX}"`);
+    for (const pattern of patterns) {
+      if (!isValidPattern(pattern)) throw new InvalidSubscriptionError(`declareQueue: "${pattern}" is not a routing-key pattern`);
+    }
+    for (;;) {
+      await this.whenConnected(this.options.publishTimeoutMs);
+      const wire = this.wire;
+      if (!wire) continue;
+      try {
+        await wire.declareQueue({ name: queue, kind: 'shared', patterns: [...patterns] });
+        return;
+      } catch (error) {
+        if (!(error instanceof WireClosedError)) throw error;
+      }
+    }
+  }
+
+  async request(message: Message, options: RequestOptions): Promise<FanOutResult> {
+    if (message.replyTo !== this.replyAddress) {
+      throw new InvalidSubscriptionError('request: build the message with bus.message(..., { expectReplies: true }) so replies come back to this client');
+    }
+    await this.ensureReplyQueue();
+    const collector = new FanOutCollector(options.expect, options.responderOf ?? ((reply) => reply.source.host), options.onReply);
+    this.pendingRequests.set(message.id, collector);
+    try {
+      await this.publish(message, options.routingKey === undefined ? {} : { routingKey: options.routingKey });
+      return await collector.wait(options.timeoutMs);
+    } finally {
+      this.pendingRequests.delete(message.id);
+    }
+  }
+
+  reply(request: Message, reply: Message): Promise<void> {
+    if (request.replyTo === undefined) {
+      return Promise.reject(new InvalidSubscriptionError(`reply: message ${request.id} (${request.type}) asked for no reply`));
+    }
+    if (reply.correlationId !== request.id) {
+      return Promise.reject(new InvalidSubscriptionError('reply: the reply must carry the request id as its correlationId'));
+    }
+    return this.publish(reply, { routingKey: request.replyTo });
+  }
+
+  onStateChange(listener: (state: BusState) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    this.setState('closed');
+    this.wakeReconnect?.();
+    for (const entry of this.outbox.splice(0)) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.reject(new BusClosedError());
+    }
+    for (const collector of this.pendingRequests.values()) collector.finish();
+    const wire = this.wire;
+    this.wire = undefined;
+    if (!wire) return;
+    const records = [...this.subscriptions];
+    await Promise.allSettled(records.map((r) => r.consumer?.cancel()));
+    // Let handlers that are running finish, so their acknowledgements reach the broker.
+    await Promise.race([Promise.allSettled(records.map((r) => r.chain)), sleep(5_000)]);
+    await Promise.allSettled(records.filter((r) => r.spec.kind === 'private').map((r) => wire.deleteQueue(r.spec.name)));
+    await wire.close().catch(() => undefined);
+  }
+
+  // --- connection lifecycle -------------------------------------------------------------------
+
+  private setState(state: BusState): void {
+    if (this.currentState === state || this.currentState === 'closed') return;
+    this.currentState = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  private whenConnected(timeoutMs: number): Promise<void> {
+    if (this.currentState === 'connected') return Promise.resolve();
+    if (this.currentState === 'closed') return Promise.reject(new BusClosedError());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        const why = this.lastError ? `: ${this.lastError.message}` : '';
+        reject(new BusUnavailableError(`no connection to ${this.options.endpoint} within ${timeoutMs} ms${why}`, { cause: this.lastError }));
+      }, timeoutMs);
+      const off = this.onStateChange((state) => {
+        if (state === 'connected') {
+          clearTimeout(timer);
+          off();
+          resolve();
+        } else if (state === 'closed') {
+          clearTimeout(timer);
+          off();
+          reject(new BusClosedError());
+        }
+      });
+    });
+  }
+
+  private async connectLoop(): Promise<void> {
+    if (this.connecting) return;
+    this.connecting = true;
+    let attempt = 0;
+    try {
+      while (this.currentState !== 'closed') {
+        attempt += 1;
+        const wire = this.options.wireFactory();
+        try {
+          await wire.connect();
+          if (this.isClosed()) {
+            await wire.close().catch(() => undefined);
+            return;
+          }
+          this.generation += 1;
+          const generation = this.generation;
+          this.wire = wire;
+          wire.onLost((error) => this.handleLost(wire, error));
+          await this.restore(wire, generation);
+          if (this.wire !== wire) continue;
+          this.lastError = undefined;
+          this.options.logger.info({ endpoint: this.options.endpoint, generation }, 'bus connected');
+          this.setState('connected');
+          this.flushOutbox(wire);
+          return;
+        } catch (error) {
+          this.lastError = error instanceof Error ? error : new Error(String(error));
+          if (this.wire === wire) this.wire = undefined;
+          await wire.close().catch(() => undefined);
+          const delay = backoffDelay(attempt, this.options.reconnect);
+          this.options.logger.warn({ endpoint: this.options.endpoint, attempt, delayMs: delay, err: this.lastError.message }, 'bus connection failed; retrying');
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delay);
+            this.wakeReconnect = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          this.wakeReconnect = undefined;
+        }
+      }
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private handleLost(wire: Wire, error: Error): void {
+    if (this.wire !== wire || this.currentState === 'closed') return;
+    this.wire = undefined;
+    this.lastError = error;
+    for (const record of this.subscriptions) record.consumer = undefined;
+    this.options.logger.warn({ endpoint: this.options.endpoint, err: error.message }, 'bus connection lost; reconnecting');
+    this.setState('reconnecting');
+    void this.connectLoop();
+  }
+
+  /** After (re)connecting: the dead-letter queue, then every subscription, before anything held back is sent. */
+  private async restore(wire: Wire, generation: number): Promise<void> {
+    await wire.declareQueue({ name: DEAD_LETTER_QUEUE, kind: 'dead-letter', patterns: [DEAD_LETTER_ROUTING_KEY], exchange: DEAD_LETTER_EXCHANGE });
+    for (const record of this.subscriptions) {
+      if (!record.closed && record.attachedGeneration !== generation) await this.attach(record, wire, generation);
+    }
+  }
+
+  // --- subscriptions --------------------------------------------------------------------------
+
+  private addSubscription(spec: QueueSpec, handler: MessageHandler, options: Partial<SubscribeOptions>): SubscriptionRecord {
+    const record: SubscriptionRecord = {
+      spec,
+      handler,
+      prefetch: options.prefetch ?? DEFAULT_PREFETCH,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+      consumer: undefined,
+      attachedGeneration: 0,
+      closed: false,
+      chain: Promise.resolve(),
+    };
+    if (this.currentState === 'closed') throw new BusClosedError();
+    this.subscriptions.add(record);
+    return record;
+  }
+
+  private async attachIfConnected(record: SubscriptionRecord): Promise<void> {
+    const wire = this.wire;
+    if (this.currentState !== 'connected' || !wire) return; // restore() attaches it on (re)connect
+    try {
+      await this.attach(record, wire, this.generation);
+    } catch (error) {
+      if (!(error instanceof WireClosedError)) {
+        this.subscriptions.delete(record);
+        throw error;
+      }
+    }
+  }
+
+  private async attach(record: SubscriptionRecord, wire: Wire, generation: number): Promise<void> {
+    record.attachedGeneration = generation;
+    await wire.declareQueue(record.spec);
+    record.consumer = await wire.consume(record.spec.name, record.prefetch, (delivery) => {
+      record.chain = record.chain.then(() => this.process(record, generation, delivery));
+    });
+  }
+
+  private async removeSubscription(record: SubscriptionRecord): Promise<void> {
+    if (record.closed) return;
+    record.closed = true;
+    this.subscriptions.delete(record);
+    const consumer = record.consumer;
+    record.consumer = undefined;
+    await consumer?.cancel().catch(() => undefined);
+    if (record.spec.kind === 'private' && this.wire) await this.wire.deleteQueue(record.spec.name).catch(() => undefined);
+  }
+
+  private async process(record: SubscriptionRecord, generation: number, delivery: WireDelivery): Promise<void> {
+    // A delivery from a connection that is gone cannot be acknowledged; the broker hands it out again.
+    if (generation !== this.generation || record.closed || this.currentState === 'closed') return;
+    const { logger } = this.options;
+    const queue = record.spec.name;
+    const decision = decideDelivery(delivery.body, new Date());
+    if (decision.kind === 'dead-letter') {
+      logger.warn({ queue, routingKey: delivery.routingKey, reason: decision.reason }, 'unreadable message dead-lettered');
+      await this.deadLetter(delivery, queue, decision.reason);
+      return;
+    }
+    const message = decision.message;
+    if (decision.kind === 'expired') {
+      logger.info({ queue, id: message.id, type: message.type, expiresAt: message.expiresAt }, 'expired message dropped');
+      delivery.ack();
+      return;
+    }
+    const attempt = delivery.deliveryCount !== undefined ? delivery.deliveryCount + 1 : this.attempts.next(message.id);
+    const context: DeliveryContext = { routingKey: delivery.routingKey, queue, attempt, redelivered: delivery.redelivered };
+    try {
+      await record.handler(message, context);
+      this.attempts.forget(message.id);
+      delivery.ack();
+    } catch (error) {
+      const failure = decideFailure(attempt, record.maxAttempts, record.retryDelayMs, error);
+      const err = error instanceof Error ? error.message : String(error);
+      if (failure.kind === 'retry') {
+        logger.warn({ queue, id: message.id, type: message.type, attempt, err }, 'handler failed; message will be redelivered');
+        await sleep(failure.delayMs);
+        if (generation === this.generation) delivery.nack(true);
+      } else {
+        logger.error({ queue, id: message.id, type: message.type, attempt, reason: failure.reason }, 'message dead-lettered after repeated failures');
+        this.attempts.forget(message.id);
+        await this.deadLetter(delivery, queue, failure.reason);
+      }
+    }
+  }
+
+  /** Copies the delivery to the dead-letter queue, then acknowledges it; if the copy fails, the original stays. */
+  private async deadLetter(delivery: WireDelivery, queue: string, reason: string): Promise<void> {
+    const wire = this.wire;
+    if (!wire) return;
+    try {
+      await wire.publish(delivery.body, {
+        exchange: DEAD_LETTER_EXCHANGE,
+        routingKey: DEAD_LETTER_ROUTING_KEY,
+        messageId: randomBytes(8).toString('hex'),
+        type: 'dead-letter',
+        headers: { 'x-deploybus-reason': reason, 'x-deploybus-queue': queue, 'x-deploybus-routing-key': delivery.routingKey },
+        confirm: true,
+      });
+      delivery.ack();
+    } catch (error) {
+      this.options.logger.error({ queue, err: error instanceof Error ? error.message : String(error) }, 'could not dead-letter a message; it stays queued');
+    }
+  }
+
+  private ensureReplyQueue(): Promise<void> {
+    this.replyQueue ??= (async () => {
+      const spec: QueueSpec = { name: `${QUEUE_PREFIX}reply.${this.clientId}`, kind: 'private', patterns: [this.replyAddress] };
+      const record = this.addSubscription(spec, (reply) => this.routeReply(reply), { prefetch: 256, maxAttempts: 1 });
+      await this.whenConnected(this.options.publishTimeoutMs);
+      await this.attachIfConnected(record);
+    })();
+    return this.replyQueue;
+  }
+
+  private routeReply(reply: Message): void {
+    const collector = reply.correlationId === undefined ? undefined : this.pendingRequests.get(reply.correlationId);
+    if (!collector) {
+      this.options.logger.debug({ id: reply.id, correlationId: reply.correlationId }, 'reply to no pending request dropped');
+      return;
+    }
+    collector.add(reply);
+  }
+
+  // --- publishing -----------------------------------------------------------------------------
+
+  private send(body: Buffer, options: WirePublishOptions): Promise<void> {
+    if (this.currentState === 'closed') return Promise.reject(new BusClosedError());
+    return new Promise<void>((resolve, reject) => {
+      this.seq += 1;
+      const entry: OutboxEntry = { seq: this.seq, body, options, deadline: Date.now() + this.options.publishTimeoutMs, resolve, reject, timer: undefined };
+      const wire = this.wire;
+      if (this.currentState === 'connected' && wire && this.outbox.length === 0) this.transmit(wire, entry);
+      else this.hold(entry);
+    });
+  }
+
+  private transmit(wire: Wire, entry: OutboxEntry): void {
+    wire.publish(entry.body, entry.options).then(entry.resolve, (error: unknown) => {
+      if (error instanceof WireClosedError && this.currentState !== 'closed') this.hold(entry);
+      else entry.reject(error instanceof Error ? error : new Error(String(error)));
+    });
+  }
+
+  private hold(entry: OutboxEntry): void {
+    const remaining = entry.deadline - Date.now();
+    if (remaining <= 0) {
+      entry.reject(this.unavailable(entry));
+      return;
+    }
+    entry.timer = setTimeout(() => {
+      const index = this.outbox.indexOf(entry);
+      if (index >= 0) {
+        this.outbox.splice(index, 1);
+        entry.reject(this.unavailable(entry));
+      }
+    }, remaining);
+    // Keep publish order: an entry that comes back from a lost connection goes before later ones.
+    let index = this.outbox.length;
+    while (index > 0 && (this.outbox[index - 1]?.seq ?? 0) > entry.seq) index -= 1;
+    this.outbox.splice(index, 0, entry);
+    const wire = this.wire;
+    if (this.currentState === 'connected' && wire) this.flushOutbox(wire);
+  }
+
+  private flushOutbox(wire: Wire): void {
+    for (const entry of this.outbox.splice(0)) {
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = undefined;
+      this.transmit(wire, entry);
+    }
+  }
+
+  private unavailable(entry: OutboxEntry): BusUnavailableError {
+    const why = this.lastError ? ` (last error: ${this.lastError.message})` : '';
+    return new BusUnavailableError(
+      `could not publish ${entry.options.type} to ${entry.options.routingKey}: no connection to ${this.options.endpoint} within ${this.options.publishTimeoutMs} ms${why}`,
+      { cause: this.lastError },
+    );
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

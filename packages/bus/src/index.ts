@@ -1,0 +1,28 @@
+// @deploybus/bus: one Bus interface over STOMP, AMQP 0-9-1 and an in-process broker.
+export type {
+  Bus,
+  BusLogger,
+  BusState,
+  DeliveryContext,
+  FanOutResult,
+  MessageBuildOptions,
+  MessageHandler,
+  PublishOptions,
+  RequestOptions,
+  SubscribeOptions,
+  Subscription,
+} from './bus.js';
+export { connectBus, parseBusUrl, busUrlFromEnv, DEFAULT_BUS_URL, type ConnectOptions, type ParsedBusUrl } from './connect.js';
+export {
+  BusError,
+  BusUnavailableError,
+  BusClosedError,
+  PublishRejectedError,
+  InvalidBusUrlError,
+  InvalidSubscriptionError,
+  WireClosedError,
+  type BusErrorCode,
+} from './errors.js';
+export { backoffDelay, type BackoffOptions } from './backoff.js';
+export { memoryBroker, type MemoryBroker } from './transports/memory-broker.js';
+export { queueArguments, PRIVATE_QUEUE_EXPIRES_MS } from './queue-arguments.js';
