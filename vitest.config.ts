@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 
 const alias = {
   '@deploybus/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
+  '@deploybus/demo': fileURLToPath(new URL('./services/demo/src/index.ts', import.meta.url)),
   '@deploybus/bus': fileURLToPath(new URL('./packages/bus/src/index.ts', import.meta.url)),
 };
 

@@ -1,0 +1,1 @@
+export { startDemo, type DemoOptions, type RunningDemo } from './demo-fleet.js';
