@@ -11,6 +11,10 @@ export interface MessageSpec<TType extends string = string, TPayload extends z.Z
   /** The routing key for a valid payload. */
   readonly routingKey: (payload: z.infer<TPayload>) => string;
   readonly example: z.input<TPayload>;
+  /** Receivers refuse it unless it is signed (Ed25519, see signing.ts) and carries `expiresAt`. */
+  readonly signedCommand?: boolean;
+  /** Normally published to a request's `replyTo` routing key rather than under routingTemplate. */
+  readonly sentAsReply?: boolean;
 }
 
 export function defineMessage<const TType extends string, TPayload extends z.ZodType>(

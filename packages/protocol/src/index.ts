@@ -30,6 +30,7 @@ export {
   encodeMessage,
   routingKeyOf,
   isExpired,
+  expirationMsOf,
   isMessageOfType,
   type Message,
   type ParseResult,

@@ -118,6 +118,15 @@ export function isExpired(message: Pick<EnvelopeFields, 'expiresAt'>, now: Date 
   return message.expiresAt !== undefined && Date.parse(message.expiresAt) <= now.getTime();
 }
 
+/**
+ * The broker-side `expiration` (milliseconds, as AMQP and STOMP take it) for a message with `expiresAt`:
+ * the time left, at least 1 so an already-late message is dropped by the broker rather than kept forever.
+ */
+export function expirationMsOf(message: Pick<EnvelopeFields, 'expiresAt'>, now: Date = new Date()): number | undefined {
+  if (message.expiresAt === undefined) return undefined;
+  return Math.max(1, Math.ceil(Date.parse(message.expiresAt) - now.getTime()));
+}
+
 /** Narrows a message to one type. */
 export function isMessageOfType<T extends MessageType>(message: Message, type: T): message is Extract<Message, { type: T }> {
   return message.type === type;

@@ -1,7 +1,8 @@
 // Every message type deploybus speaks: payload schema, routing key and example.
-// docs/protocol.md and the JSON Schema files are generated from this file.
+// docs/protocol.md and the JSON Schema files are generated from this file, descriptions included.
 import { z } from 'zod';
 import { defineMessage } from './catalog-types.js';
+import { commandRoutingKey } from './destinations.js';
 import { hostSchema, nameSchema, routingSegment as seg } from './names.js';
 import { FULL_SHA_PATTERN, refSchema as ref } from './ref-name.js';
 
@@ -11,27 +12,31 @@ const durationMs = z.number().int().nonnegative();
 const url = z.url({ protocol: /^https?$/ });
 
 const person = z.string().min(1).max(128).describe('Who asked: a user name or a token\'s name.');
+const deploymentId = z.string().min(8).max(128).describe('The conductor\'s id for one deployment; every event of that deployment carries it.');
+const commandId = z.string().min(8).max(128).describe('Unique id of the command; an agent carries out a command id at most once.');
+const release = z.string().max(255).describe('Name of a release directory on the host, e.g. "20261122100012-v1.4.1".');
 
 const commit = z.object({
-  sha,
-  author: z.string().max(256),
-  subject: z.string().max(1024),
+  sha: sha.describe('Commit id.'),
+  author: z.string().max(256).describe('Author as git shows it, "Name <email>".'),
+  subject: z.string().max(1024).describe('First line of the commit message.'),
 });
 
 const exampleSha = '9fceb02d0ae598e95dc970b74767f19372d61af8';
 const exampleTime = '2026-11-22T10:00:00.000Z';
+const zeroSha = z.literal('0000000000000000000000000000000000000000');
 
 export const commitPushed = defineMessage({
   type: 'commit.pushed',
   summary: 'A ref was updated in a repository (git hook, webhook or polling). Sent by git-watcher; heard by jenkins-trigger and repo-updater.',
   payload: z.object({
-    repo: nameSchema,
-    ref,
-    before: sha.or(z.literal('0000000000000000000000000000000000000000')),
-    after: sha.or(z.literal('0000000000000000000000000000000000000000')),
-    commits: z.array(commit).max(1000),
-    pusher: z.string().max(256),
-    origin: z.enum(['post-receive', 'post-commit', 'github', 'gitlab', 'dockerhub', 'poll']),
+    repo: nameSchema.describe('Repository name as configured in deploybus.'),
+    ref: ref.describe('The ref that moved, e.g. "refs/heads/main".'),
+    before: sha.or(zeroSha).describe('Commit the ref pointed at before; all zeros when the ref was created.'),
+    after: sha.or(zeroSha).describe('Commit the ref points at now; all zeros when the ref was deleted.'),
+    commits: z.array(commit).max(1000).describe('New commits, oldest first (may be truncated by the sender).'),
+    pusher: z.string().max(256).describe('Who pushed, as the hook or webhook named them.'),
+    origin: z.enum(['post-receive', 'post-commit', 'github', 'gitlab', 'dockerhub', 'poll']).describe('How git-watcher learned of the push.'),
   }),
   routingTemplate: 'commit.pushed.{repo}',
   routingKey: (p) => `commit.pushed.${seg(p.repo)}`,
@@ -47,16 +52,18 @@ export const commitPushed = defineMessage({
 });
 
 const buildBase = {
-  repo: nameSchema,
-  ref,
-  sha,
+  repo: nameSchema.describe('Repository name.'),
+  ref: ref.describe('The ref that was built.'),
+  sha: sha.describe('The commit that was built.'),
   job: z.string().min(1).max(256).describe('Jenkins job name (folders joined by "/").'),
 };
+const buildNumber = z.number().int().positive().describe('Jenkins build number.');
+const buildUrl = url.describe('The build\'s page in Jenkins.');
 
 export const buildRequested = defineMessage({
   type: 'build.requested',
   summary: 'jenkins-trigger asked Jenkins to build a commit; `queueUrl` is Jenkins\' queue item.',
-  payload: z.object({ ...buildBase, queueUrl: url.optional() }),
+  payload: z.object({ ...buildBase, queueUrl: url.optional().describe('Jenkins\' queue item for the build.') }),
   routingTemplate: 'build.requested.{repo}',
   routingKey: (p) => `build.requested.${seg(p.repo)}`,
   example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', queueUrl: 'http://jenkins.example.com/queue/item/17/' },
@@ -64,8 +71,8 @@ export const buildRequested = defineMessage({
 
 export const buildStarted = defineMessage({
   type: 'build.started',
-  summary: 'A Jenkins build for a commit started running.',
-  payload: z.object({ ...buildBase, number: z.number().int().positive(), url }),
+  summary: 'A Jenkins build for a commit started running. Sent by jenkins-trigger.',
+  payload: z.object({ ...buildBase, number: buildNumber, url: buildUrl }),
   routingTemplate: 'build.started.{repo}',
   routingKey: (p) => `build.started.${seg(p.repo)}`,
   example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', number: 42, url: 'http://jenkins.example.com/job/shop-ci/42/' },
@@ -73,8 +80,8 @@ export const buildStarted = defineMessage({
 
 export const buildSucceeded = defineMessage({
   type: 'build.succeeded',
-  summary: 'A build passed. repo-updater fetches on it; the conductor\'s build gate records it.',
-  payload: z.object({ ...buildBase, number: z.number().int().positive(), url, durationMs: durationMs.optional() }),
+  summary: 'A build passed. Sent by jenkins-trigger; repo-updater fetches on it; the conductor\'s build gate records it.',
+  payload: z.object({ ...buildBase, number: buildNumber, url: buildUrl, durationMs: durationMs.optional().describe('How long the build ran.') }),
   routingTemplate: 'build.succeeded.{repo}',
   routingKey: (p) => `build.succeeded.${seg(p.repo)}`,
   example: { repo: 'shop', ref: 'refs/heads/main', sha: exampleSha, job: 'shop-ci', number: 42, url: 'http://jenkins.example.com/job/shop-ci/42/', durationMs: 81000 },
@@ -82,13 +89,13 @@ export const buildSucceeded = defineMessage({
 
 export const buildFailed = defineMessage({
   type: 'build.failed',
-  summary: 'A build failed, or could not be started (then `number` is absent and `reason` says why).',
+  summary: 'A build failed, or could not be started (then `number` is absent and `reason` says why). Sent by jenkins-trigger.',
   payload: z.object({
     ...buildBase,
-    number: z.number().int().positive().optional(),
-    url: url.optional(),
-    result: z.enum(['FAILURE', 'UNSTABLE', 'ABORTED', 'NOT_BUILT', 'ERROR']),
-    reason: z.string().max(2048),
+    number: buildNumber.optional(),
+    url: buildUrl.optional(),
+    result: z.enum(['FAILURE', 'UNSTABLE', 'ABORTED', 'NOT_BUILT', 'ERROR']).describe('Jenkins\' result; ERROR when the build could not be started.'),
+    reason: z.string().max(2048).describe('What went wrong, for people.'),
   }),
   routingTemplate: 'build.failed.{repo}',
   routingKey: (p) => `build.failed.${seg(p.repo)}`,
@@ -99,11 +106,11 @@ export const repoUpdated = defineMessage({
   type: 'repo.updated',
   summary: 'repo-updater fetched into a server\'s local mirror (or failed to; then `error` says why).',
   payload: z.object({
-    repo: nameSchema,
-    host: hostSchema,
-    head: sha.optional(),
-    tags: z.array(ref).max(10000),
-    error: z.string().max(2048).optional(),
+    repo: nameSchema.describe('Repository name.'),
+    host: hostSchema.describe('The server whose mirror was updated.'),
+    head: sha.optional().describe('The mirror\'s default branch head after the fetch.'),
+    tags: z.array(ref).max(10000).describe('Tags the mirror holds after the fetch.'),
+    error: z.string().max(2048).optional().describe('Why the fetch failed; absent on success.'),
   }),
   routingTemplate: 'repo.updated.{repo}.{host}',
   routingKey: (p) => `repo.updated.${seg(p.repo)}.${seg(p.host)}`,
@@ -112,11 +119,11 @@ export const repoUpdated = defineMessage({
 
 export const packageUpdated = defineMessage({
   type: 'package.updated',
-  summary: 'A package was published to a package repository; repo-updater refreshes the index where it matters.',
+  summary: 'A package was published to a package repository (by a webhook or a publishing script); repo-updater refreshes the index where it matters.',
   payload: z.object({
-    package: z.string().min(1).max(256),
-    version: z.string().min(1).max(128),
-    repository: z.string().min(1).max(256),
+    package: z.string().min(1).max(256).describe('Package name.'),
+    version: z.string().min(1).max(128).describe('The version published.'),
+    repository: z.string().min(1).max(256).describe('The package repository (suite or channel) it went to.'),
   }),
   routingTemplate: 'package.updated.{package}',
   routingKey: (p) => `package.updated.${seg(p.package)}`,
@@ -130,30 +137,34 @@ const rolloutOptions = z
       .union([z.number().int().positive(), z.string().regex(/^(100|[1-9][0-9]?)%$/)])
       .default(1)
       .describe('Hosts per batch: a count or a percentage such as "25%".'),
-    maxUnavailable: z.number().int().positive().optional(),
-    pauseMs: durationMs.default(0),
-    hostTimeoutMs: z.number().int().positive().max(86_400_000).default(600_000),
-    rollbackOnFailure: z.boolean().default(true),
+    maxUnavailable: z.number().int().positive().optional().describe('Most hosts out of service at once; defaults to the batch size.'),
+    pauseMs: durationMs.default(0).describe('Pause between batches.'),
+    hostTimeoutMs: z.number().int().positive().max(86_400_000).default(600_000).describe('How long to wait for one host\'s reply before counting it as no-response.'),
+    rollbackOnFailure: z.boolean().default(true).describe('Roll the finished hosts back when a host fails.'),
   })
   .describe('How to roll out.');
 
 const targetFilter = z
   .object({
-    hosts: z.array(hostSchema).max(10000).optional(),
+    hosts: z.array(hostSchema).max(10000).optional().describe('Only these hosts.'),
     patterns: z.array(z.string().min(1).max(255)).max(100).optional().describe('Host glob patterns; the longest matching pattern wins.'),
-    roles: z.array(nameSchema).max(100).optional(),
+    roles: z.array(nameSchema).max(100).optional().describe('Only hosts with one of these roles.'),
   })
   .describe('Narrows the live agents serving the app; empty means all of them.');
 
-const deployRef = { deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema };
+const deployRef = {
+  deploymentId,
+  app: nameSchema.describe('Application name.'),
+  env: nameSchema.describe('Environment name, e.g. "production".'),
+};
 
 export const deployRequested = defineMessage({
   type: 'deploy.requested',
   summary: 'A person or script asks for app at ref in env. The conductor answers on `replyTo` with deploy.queued or deploy.refused.',
   payload: z.object({
-    app: nameSchema,
-    env: nameSchema,
-    ref,
+    app: deployRef.app,
+    env: deployRef.env,
+    ref: ref.describe('What to deploy: a tag, branch or full commit id.'),
     targets: targetFilter.default({}),
     rollout: rolloutOptions.default({
       canary: 0,
@@ -173,7 +184,13 @@ export const deployRequested = defineMessage({
 export const deployQueued = defineMessage({
   type: 'deploy.queued',
   summary: 'The conductor accepted a request; `position` 0 means it starts now.',
-  payload: z.object({ ...deployRef, ref, sha: sha.optional(), requestedBy: person, position: z.number().int().nonnegative() }),
+  payload: z.object({
+    ...deployRef,
+    ref: ref.describe('The ref as requested.'),
+    sha: sha.optional().describe('The commit the ref resolved to, when known.'),
+    requestedBy: person,
+    position: z.number().int().nonnegative().describe('Deployments of this app and environment ahead of this one.'),
+  }),
   routingTemplate: 'deploy.queued.{app}.{env}',
   routingKey: (p) => `deploy.queued.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', position: 0 },
@@ -183,12 +200,12 @@ export const deployRefused = defineMessage({
   type: 'deploy.refused',
   summary: 'The conductor refused a request; `code` is stable, `reason` is for people.',
   payload: z.object({
-    app: nameSchema,
-    env: nameSchema,
-    ref,
+    app: deployRef.app,
+    env: deployRef.env,
+    ref: ref.describe('The ref as requested.'),
     requestedBy: person,
-    code: z.enum(['LOCKED', 'BUILD_NOT_PASSED', 'UNKNOWN_APP', 'BAD_REF', 'NO_TARGETS', 'INVALID_REQUEST']),
-    reason: z.string().max(2048),
+    code: z.enum(['LOCKED', 'BUILD_NOT_PASSED', 'UNKNOWN_APP', 'BAD_REF', 'NO_TARGETS', 'INVALID_REQUEST']).describe('Why, for programs.'),
+    reason: z.string().max(2048).describe('Why, for people.'),
   }),
   routingTemplate: 'deploy.refused.{app}.{env}',
   routingKey: (p) => `deploy.refused.${seg(p.app)}.${seg(p.env)}`,
@@ -198,7 +215,14 @@ export const deployRefused = defineMessage({
 export const deployStarted = defineMessage({
   type: 'deploy.started',
   summary: 'A rollout began; `hosts` lists the targets in rollout order, `batches` their grouping.',
-  payload: z.object({ ...deployRef, ref, sha, requestedBy: person, hosts: z.array(hostSchema), batches: z.array(z.array(hostSchema)) }),
+  payload: z.object({
+    ...deployRef,
+    ref: ref.describe('The ref being deployed.'),
+    sha: sha.describe('The commit it resolved to.'),
+    requestedBy: person,
+    hosts: z.array(hostSchema).describe('Target hosts in rollout order.'),
+    batches: z.array(z.array(hostSchema)).describe('The hosts grouped into batches; a canary is a batch of its own.'),
+  }),
   routingTemplate: 'deploy.started.{app}.{env}',
   routingKey: (p) => `deploy.started.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', hosts: ['web1', 'web2'], batches: [['web1'], ['web2']] },
@@ -209,18 +233,24 @@ export const deployHostResult = defineMessage({
   summary: 'One host finished its part of a rollout. `no-response` means the agent never answered: never counted as success.',
   payload: z.object({
     ...deployRef,
-    host: hostSchema,
-    outcome: z.enum(['succeeded', 'failed', 'no-response', 'rolled-back', 'refused']),
-    release: z.string().max(255).optional(),
-    durationMs: durationMs.optional(),
-    error: z.string().max(4096).optional(),
+    host: hostSchema.describe('The host.'),
+    outcome: z.enum(['succeeded', 'failed', 'no-response', 'rolled-back', 'refused']).describe('What happened on the host.'),
+    release: release.optional(),
+    durationMs: durationMs.optional().describe('How long the host took.'),
+    error: z.string().max(4096).optional().describe('What went wrong, for people.'),
   }),
   routingTemplate: 'deploy.host-result.{app}.{env}',
   routingKey: (p) => `deploy.host-result.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: 2300 },
 });
 
-const deployEnd = { ...deployRef, ref, durationMs, succeededHosts: z.array(hostSchema), failedHosts: z.array(hostSchema) };
+const deployEnd = {
+  ...deployRef,
+  ref: ref.describe('The ref deployed.'),
+  durationMs: durationMs.describe('How long the whole rollout took.'),
+  succeededHosts: z.array(hostSchema).describe('Hosts that run the new release.'),
+  failedHosts: z.array(hostSchema).describe('Hosts that failed, did not answer, or were rolled back.'),
+};
 
 export const deploySucceeded = defineMessage({
   type: 'deploy.succeeded',
@@ -234,7 +264,7 @@ export const deploySucceeded = defineMessage({
 export const deployFailed = defineMessage({
   type: 'deploy.failed',
   summary: 'The rollout stopped at a failure; `reason` names the host and step.',
-  payload: z.object({ ...deployEnd, reason: z.string().max(4096) }),
+  payload: z.object({ ...deployEnd, reason: z.string().max(4096).describe('The host and step that failed, for people.') }),
   routingTemplate: 'deploy.failed.{app}.{env}',
   routingKey: (p) => `deploy.failed.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', durationMs: 7200, succeededHosts: ['web1'], failedHosts: ['web2'], reason: 'web2: health-check failed after 3 tries' },
@@ -243,48 +273,61 @@ export const deployFailed = defineMessage({
 export const deployCancelled = defineMessage({
   type: 'deploy.cancelled',
   summary: 'A queued or running deploy was cancelled (or superseded by a newer request).',
-  payload: z.object({ ...deployRef, cancelledBy: person, reason: z.string().max(2048) }),
+  payload: z.object({ ...deployRef, cancelledBy: person, reason: z.string().max(2048).describe('Why, for people.') }),
   routingTemplate: 'deploy.cancelled.{app}.{env}',
   routingKey: (p) => `deploy.cancelled.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', cancelledBy: 'ada', reason: 'wrong tag' },
 });
 
-const actionParams = z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.union([z.string().max(4096), z.number(), z.boolean()]));
+const actionParams = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.union([z.string().max(4096), z.number(), z.boolean()]))
+  .describe('Parameters of the operator-defined action; never interpolated into a shell.');
+const commandHost = hostSchema.describe('The agent host the command is for.');
 
 export const agentCommand = defineMessage({
   type: 'agent.command',
-  summary: 'A signed command to one deploy-agent, on its durable queue. Agents refuse it unsigned, expired or replayed.',
+  summary: 'A signed command to one deploy-agent, on its durable queue. Agents refuse it unsigned, expired or replayed, and say so in an agent.reply.',
   payload: z.discriminatedUnion('action', [
-    z.object({ action: z.literal('deploy'), commandId: z.string().min(8).max(128), host: hostSchema, deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema, ref }),
-    z.object({ action: z.literal('rollback'), commandId: z.string().min(8).max(128), host: hostSchema, deploymentId: z.string().min(8).max(128), app: nameSchema, env: nameSchema, release: z.string().max(255).optional() }),
-    z.object({ action: z.literal('state'), commandId: z.string().min(8).max(128), host: hostSchema }),
-    z.object({ action: z.literal('run'), commandId: z.string().min(8).max(128), host: hostSchema, app: nameSchema, name: nameSchema, params: actionParams }),
+    z.object({ action: z.literal('deploy'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, ref: ref.describe('The ref to check out from the local mirror.') }),
+    z.object({ action: z.literal('rollback'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, release: release.optional().describe('Release to return to; the previous one when absent.') }),
+    z.object({ action: z.literal('state'), commandId, host: commandHost }),
+    z.object({ action: z.literal('run'), commandId, host: commandHost, app: deployRef.app, name: nameSchema.describe('Name of an action the operator configured on the agent.'), params: actionParams }),
   ]),
   routingTemplate: 'agent.command.{host}',
-  routingKey: (p) => `agent.command.${seg(p.host)}`,
+  routingKey: (p) => commandRoutingKey(p.host),
   example: { action: 'deploy', commandId: 'c-0b1e9d44', host: 'web1', deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1' },
+  signedCommand: true,
 });
 
 export const agentReply = defineMessage({
   type: 'agent.reply',
   summary: 'An agent\'s answer to a command, sent to the command\'s `replyTo` with its `correlationId`.',
   payload: z.object({
-    commandId: z.string().min(8).max(128),
-    host: hostSchema,
-    status: z.enum(['accepted', 'succeeded', 'failed', 'refused']),
-    error: z.string().max(4096).optional(),
-    failedStep: z.string().max(64).optional(),
-    exitCode: z.number().int().optional(),
-    release: z.string().max(255).optional(),
-    steps: z.array(z.object({ name: z.string().max(64), durationMs })).max(100).optional(),
+    commandId: commandId.describe('The command answered.'),
+    host: hostSchema.describe('The agent host answering.'),
+    status: z.enum(['accepted', 'succeeded', 'failed', 'refused']).describe('"accepted" may come first, then one of the others.'),
+    error: z.string().max(4096).optional().describe('What went wrong or why it was refused, for people.'),
+    failedStep: z.string().max(64).optional().describe('The step that failed.'),
+    exitCode: z.number().int().optional().describe('Exit code of the failed step\'s command.'),
+    release: release.optional(),
+    steps: z
+      .array(z.object({ name: z.string().max(64).describe('Step name.'), durationMs: durationMs.describe('How long the step took.') }))
+      .max(100)
+      .optional()
+      .describe('The steps run, in order.'),
     result: z.record(z.string(), z.unknown()).optional().describe('Command-specific data, e.g. the releases for "state".'),
   }),
-  routingTemplate: 'reply.{requester} (from the command\'s replyTo)',
+  routingTemplate: 'agent.reply.{host}',
   routingKey: (p) => `agent.reply.${seg(p.host)}`,
   example: { commandId: 'c-0b1e9d44', host: 'web1', status: 'succeeded', release: '20261122100012-v1.4.1', steps: [{ name: 'checkout', durationMs: 120 }, { name: 'health-check', durationMs: 300 }] },
+  sentAsReply: true,
 });
 
-const taskRef = { ...deployRef, host: hostSchema, step: z.string().min(1).max(64) };
+const taskRef = {
+  ...deployRef,
+  host: hostSchema.describe('The agent host.'),
+  step: z.string().min(1).max(64).describe('checkout, pre-deploy, switch, restart, health-check, post-deploy, or an action\'s own step name.'),
+};
 
 export const taskStarted = defineMessage({
   type: 'task.started',
@@ -298,7 +341,12 @@ export const taskStarted = defineMessage({
 export const taskCompleted = defineMessage({
   type: 'task.completed',
   summary: 'A step finished, with its duration and, for commands, the exit code.',
-  payload: z.object({ ...taskRef, ok: z.boolean(), durationMs, exitCode: z.number().int().optional() }),
+  payload: z.object({
+    ...taskRef,
+    ok: z.boolean().describe('Whether the step succeeded.'),
+    durationMs: durationMs.describe('How long the step took.'),
+    exitCode: z.number().int().optional().describe('Exit code, for steps that run a command.'),
+  }),
   routingTemplate: 'task.completed.{app}.{env}.{host}',
   routingKey: (p) => `task.completed.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy', ok: true, durationMs: 840, exitCode: 0 },
@@ -309,8 +357,17 @@ export const taskLog = defineMessage({
   summary: 'A batch of output lines from a step, in order (`seq` counts batches per deployment and host).',
   payload: z.object({
     ...taskRef,
-    seq: z.number().int().nonnegative(),
-    lines: z.array(z.object({ stream: z.enum(['stdout', 'stderr']), text: z.string().max(8192), at: isoTime })).max(1000),
+    seq: z.number().int().nonnegative().describe('Batch number, from 0, per deployment and host; receivers order by it.'),
+    lines: z
+      .array(
+        z.object({
+          stream: z.enum(['stdout', 'stderr']).describe('Which output the line came from.'),
+          text: z.string().max(8192).describe('The line, without its newline.'),
+          at: isoTime.describe('When the line was read.'),
+        }),
+      )
+      .max(1000)
+      .describe('The lines of this batch.'),
   }),
   routingTemplate: 'task.log.{app}.{env}.{host}',
   routingKey: (p) => `task.log.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
@@ -319,18 +376,27 @@ export const taskLog = defineMessage({
 
 export const heartbeat = defineMessage({
   type: 'heartbeat',
-  summary: 'Every daemon says it is alive on an interval; agents add what each app runs.',
+  summary: 'Every daemon says it is alive on an interval; agents add what each app runs. keepalive listens.',
   payload: z.object({
-    service: nameSchema,
-    host: hostSchema,
+    service: nameSchema.describe('The daemon, e.g. "deploy-agent".'),
+    host: hostSchema.describe('The host it runs on.'),
     instance: z.string().min(1).max(128).describe('Distinguishes two daemons of one service on one host.'),
-    version: z.string().max(64),
-    uptimeMs: durationMs,
-    intervalMs: z.number().int().positive(),
+    version: z.string().max(64).describe('The daemon\'s version.'),
+    uptimeMs: durationMs.describe('Time since the daemon started.'),
+    intervalMs: z.number().int().positive().describe('Time until the next heartbeat; keepalive counts a daemon silent after a few of these.'),
     apps: z
-      .array(z.object({ app: nameSchema, env: nameSchema, release: z.string().max(255).optional(), ref: ref.optional(), roles: z.array(nameSchema).max(100).optional() }))
+      .array(
+        z.object({
+          app: deployRef.app,
+          env: deployRef.env,
+          release: release.optional().describe('The release `current` points at.'),
+          ref: ref.optional().describe('The ref that release was made from.'),
+          roles: z.array(nameSchema).max(100).optional().describe('Roles this host has for the app.'),
+        }),
+      )
       .max(1000)
-      .optional(),
+      .optional()
+      .describe('Agents only: what each app runs on this host.'),
   }),
   routingTemplate: 'heartbeat.{service}.{host}',
   routingKey: (p) => `heartbeat.${seg(p.service)}.${seg(p.host)}`,
@@ -341,11 +407,11 @@ export const presenceChanged = defineMessage({
   type: 'presence.changed',
   summary: 'keepalive saw a daemon appear, or stay silent past its timeout.',
   payload: z.object({
-    service: nameSchema,
-    host: hostSchema,
-    instance: z.string().min(1).max(128),
-    state: z.enum(['up', 'down']),
-    lastSeen: isoTime,
+    service: nameSchema.describe('The daemon.'),
+    host: hostSchema.describe('The host it runs on.'),
+    instance: z.string().min(1).max(128).describe('The daemon instance, as in its heartbeat.'),
+    state: z.enum(['up', 'down']).describe('"up": heartbeats arrive; "down": they stopped.'),
+    lastSeen: isoTime.describe('Time of the last heartbeat.'),
   }),
   routingTemplate: 'presence.changed.{service}.{host}',
   routingKey: (p) => `presence.changed.${seg(p.service)}.${seg(p.host)}`,
