@@ -41,10 +41,13 @@ const DEAD_LETTER_ARGUMENTS = {
 
 /** Shared work queues and agent command queues: durable quorum queues (replicated, count deliveries). */
 export const WORK_QUEUE_ARGUMENTS: QueueArguments = { 'x-queue-type': 'quorum', ...DEAD_LETTER_ARGUMENTS };
+// Classic queues name their type because a vhost's default queue type may be set to quorum.
 /** Private subscription queues: classic, durable, deleted by the broker a minute after the client is gone. */
-export const PRIVATE_QUEUE_ARGUMENTS: QueueArguments = { 'x-expires': IDLE_QUEUE_EXPIRES_MS, ...DEAD_LETTER_ARGUMENTS };
+export const PRIVATE_QUEUE_ARGUMENTS: QueueArguments = { 'x-queue-type': 'classic', 'x-expires': IDLE_QUEUE_EXPIRES_MS, ...DEAD_LETTER_ARGUMENTS };
 /** Reply queues: classic, durable, deleted a minute after the client is gone; replies are never dead-lettered. */
-export const REPLY_QUEUE_ARGUMENTS: QueueArguments = { 'x-expires': IDLE_QUEUE_EXPIRES_MS };
+export const REPLY_QUEUE_ARGUMENTS: QueueArguments = { 'x-queue-type': 'classic', 'x-expires': IDLE_QUEUE_EXPIRES_MS };
+/** The one dead-letter queue, bound to DEAD_LETTER_EXCHANGE with DEAD_LETTER_ROUTING_KEY; every client declares it. */
+export const DEAD_LETTER_QUEUE_ARGUMENTS: QueueArguments = { 'x-queue-type': 'classic' };
 
 // First words that the fixed queue kinds use; a work queue named after one would collide with them.
 const RESERVED_QUEUE_WORDS = new Set(['agent', 'sub', 'reply', 'dead-letter']);
@@ -98,24 +101,32 @@ export const STOMP_DEAD_LETTER_DESTINATION = `/exchange/${DEAD_LETTER_EXCHANGE}/
 
 /**
  * Routing-key patterns as RabbitMQ topic exchanges match them: `*` is one dot-separated word, `#` is
- * zero or more words. Used by the in-memory transport and by anyone filtering events themselves.
+ * zero or more words, and the empty key has no words. Used by the in-memory transport and by anyone
+ * filtering events themselves.
  */
 export function matchesPattern(pattern: string, routingKey: string): boolean {
-  return matchWords(pattern.split('.'), 0, routingKey.split('.'), 0);
+  const key = words(routingKey);
+  // reachable[j]: the pattern words seen so far can match exactly the first j key words. Linear in
+  // pattern x key, where naive backtracking over several `#` words is exponential.
+  let reachable: boolean[] = key.map(() => false).concat(false);
+  reachable[0] = true;
+  for (const word of words(pattern)) {
+    const next: boolean[] = reachable.map(() => false);
+    for (let j = 0; j <= key.length; j++) {
+      if (reachable[j] !== true) continue;
+      if (word === '#') {
+        next.fill(true, j);
+        break;
+      }
+      if (j < key.length && (word === '*' || word === key[j])) next[j + 1] = true;
+    }
+    reachable = next;
+  }
+  return reachable[key.length] === true;
 }
 
-function matchWords(p: string[], pi: number, k: string[], ki: number): boolean {
-  if (pi === p.length) return ki === k.length;
-  const word = p[pi];
-  if (word === '#') {
-    for (let skip = ki; skip <= k.length; skip++) {
-      if (matchWords(p, pi + 1, k, skip)) return true;
-    }
-    return false;
-  }
-  if (ki === k.length) return false;
-  if (word === '*' || word === k[ki]) return matchWords(p, pi + 1, k, ki + 1);
-  return false;
+function words(text: string): string[] {
+  return text === '' ? [] : text.split('.');
 }
 
 const PATTERN_WORD = /^(?:\*|#|[A-Za-z0-9_-]+)$/;
