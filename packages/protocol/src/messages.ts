@@ -14,7 +14,11 @@ const url = z.url({ protocol: /^https?$/ });
 const person = z.string().min(1).max(128).describe('Who asked: a user name or a token\'s name.');
 const deploymentId = z.string().min(8).max(128).describe('The conductor\'s id for one deployment; every event of that deployment carries it.');
 const commandId = z.string().min(8).max(128).describe('Unique id of the command; an agent carries out a command id at most once.');
-const release = z.string().max(255).describe('Name of a release directory on the host, e.g. "20261122100012-v1.4.1".');
+// A release name becomes a directory name on agents, so it is one path component: no "/", no "..", no leading "." or "-".
+const release = z
+  .string()
+  .regex(/^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,254}$/, 'must be one directory name: letters, digits and _ . + @ -, not starting with "." or "-", without ".."')
+  .describe('Name of a release directory on the host, e.g. "20261122100012-v1.4.1".');
 
 const commit = z.object({
   sha: sha.describe('Commit id.'),
@@ -288,10 +292,10 @@ export const agentCommand = defineMessage({
   type: 'agent.command',
   summary: 'A signed command to one deploy-agent, on its durable queue. Agents refuse it unsigned, expired or replayed, and say so in an agent.reply.',
   payload: z.discriminatedUnion('action', [
-    z.object({ action: z.literal('deploy'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, ref: ref.describe('The ref to check out from the local mirror.') }),
-    z.object({ action: z.literal('rollback'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, release: release.optional().describe('Release to return to; the previous one when absent.') }),
-    z.object({ action: z.literal('state'), commandId, host: commandHost }),
-    z.object({ action: z.literal('run'), commandId, host: commandHost, app: deployRef.app, name: nameSchema.describe('Name of an action the operator configured on the agent.'), params: actionParams }),
+    z.object({ action: z.literal('deploy').describe('Check out `ref` into a new release, switch to it, restart and health-check.'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, ref: ref.describe('The ref to check out from the local mirror.') }),
+    z.object({ action: z.literal('rollback').describe('Switch back to an earlier release.'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, release: release.optional().describe('Release to return to; the previous one when absent.') }),
+    z.object({ action: z.literal('state').describe('Report the releases on the host in the reply\'s `result`.'), commandId, host: commandHost }),
+    z.object({ action: z.literal('run').describe('Run an action the operator configured on the agent.'), commandId, host: commandHost, app: deployRef.app, name: nameSchema.describe('Name of an action the operator configured on the agent.'), params: actionParams }),
   ]),
   routingTemplate: 'agent.command.{host}',
   routingKey: (p) => commandRoutingKey(p.host),
@@ -305,7 +309,7 @@ export const agentReply = defineMessage({
   payload: z.object({
     commandId: commandId.describe('The command answered.'),
     host: hostSchema.describe('The agent host answering.'),
-    status: z.enum(['accepted', 'succeeded', 'failed', 'refused']).describe('"accepted" may come first, then one of the others.'),
+    status: z.enum(['accepted', 'succeeded', 'failed', 'refused']).describe('The outcome; "accepted": the agent took the command and reports its progress as task.* events.'),
     error: z.string().max(4096).optional().describe('What went wrong or why it was refused, for people.'),
     failedStep: z.string().max(64).optional().describe('The step that failed.'),
     exitCode: z.number().int().optional().describe('Exit code of the failed step\'s command.'),
