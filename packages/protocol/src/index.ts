@@ -48,3 +48,5 @@ export {
   type VerifyResult,
   type VerifyFailureCode,
 } from './signing.js';
+export { envelopeJsonSchema, messageJsonSchema, type JsonSchema } from './json-schema.js';
+export { renderProtocolDoc, exampleMessage } from './protocol-doc.js';
