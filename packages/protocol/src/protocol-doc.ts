@@ -499,8 +499,8 @@ Different values can share a segment (\`a.b\` and \`a_b\`), so a receiver that c
 function examplesSection(): string {
   return `## Worked examples
 
-Both examples assume a RabbitMQ with the STOMP plugin on \`rabbit.example.com\`, a vhost \`deploybus\` and a user
-\`deploybus\`.
+Both examples assume RabbitMQ on \`rabbit.example.com\` (with the STOMP plugin, for the first), a vhost \`deploybus\`
+and a user \`deploybus\`. Both were run against a real RabbitMQ; both messages validate.
 
 ### Python with stomp.py: request a deploy, watch deploy events
 
@@ -561,7 +561,7 @@ amqp-publish --url="$url" -e ${EVENTS_EXCHANGE} -r commit.pushed.shop -p -C appl
               "before": "0000000000000000000000000000000000000000", "after": "'"$sha"'",
               "commits": [], "pusher": "ada", "origin": "post-receive"}}'
 
-# Print every deploy event as it happens (a server-named exclusive queue bound with deploy.#).
+# Print every deploy event as it happens (amqp-consume binds a temporary, server-named queue with deploy.#).
 amqp-consume --url="$url" -e ${EVENTS_EXCHANGE} -r 'deploy.#' -- sh -c 'cat; echo'
 \`\`\`
 
