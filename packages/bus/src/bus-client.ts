@@ -6,11 +6,16 @@ import {
   createMessage,
   DEAD_LETTER_EXCHANGE,
   DEAD_LETTER_QUEUE,
+  DEAD_LETTER_HEADERS,
   DEAD_LETTER_ROUTING_KEY,
+  DEFAULT_MAX_ATTEMPTS,
   EVENTS_EXCHANGE,
   encodeMessage,
   isValidPattern,
+  privateQueueName,
   QUEUE_PREFIX,
+  replyQueueName,
+  replyRoutingKey,
   routingKeyOf,
   type Message,
   type MessageType,
@@ -72,7 +77,6 @@ interface OutboxEntry {
 
 const QUEUE_NAME = /^deploybus\.[A-Za-z0-9_.-]{1,200}$/;
 const DEFAULT_PREFETCH = 16;
-const DEFAULT_MAX_ATTEMPTS = 5;
 const DEFAULT_RETRY_DELAY_MS = 100;
 
 export class BusClient implements Bus {
@@ -96,7 +100,7 @@ export class BusClient implements Bus {
 
   constructor(private readonly options: BusClientOptions) {
     this.transport = options.transport;
-    this.replyAddress = `reply.${this.clientId}`;
+    this.replyAddress = replyRoutingKey(this.clientId);
   }
 
   get state(): BusState {
@@ -157,7 +161,7 @@ export class BusClient implements Bus {
       spec = { name: options.queue, kind: 'shared', patterns: [...options.patterns] };
     } else {
       this.privateQueueCount += 1;
-      spec = { name: `${QUEUE_PREFIX}sub.${this.options.source.service}.${this.clientId}-${this.privateQueueCount}`, kind: 'private', patterns: [...options.patterns] };
+      spec = { name: privateQueueName(this.options.source.service, `${this.clientId}-${this.privateQueueCount}`), kind: 'private', patterns: [...options.patterns] };
     }
     const record = this.addSubscription(spec, handler, options);
     await this.attachIfConnected(record);
@@ -231,7 +235,7 @@ export class BusClient implements Bus {
     await Promise.allSettled(records.map((r) => r.consumer?.cancel()));
     // Let handlers that are running finish, so their acknowledgements reach the broker.
     await Promise.race([Promise.allSettled(records.map((r) => r.chain)), sleep(5_000)]);
-    await Promise.allSettled(records.filter((r) => r.spec.kind === 'private').map((r) => wire.deleteQueue(r.spec.name)));
+    await Promise.allSettled(records.filter((r) => r.spec.kind === 'private' || r.spec.kind === 'reply').map((r) => wire.deleteQueue(r.spec.name)));
     await wire.close().catch(() => undefined);
   }
 
@@ -428,7 +432,7 @@ export class BusClient implements Bus {
         routingKey: DEAD_LETTER_ROUTING_KEY,
         messageId: randomBytes(8).toString('hex'),
         type: 'dead-letter',
-        headers: { 'x-deploybus-reason': reason, 'x-deploybus-queue': queue, 'x-deploybus-routing-key': delivery.routingKey },
+        headers: { [DEAD_LETTER_HEADERS.reason]: reason, [DEAD_LETTER_HEADERS.queue]: queue, [DEAD_LETTER_HEADERS.routingKey]: delivery.routingKey },
         confirm: true,
       });
       delivery.ack();
@@ -439,7 +443,7 @@ export class BusClient implements Bus {
 
   private ensureReplyQueue(): Promise<void> {
     this.replyQueue ??= (async () => {
-      const spec: QueueSpec = { name: `${QUEUE_PREFIX}reply.${this.clientId}`, kind: 'private', patterns: [this.replyAddress] };
+      const spec: QueueSpec = { name: replyQueueName(this.clientId), kind: 'reply', patterns: [this.replyAddress] };
       const record = this.addSubscription(spec, (reply) => this.routeReply(reply), { prefetch: 256, maxAttempts: 1 });
       await this.whenConnected(this.options.publishTimeoutMs);
       await this.attachIfConnected(record);

@@ -25,4 +25,4 @@ export {
 } from './errors.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { memoryBroker, type MemoryBroker } from './transports/memory-broker.js';
-export { queueArguments, PRIVATE_QUEUE_EXPIRES_MS } from './queue-arguments.js';
+export { queueArguments } from './queue-arguments.js';

@@ -14,9 +14,10 @@ export interface QueueSpec {
  * - `shared`: durable quorum queue, competing consumers, survives every client (work queues, agent commands).
  * - `private`: one client's own queue; the broker deletes it a minute after the client is gone, so a
  *   short disconnect loses nothing.
+ * - `reply`: one client's reply queue, like a private one but never dead-lettered.
  * - `dead-letter`: the one queue dead letters go to.
  */
-export type QueueKind = 'shared' | 'private' | 'dead-letter';
+export type QueueKind = 'shared' | 'private' | 'reply' | 'dead-letter';
 
 export interface WirePublishOptions {
   readonly exchange: string;
