@@ -307,16 +307,18 @@ describe('StompWire: connecting', () => {
 });
 
 describe('StompWire: queues', () => {
-  it('declares shared, private and dead-letter queues with exactly the arguments the AMQP transport declares', async () => {
+  it('declares queues of every kind with exactly the arguments the AMQP transport declares', async () => {
     await scenario(async (s) => {
       const wire = await s.wire();
       const w = word();
       const shared = spec(s.queue('shared'), 'shared', [`deploy.*.${w}`, `agent.command.${w}`]);
       const priv = spec(s.queue('private'), 'private', [`heartbeat.${w}.#`]);
+      const reply = spec(s.queue('reply'), 'reply', [`reply.${w}`]);
       const dead = spec(s.queue('dead'), 'dead-letter', [`dl-${w}`], DEAD_LETTER_EXCHANGE);
-      for (const q of [shared, priv, dead]) await wire.declareQueue(q);
+      const all = [shared, priv, reply, dead];
+      for (const q of all) await wire.declareQueue(q);
 
-      for (const [q, type] of [[shared, 'quorum'], [priv, 'classic'], [dead, 'classic']] as const) {
+      for (const [q, type] of [[shared, 'quorum'], [priv, 'classic'], [reply, 'classic'], [dead, 'classic']] as const) {
         const row = await queueRow(q.name);
         expect(row, `queue ${q.name} exists`).toBeDefined();
         expect({ type: row?.type, durable: row?.durable, autoDelete: row?.auto_delete, exclusive: Boolean(row?.exclusive) }).toEqual({ type, durable: true, autoDelete: false, exclusive: false });
@@ -330,7 +332,7 @@ describe('StompWire: queues', () => {
       // An AMQP client redeclaring them with the same arguments is not refused (PRECONDITION_FAILED would throw).
       const channel = await amqpChannel();
       try {
-        for (const q of [shared, priv, dead]) await channel.assertQueue(q.name, { durable: true, arguments: queueArguments(q.kind) });
+        for (const q of all) await channel.assertQueue(q.name, { durable: true, arguments: queueArguments(q.kind) });
       } finally {
         await channel.close().catch(() => undefined);
       }
