@@ -1,6 +1,6 @@
 // Typed errors of the bus. Callers branch on the class (or `code`), never on message text.
 
-export type BusErrorCode = 'BUS_UNAVAILABLE' | 'BUS_CLOSED' | 'PUBLISH_REJECTED' | 'INVALID_BUS_URL' | 'INVALID_SUBSCRIPTION' | 'WIRE_CLOSED';
+export type BusErrorCode = 'BUS_UNAVAILABLE' | 'BUS_CLOSED' | 'PUBLISH_REJECTED' | 'BROKER_REFUSED' | 'INVALID_BUS_URL' | 'INVALID_SUBSCRIPTION' | 'WIRE_CLOSED';
 
 export class BusError extends Error {
   override readonly name: string = 'BusError';
@@ -56,5 +56,26 @@ export class WireClosedError extends BusError {
   override readonly name = 'WireClosedError';
   constructor(message = 'the connection to the broker closed', options?: { cause?: unknown }) {
     super('WIRE_CLOSED', message, options);
+  }
+}
+
+/** The broker refused a login or an operation (a STOMP ERROR frame); nothing was interrupted. */
+export class BrokerRefusedError extends BusError {
+  override readonly name = 'BrokerRefusedError';
+  /** host:port of the broker. */
+  readonly endpoint: string;
+  /** The ERROR frame's `message` header, e.g. "precondition_failed" or "Bad CONNECT". */
+  readonly brokerMessage: string;
+  /** The ERROR frame's body: the broker's explanation. */
+  readonly detail: string;
+  constructor(endpoint: string, brokerMessage: string, detail: string, message: string, options?: { cause?: unknown }) {
+    super('BROKER_REFUSED', message, options);
+    this.endpoint = endpoint;
+    this.brokerMessage = brokerMessage;
+    this.detail = detail;
+  }
+
+  withContext(what: string): BrokerRefusedError {
+    return new BrokerRefusedError(this.endpoint, this.brokerMessage, this.detail, `could not ${what}: ${this.message}`, { cause: this });
   }
 }

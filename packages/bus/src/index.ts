@@ -21,6 +21,7 @@ export {
   InvalidBusUrlError,
   InvalidSubscriptionError,
   WireClosedError,
+  BrokerRefusedError,
   type BusErrorCode,
 } from './errors.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';

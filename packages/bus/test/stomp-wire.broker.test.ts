@@ -15,7 +15,8 @@ import { DEAD_LETTER_EXCHANGE, DEAD_LETTER_ROUTING_KEY, EVENTS_EXCHANGE } from '
 import { parseBusUrl } from '../src/connect.js';
 import { WireClosedError } from '../src/errors.js';
 import { queueArguments } from '../src/queue-arguments.js';
-import { routingKeyOfDestination, StompRefusedError, StompWire, type StompWireOptions } from '../src/transports/stomp-wire.js';
+import { BrokerRefusedError } from '../src/errors.js';
+import { routingKeyOfDestination, StompWire, type StompWireOptions } from '../src/transports/stomp-wire.js';
 import type { QueueKind, QueueSpec, WireConsumer, WireDelivery, WirePublishOptions } from '../src/wire.js';
 import { AMQP_URL, rabbitmqctl, requireRabbit, STOMP_URL } from './support/rabbit-harness.js';
 import { randomName, sleep, waitFor } from './support/wait-for.js';
@@ -248,9 +249,9 @@ describe('StompWire: connecting', () => {
     const wire = new StompWire(baseOptions({ login: 'nobody', passcode: 'wrong' }));
     try {
       const error: unknown = await wire.connect().then(() => undefined, (e: unknown) => e);
-      expect(error).toBeInstanceOf(StompRefusedError);
-      expect((error as StompRefusedError).message).toBe(`STOMP login refused by ${ENDPOINT}: Access refused for user 'nobody'`);
-      expect((error as StompRefusedError).brokerMessage).toBe('Bad CONNECT');
+      expect(error).toBeInstanceOf(BrokerRefusedError);
+      expect((error as BrokerRefusedError).message).toBe(`STOMP login refused by ${ENDPOINT}: Access refused for user 'nobody'`);
+      expect((error as BrokerRefusedError).brokerMessage).toBe('Bad CONNECT');
     } finally {
       await wire.close();
     }
@@ -373,8 +374,8 @@ describe('StompWire: queues', () => {
       const name = s.queue('clash');
       await wire.declareQueue(spec(name, 'private', [`clash.${word()}`]));
       const error: unknown = await wire.declareQueue(spec(name, 'shared', [`clash.${word()}`])).then(() => undefined, (e: unknown) => e);
-      expect(error).toBeInstanceOf(StompRefusedError);
-      expect((error as StompRefusedError).brokerMessage).toBe('precondition_failed');
+      expect(error).toBeInstanceOf(BrokerRefusedError);
+      expect((error as BrokerRefusedError).brokerMessage).toBe('precondition_failed');
       expect(String(error)).toContain(`could not declare queue ${name}: ${ENDPOINT} answered with an ERROR frame: precondition_failed: PRECONDITION_FAILED - inequivalent arg '`);
       await wire.publish(Buffer.from('{}'), publishOptions(`nowhere.${word()}`));
       expect(lost).toEqual([]);

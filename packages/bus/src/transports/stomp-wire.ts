@@ -14,7 +14,7 @@
 // One StompWire is still one unit to its BusClient: any of its connections lost means it is lost.
 import { Client, type IFrame, type IMessage, type StompHeaders, type StompSubscription } from '@stomp/stompjs';
 import { EVENTS_EXCHANGE, stompQueueDestination, stompTopicDestination } from '@deploybus/protocol';
-import { WireClosedError } from '../errors.js';
+import { BrokerRefusedError, WireClosedError } from '../errors.js';
 import { queueArguments } from '../queue-arguments.js';
 import type { QueueSpec, Wire, WireConsumer, WireDelivery, WirePublishOptions } from '../wire.js';
 import { stompSocketFactory, type StompTlsOptions } from './stomp-socket.js';
@@ -52,27 +52,6 @@ interface CompiledStompWireOptions {
 
 const DEFAULT_HEARTBEAT_MS = 10_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-
-/** The broker answered with an ERROR frame: it refused the login or the operation; nothing was interrupted. */
-export class StompRefusedError extends Error {
-  override readonly name = 'StompRefusedError';
-  /** host:port of the broker. */
-  readonly endpoint: string;
-  /** The ERROR frame's `message` header, e.g. "precondition_failed" or "Bad CONNECT". */
-  readonly brokerMessage: string;
-  /** The ERROR frame's body: the broker's explanation. */
-  readonly detail: string;
-  constructor(endpoint: string, brokerMessage: string, detail: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.endpoint = endpoint;
-    this.brokerMessage = brokerMessage;
-    this.detail = detail;
-  }
-
-  withContext(what: string): StompRefusedError {
-    return new StompRefusedError(this.endpoint, this.brokerMessage, this.detail, `could not ${what}: ${this.message}`, { cause: this });
-  }
-}
 
 export class StompWire implements Wire {
   private readonly options: CompiledStompWireOptions;
@@ -148,7 +127,7 @@ export class StompWire implements Wire {
     } catch (error) {
       this.consumers.delete(session);
       await session.close();
-      throw error instanceof StompRefusedError ? error.withContext(`consume ${queue}`) : asWireClosed(error, `could not consume ${queue}`);
+      throw error instanceof BrokerRefusedError ? error.withContext(`consume ${queue}`) : asWireClosed(error, `could not consume ${queue}`);
     }
     session.onLost((error) => this.markLost(error));
     return {
@@ -208,7 +187,7 @@ export class StompWire implements Wire {
       await session.connect();
       await work(session);
     } catch (error) {
-      throw error instanceof StompRefusedError ? error.withContext(what) : asWireClosed(error, `could not ${what}`);
+      throw error instanceof BrokerRefusedError ? error.withContext(what) : asWireClosed(error, `could not ${what}`);
     } finally {
       await session.close();
     }
@@ -403,7 +382,7 @@ class StompSession {
     return this.state === 'open';
   }
 
-  /** Resolves on CONNECTED; rejects on an ERROR frame (StompRefusedError), a socket failure or the timeout (WireClosedError). */
+  /** Resolves on CONNECTED; rejects on an ERROR frame (BrokerRefusedError), a socket failure or the timeout (WireClosedError). */
   connect(): Promise<void> {
     if (this.state !== 'new') return Promise.reject(new Error('a STOMP session connects once'));
     this.state = 'connecting';
@@ -518,13 +497,13 @@ class StompSession {
     const brokerMessage = frame.headers['message'] ?? 'ERROR';
     const detail = frame.body.trim();
     if (this.state === 'connecting') {
-      this.failOpening(new StompRefusedError(endpoint, brokerMessage, detail, `STOMP login refused by ${endpoint}: ${detail || brokerMessage}`));
+      this.failOpening(new BrokerRefusedError(endpoint, brokerMessage, detail, `STOMP login refused by ${endpoint}: ${detail || brokerMessage}`));
       return;
     }
     // RabbitMQ closes the connection after most ERROR frames (a failed channel takes the STOMP
     // connection with it) and sends no receipt-id, so the frame cannot be tied to one operation: the
     // operations waiting are refused, and the connection is given up.
-    const refused = new StompRefusedError(endpoint, brokerMessage, detail, `${endpoint} answered with an ERROR frame: ${brokerMessage}${detail === '' ? '' : `: ${detail}`}`);
+    const refused = new BrokerRefusedError(endpoint, brokerMessage, detail, `${endpoint} answered with an ERROR frame: ${brokerMessage}${detail === '' ? '' : `: ${detail}`}`);
     this.lose(refused);
   }
 
