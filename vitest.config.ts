@@ -3,11 +3,22 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const alias = {
-  '@deploybus/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
-  '@deploybus/demo': fileURLToPath(new URL('./services/demo/src/index.ts', import.meta.url)),
-  '@deploybus/bus': fileURLToPath(new URL('./packages/bus/src/index.ts', import.meta.url)),
+const workspaces = {
+  '@deploybus/protocol': 'packages/protocol',
+  '@deploybus/bus': 'packages/bus',
+  '@deploybus/runtime': 'packages/runtime',
+  '@deploybus/git': 'packages/git',
+  '@deploybus/git-watcher': 'services/git-watcher',
+  '@deploybus/jenkins-trigger': 'services/jenkins-trigger',
+  '@deploybus/repo-updater': 'services/repo-updater',
+  '@deploybus/keepalive': 'services/keepalive',
+  '@deploybus/cli': 'services/cli',
+  '@deploybus/demo': 'services/demo',
 };
+// Tests run on the TypeScript sources of every workspace, not on their build output.
+const alias = Object.fromEntries(
+  Object.entries(workspaces).map(([name, dir]) => [name, fileURLToPath(new URL(`./${dir}/src/index.ts`, import.meta.url))]),
+);
 
 export default defineConfig({
   resolve: { alias },

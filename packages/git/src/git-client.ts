@@ -1,0 +1,131 @@
+// The git edge: the few git operations deploybus needs, each with validated inputs, argument arrays
+// (never a shell), `--end-of-options` before anything from outside, no prompts, and only allowed
+// transports: GIT_ALLOW_PROTOCOL is git's own allow-list, so `ext::` and `fd::` are refused by git
+// itself too, even from a submodule or a redirect.
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { GitCommandError } from './errors.js';
+import { assertRef, assertRepoUrl, DEFAULT_ALLOWED_PROTOCOLS, type GitProtocol } from './inputs.js';
+
+export interface CommitSummary {
+  readonly sha: string;
+  readonly author: string;
+  readonly subject: string;
+}
+
+export interface MirrorState {
+  readonly head: string | undefined;
+  readonly tags: readonly string[];
+}
+
+export interface GitClientOptions {
+  readonly allowedProtocols?: readonly GitProtocol[];
+  /** Kills a git command that runs longer (default 5 minutes). */
+  readonly timeoutMs?: number;
+}
+
+const ZERO_SHA = /^0{40}$/;
+
+export class GitClient {
+  private readonly allowed: readonly GitProtocol[];
+  private readonly timeoutMs: number;
+
+  constructor(options: GitClientOptions = {}) {
+    this.allowed = options.allowedProtocols ?? DEFAULT_ALLOWED_PROTOCOLS;
+    this.timeoutMs = options.timeoutMs ?? 300_000;
+  }
+
+  private git(cwd?: string): SimpleGit {
+    const env: Record<string, string> = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/tmp',
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_ALLOW_PROTOCOL: this.allowed.join(':'),
+      LC_ALL: 'C',
+    };
+    const sshCommand = process.env['GIT_SSH_COMMAND'];
+    if (sshCommand !== undefined) env['GIT_SSH_COMMAND'] = sshCommand;
+    return simpleGit({
+      ...(cwd === undefined ? {} : { baseDir: cwd }),
+      timeout: { block: this.timeoutMs },
+      // simple-git guards git's environment variables; these are ours, set just above, not inherited.
+      allowEnvironment: ['GIT_TERMINAL_PROMPT', 'GIT_ALLOW_PROTOCOL', ...(sshCommand === undefined ? [] : ['GIT_SSH_COMMAND'])],
+      ...(sshCommand === undefined ? {} : { unsafe: { allowUnsafeSshCommand: true } }),
+    }).env(env);
+  }
+
+  private async run(operation: string, args: string[], cwd?: string): Promise<string> {
+    try {
+      return await this.git(cwd).raw(args);
+    } catch (error) {
+      throw new GitCommandError(operation, error instanceof Error ? error.message : String(error), { cause: error });
+    }
+  }
+
+  /** Refs of a remote repository: ref name -> sha. */
+  async lsRemote(url: string): Promise<Map<string, string>> {
+    assertRepoUrl(url, this.allowed);
+    const out = await this.run('ls-remote', ['ls-remote', '--end-of-options', url]);
+    const refs = new Map<string, string>();
+    for (const line of out.split('\n')) {
+      const [sha, ref] = line.split('\t');
+      if (sha && ref && /^[0-9a-f]{40,64}$/.test(sha)) refs.set(ref, sha);
+    }
+    return refs;
+  }
+
+  /** Makes a bare mirror of `url` at `path` unless one is there already. */
+  async ensureMirror(path: string, url: string): Promise<void> {
+    assertRepoUrl(url, this.allowed);
+    try {
+      const bare = (await this.run('rev-parse', ['rev-parse', '--is-bare-repository'], path)).trim();
+      if (bare === 'true') return;
+    } catch {
+      // not a repository yet
+    }
+    await this.run('clone --mirror', ['clone', '--mirror', '--quiet', '--', url, path]);
+  }
+
+  /** `git fetch --prune --tags` into a mirror; returns its head and tags afterwards. */
+  async fetchMirror(path: string): Promise<MirrorState> {
+    await this.run('fetch', ['fetch', '--prune', '--tags', '--quiet', 'origin'], path);
+    return this.mirrorState(path);
+  }
+
+  async mirrorState(path: string): Promise<MirrorState> {
+    const tags = (await this.run('tag', ['tag', '--list'], path)).split('\n').filter((t) => t !== '');
+    let head: string | undefined;
+    try {
+      head = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], path)).trim() || undefined;
+    } catch {
+      head = undefined;
+    }
+    return { head, tags };
+  }
+
+  /** The sha a ref names in a repository, or undefined when it names nothing. */
+  async resolveRef(path: string, ref: string): Promise<string | undefined> {
+    assertRef(ref);
+    try {
+      const sha = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], path)).trim();
+      return sha === '' ? undefined : sha;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Commits between two shas as a post-receive hook sees them, newest first, at most `max`. */
+  async commitsBetween(path: string, before: string, after: string, max = 100): Promise<CommitSummary[]> {
+    if (ZERO_SHA.test(after)) return []; // the ref was deleted
+    for (const sha of [before, after]) if (!/^[0-9a-f]{40,64}$/.test(sha)) throw new GitCommandError('rev-list', `not a sha: ${sha}`);
+    const range = ZERO_SHA.test(before) ? [after] : [`${before}..${after}`];
+    const out = await this.run('log', ['log', `--max-count=${max}`, '--format=%H%x1f%an <%ae>%x1f%s%x1e', '--end-of-options', ...range], path);
+    return out
+      .split('\x1e')
+      .map((record) => record.trim())
+      .filter((record) => record !== '')
+      .map((record) => {
+        const [sha = '', author = '', subject = ''] = record.split('\x1f');
+        return { sha, author, subject };
+      });
+  }
+}

@@ -1,0 +1,89 @@
+// The git edge against real repositories in temp dirs, and hostile inputs that must run nothing.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertRepoUrl, GitClient, GitInputError } from '../src/index.js';
+
+let root: string;
+let origin: string;
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' } }).trim();
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'deploybus-git-'));
+  origin = join(root, 'origin');
+  git(root, 'init', '--quiet', '--initial-branch=main', origin);
+  for (const n of [1, 2, 3]) {
+    writeFileSync(join(origin, 'file.txt'), `v${n}\n`);
+    git(origin, 'add', 'file.txt');
+    git(origin, 'commit', '--quiet', '-m', `change ${n}`);
+  }
+  git(origin, 'tag', 'v1.0.0');
+});
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('GitClient', () => {
+  const client = new GitClient();
+
+  it('lists a remote\'s refs', async () => {
+    const refs = await client.lsRemote(origin);
+    expect(refs.get('refs/heads/main')).toBe(git(origin, 'rev-parse', 'main'));
+    expect(refs.has('refs/tags/v1.0.0')).toBe(true);
+  });
+
+  it('mirrors, then fetches new tags into the mirror', async () => {
+    const mirror = join(root, 'mirror.git');
+    await client.ensureMirror(mirror, origin);
+    await client.ensureMirror(mirror, origin); // idempotent
+    git(origin, 'tag', 'v1.1.0');
+    const state = await client.fetchMirror(mirror);
+    expect(state.tags).toEqual(['v1.0.0', 'v1.1.0']);
+    expect(state.head).toBe(git(origin, 'rev-parse', 'main'));
+    expect(await client.resolveRef(mirror, 'v1.1.0')).toBe(git(origin, 'rev-parse', 'main'));
+    expect(await client.resolveRef(mirror, 'v9.9.9')).toBeUndefined();
+  });
+
+  it('lists the commits a push brought, newest first', async () => {
+    const [c3, c2, c1] = git(origin, 'rev-list', 'main').split('\n');
+    const commits = await client.commitsBetween(origin, c1 ?? '', c3 ?? '');
+    expect(commits.map((c) => c.subject)).toEqual(['change 3', 'change 2']);
+    expect(commits[0]).toEqual({ sha: c3, author: 'Ada <ada@example.com>', subject: 'change 3' });
+    expect(commits[1]?.sha).toBe(c2);
+    expect(await client.commitsBetween(origin, c3 ?? '', '0'.repeat(40))).toEqual([]);
+    expect((await client.commitsBetween(origin, '0'.repeat(40), c3 ?? '')).length).toBe(3);
+  });
+
+  it.each([
+    ['--upload-pack=touch /tmp/x'],
+    ['$(touch /tmp/x)'],
+    ['ext::sh -c touch% /tmp/x'],
+    ['../../etc'],
+    ['-v'],
+  ])('refuses the hostile ref %s and runs nothing', async (ref) => {
+    const marker = '/tmp/x';
+    const existed = existsSync(marker);
+    await expect(client.resolveRef(origin, ref)).rejects.toBeInstanceOf(GitInputError);
+    expect(existsSync(marker)).toBe(existed);
+  });
+
+  it.each([
+    ['ext::sh -c touch% /tmp/x', /remote helpers/],
+    ['--upload-pack=touch /tmp/x', /must not (start with "-"|contain spaces)/],
+    ['fd::17', /remote helpers/],
+    ['https://example.com/a b', /spaces/],
+    ['ftp://example.com/repo.git', /transport "ftp"/],
+  ])('refuses the hostile repository URL %s', async (url, reason) => {
+    expect(() => assertRepoUrl(url)).toThrow(reason);
+    await expect(client.lsRemote(url)).rejects.toBeInstanceOf(GitInputError);
+  });
+
+  it('accepts the ordinary forms of repository URL', () => {
+    expect(assertRepoUrl('https://github.com/org/repo.git')).toBe('https');
+    expect(assertRepoUrl('git@github.com:org/repo.git')).toBe('ssh');
+    expect(assertRepoUrl('ssh://git@host:22/org/repo.git')).toBe('ssh');
+    expect(assertRepoUrl('/srv/git/repo.git')).toBe('file');
+    expect(() => assertRepoUrl('/srv/git/repo.git', ['https'])).toThrow(/not allowed here/);
+  });
+});

@@ -1,0 +1,125 @@
+// The shape every daemon shares: config -> logger -> bus -> start, heartbeats, and a graceful stop
+// on SIGTERM/SIGINT. `startDaemon` is the part without process signals, for tests and the
+// all-in-one process; `runDaemon` is what a daemon's main.ts calls.
+import { randomBytes } from 'node:crypto';
+import type { z } from 'zod';
+import { connectBus, type Bus } from '@deploybus/bus';
+import { configuredHost, loadConfig, type Env } from './config.js';
+import { ConfigError } from './errors.js';
+import { startHeartbeats, type HeartbeatApps } from './heartbeat.js';
+import { createLogger, type Logger } from './logger.js';
+import type { commonConfigShape } from './config.js';
+
+type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
+
+export interface DaemonContext<C> {
+  readonly config: C;
+  readonly logger: Logger;
+  readonly bus: Bus;
+  readonly host: string;
+  readonly instance: string;
+  readonly env: Env;
+}
+
+export interface RunningDaemon {
+  stop(): Promise<void>;
+  /** For agents: what each app runs, reported in heartbeats. */
+  apps?(): HeartbeatApps;
+}
+
+export interface DaemonDefinition<S extends z.ZodType<CommonConfig>> {
+  readonly service: string;
+  readonly version: string;
+  readonly configSchema: S;
+  start(context: DaemonContext<z.output<S>>): Promise<RunningDaemon>;
+}
+
+export interface StartOptions {
+  readonly configFile?: string | undefined;
+  readonly env: Env;
+  /** Lines go here instead of stdout (tests). */
+  readonly logDestination?: { write(line: string): void };
+}
+
+export interface DaemonHandle {
+  readonly context: DaemonContext<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon<S extends z.ZodType<CommonConfig>>(definition: DaemonDefinition<S>, options: StartOptions): Promise<DaemonHandle> {
+  const config = loadConfig(definition.configSchema, { file: options.configFile, env: options.env }) as z.output<S> & CommonConfig;
+  const host = configuredHost(config);
+  const logger = createLogger({ service: definition.service, host, level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+  const instance = `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const bus = await connectBus(config.bus.url, { service: definition.service, host, logger });
+  const context: DaemonContext<z.output<S>> = { config, logger, bus, host, instance, env: options.env };
+  let running: RunningDaemon;
+  try {
+    running = await definition.start(context);
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  const stopHeartbeats = startHeartbeats(bus, {
+    service: definition.service,
+    host,
+    instance,
+    version: definition.version,
+    intervalMs: config.heartbeatIntervalMs,
+    logger,
+    ...(running.apps ? { apps: () => running.apps?.() ?? [] } : {}),
+  });
+  logger.info({ bus: bus.transport }, `${definition.service} started`);
+  let stopped: Promise<void> | undefined;
+  return {
+    context: context as DaemonContext<unknown>,
+    stop: () =>
+      (stopped ??= (async () => {
+        stopHeartbeats();
+        await running.stop();
+        await bus.close();
+        logger.info({}, `${definition.service} stopped`);
+      })()),
+  };
+}
+
+/** Parses `--config PATH` (or DEPLOYBUS_CONFIG), starts, and stops on SIGTERM/SIGINT. Exits non-zero with one sentence on a known failure. */
+export async function runDaemon<S extends z.ZodType<CommonConfig>>(definition: DaemonDefinition<S>, argv: readonly string[] = process.argv.slice(2), env: Env = process.env): Promise<void> {
+  const configFile = configFileFrom(argv, env);
+  let handle: DaemonHandle;
+  try {
+    handle = await startDaemon(definition, { configFile, env });
+  } catch (error) {
+    const text = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${definition.service}: ${text}\n`);
+    process.exit(error instanceof ConfigError ? 78 : 1); // 78: EX_CONFIG
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    handle.context.logger.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    handle.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        handle.context.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+export function configFileFrom(argv: readonly string[], env: Env): string | undefined {
+  const index = argv.indexOf('--config');
+  if (index >= 0) {
+    const value = argv[index + 1];
+    if (value === undefined || value.startsWith('--')) throw new ConfigError('', '--config needs a file path', undefined);
+    return value;
+  }
+  const fromEnv = env['DEPLOYBUS_CONFIG'];
+  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}

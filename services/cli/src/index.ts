@@ -1,0 +1,2 @@
+// @deploybus/cli: public face (filled in by the daemon's modules).
+export {};

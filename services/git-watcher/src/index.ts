@@ -1,0 +1,2 @@
+// @deploybus/git-watcher: public face (filled in by the daemon's modules).
+export {};

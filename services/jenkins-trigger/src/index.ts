@@ -1,0 +1,2 @@
+// @deploybus/jenkins-trigger: public face (filled in by the daemon's modules).
+export {};

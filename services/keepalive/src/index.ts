@@ -1,0 +1,2 @@
+// @deploybus/keepalive: public face (filled in by the daemon's modules).
+export {};

@@ -1,0 +1,2 @@
+// @deploybus/repo-updater: public face (filled in by the daemon's modules).
+export {};
