@@ -19,6 +19,7 @@ const SCP_LIKE = /^([A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:(?!\/\/)[A-Za-z0-9._~/-]+$/
 export function assertRepoUrl(url: string, allowed: readonly GitProtocol[] = DEFAULT_ALLOWED_PROTOCOLS): GitProtocol {
   if (url.length === 0 || url.length > 2048) throw new GitInputError('url', url, 'must be 1 to 2048 characters');
   if (/^[A-Za-z][A-Za-z0-9+.-]*::/.test(url)) throw new GitInputError('url', url, 'remote helpers ("ext::", "fd::", …) are never allowed');
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   if (/[\u0000-\u001f\u007f\s]/.test(url)) throw new GitInputError('url', url, 'must not contain spaces or control characters');
   if (url.startsWith('-')) throw new GitInputError('url', url, 'must not start with "-" (git would read it as an option)');
   let protocol: GitProtocol;

@@ -18,6 +18,7 @@ export interface DrainResult {
   readonly rejected: number;
 }
 
+let sequence = 0;
 const PENDING = '.json';
 const CLAIMED = '.sending';
 
@@ -34,8 +35,9 @@ export class DiskSpool {
   /** Writes a message so that it survives a crash or power loss before it is sent. */
   async put(message: Message): Promise<string> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    // Time first, so a directory listing is sending order.
-    const name = `${Date.now().toString().padStart(15, '0')}-${message.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+    // Time, then a per-process sequence for puts within one millisecond: a sorted listing is sending order.
+    sequence = (sequence + 1) % 1_000_000;
+    const name = `${Date.now().toString().padStart(15, '0')}-${sequence.toString().padStart(6, '0')}-${message.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
     const tmp = join(this.dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
     const handle = await open(tmp, 'wx', 0o600);
     try {
