@@ -134,6 +134,27 @@ export const packageUpdated = defineMessage({
   example: { package: 'shop-assets', version: '1.4.1-1', repository: 'internal-stable' },
 });
 
+export const imagePushed = defineMessage({
+  type: 'image.pushed',
+  summary: 'A container image tag was pushed to a registry (a Docker Hub webhook). Sent by git-watcher. Images are not commits, so this is not a commit.pushed.',
+  payload: z.object({
+    repository: z
+      .string()
+      .max(255)
+      .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'must be an image repository name such as "library/nginx" (lower-case letters, digits, ".", "_", "-", "/"-separated)')
+      .describe('Image repository, "namespace/name".'),
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'must be an image tag: letters, digits, "_", "." and "-", at most 128, not starting with "." or "-"')
+      .describe('The tag that was pushed, e.g. "latest" or "1.4.1".'),
+    pusher: z.string().max(256).describe('Who pushed, as the registry named them.'),
+    origin: z.enum(['dockerhub']).describe('How git-watcher learned of the push.'),
+  }),
+  routingTemplate: 'image.pushed.{repository}',
+  routingKey: (p) => `image.pushed.${seg(p.repository)}`,
+  example: { repository: 'acme/shop', tag: '1.4.1', pusher: 'ada', origin: 'dockerhub' },
+});
+
 const rolloutOptions = z
   .object({
     canary: z.number().int().min(0).max(1000).default(0).describe('Hosts deployed first, alone.'),
@@ -431,6 +452,7 @@ export const messageSpecs = [
   buildFailed,
   repoUpdated,
   packageUpdated,
+  imagePushed,
   deployRequested,
   deployQueued,
   deployRefused,
