@@ -134,6 +134,23 @@ export const packageUpdated = defineMessage({
   example: { package: 'shop-assets', version: '1.4.1-1', repository: 'internal-stable' },
 });
 
+export const packageRefreshed = defineMessage({
+  type: 'package.refreshed',
+  summary: 'repo-updater ran a server\'s package refresh command (e.g. apt-get update) after a package.updated it cares about; `ok` false with `error` when it failed or timed out.',
+  payload: z.object({
+    host: hostSchema.describe('The server whose package index was refreshed.'),
+    package: z.string().min(1).max(256).describe('The package whose package.updated caused the refresh.'),
+    version: z.string().min(1).max(128).describe('The version that package.updated announced.'),
+    ok: z.boolean().describe('Whether the refresh command exited with status 0 in time.'),
+    exitCode: z.number().int().optional().describe('The command\'s exit status; absent when it could not start or was killed.'),
+    error: z.string().max(2048).optional().describe('What went wrong (exit status, timeout, not found), for people; absent on success.'),
+    durationMs: durationMs.describe('How long the command ran.'),
+  }),
+  routingTemplate: 'package.refreshed.{package}.{host}',
+  routingKey: (p) => `package.refreshed.${seg(p.package)}.${seg(p.host)}`,
+  example: { host: 'web1.example.com', package: 'shop-assets', version: '1.4.1-1', ok: true, exitCode: 0, durationMs: 2300 },
+});
+
 export const imagePushed = defineMessage({
   type: 'image.pushed',
   summary: 'A container image tag was pushed to a registry (a Docker Hub webhook). Sent by git-watcher. Images are not commits, so this is not a commit.pushed.',
@@ -452,6 +469,7 @@ export const messageSpecs = [
   buildFailed,
   repoUpdated,
   packageUpdated,
+  packageRefreshed,
   imagePushed,
   deployRequested,
   deployQueued,

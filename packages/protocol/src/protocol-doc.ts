@@ -52,7 +52,7 @@ function exampleId(type: string): string {
 function exampleSource(type: string): Source {
   if (type === 'commit.pushed') return { service: 'git-watcher', host: 'git1' };
   if (type.startsWith('build.')) return { service: 'jenkins-trigger', host: 'ci1' };
-  if (type === 'repo.updated') return { service: 'repo-updater', host: 'web1.example.com' };
+  if (type === 'repo.updated' || type === 'package.refreshed') return { service: 'repo-updater', host: 'web1.example.com' };
   if (type === 'package.updated') return { service: 'package-hook', host: 'repo1' };
   if (type === 'deploy.requested') return { service: 'web', host: 'ops1' };
   if (type === 'presence.changed') return { service: 'keepalive', host: 'ops1' };
