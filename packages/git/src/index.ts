@@ -2,3 +2,5 @@
 export { GitInputError, GitCommandError } from './errors.js';
 export { assertRef, assertRepoUrl, DEFAULT_ALLOWED_PROTOCOLS, type GitProtocol } from './inputs.js';
 export { GitClient, type CommitSummary, type MirrorState, type GitClientOptions } from './git-client.js';
+export { parseHookInput, type HookInput, type HookInputProblem, type RefUpdate } from './hook-input.js';
+export { repoLayout, headInfo, type RepoLayout, type HeadInfo } from './repo-layout.js';
