@@ -454,10 +454,61 @@ export const presenceChanged = defineMessage({
     instance: z.string().min(1).max(128).describe('The daemon instance, as in its heartbeat.'),
     state: z.enum(['up', 'down']).describe('"up": heartbeats arrive; "down": they stopped.'),
     lastSeen: isoTime.describe('Time of the last heartbeat.'),
+    observer: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .describe('The keepalive instance that saw the change. Every keepalive instance reports what it sees, so a change may arrive once per instance: receivers treat presence as state, keyed by (service, host, instance), and drop repeats of the same (instance, state, lastSeen).'),
   }),
   routingTemplate: 'presence.changed.{service}.{host}',
   routingKey: (p) => `presence.changed.${seg(p.service)}.${seg(p.host)}`,
-  example: { service: 'deploy-agent', host: 'web2', instance: 'web2-877', state: 'down', lastSeen: exampleTime },
+  example: { service: 'deploy-agent', host: 'web2', instance: 'web2-877', state: 'down', lastSeen: exampleTime, observer: 'ops1-4410-9c1f' },
+});
+
+export const rosterQuery = defineMessage({
+  type: 'roster.query',
+  summary: 'Asks every keepalive for its roster of daemons, narrowed by service and host when given. Sent with `replyTo`; each keepalive instance answers with a roster.reply.',
+  payload: z.object({
+    service: nameSchema.optional().describe('Only daemons of this service.'),
+    host: hostSchema.optional().describe('Only daemons on this host.'),
+  }),
+  routingTemplate: 'roster.query',
+  routingKey: () => 'roster.query',
+  example: { service: 'deploy-agent' },
+});
+
+const rosterEntry = z.object({
+  service: nameSchema.describe('The daemon.'),
+  host: hostSchema.describe('The host it runs on.'),
+  instance: z.string().min(1).max(128).describe('The daemon instance, as in its heartbeat.'),
+  version: z.string().max(64).describe('The version its last heartbeat gave.'),
+  state: z.enum(['up', 'down']).describe('"up": heartbeats arrive; "down": silent past its timeout, or replaced by a newer instance on the same host.'),
+  firstSeen: isoTime.describe('Time of the first heartbeat this keepalive saw from the instance.'),
+  lastSeen: isoTime.describe('Time of the last heartbeat.'),
+  uptimeMs: durationMs.describe('The daemon\'s uptime as of its last heartbeat.'),
+  intervalMs: z.number().int().positive().describe('Its heartbeat interval.'),
+  apps: heartbeat.payload.shape.apps,
+});
+
+export const rosterReply = defineMessage({
+  type: 'roster.reply',
+  summary: 'A keepalive\'s answer to a roster.query, sent to the query\'s `replyTo` with its `correlationId`: every daemon it knows (down ones until their retention ends), sorted by service, host and instance.',
+  payload: z.object({
+    entries: z.array(rosterEntry).max(100_000).describe('The daemons, up and down.'),
+    observer: z.string().min(1).max(128).describe('The keepalive instance answering.'),
+    truncated: z.boolean().optional().describe('True when entries were left out to keep the reply under the body size limit; narrow the query.'),
+  }),
+  routingTemplate: 'roster.reply.{observer}',
+  routingKey: (p) => `roster.reply.${seg(p.observer)}`,
+  example: {
+    entries: [
+      { service: 'deploy-agent', host: 'web1', instance: 'web1-3121', version: '0.1.0', state: 'up', firstSeen: exampleTime, lastSeen: exampleTime, uptimeMs: 360000, intervalMs: 10000, apps: [{ app: 'shop', env: 'production', release: '20261122100012-v1.4.1', ref: 'v1.4.1' }] },
+      { service: 'deploy-agent', host: 'web2', instance: 'web2-877', version: '0.1.0', state: 'down', firstSeen: exampleTime, lastSeen: exampleTime, uptimeMs: 120000, intervalMs: 10000 },
+    ],
+    observer: 'ops1-4410-9c1f',
+  },
+  sentAsReply: true,
 });
 
 /** Every message type, in the order the docs list them. */
@@ -486,6 +537,8 @@ export const messageSpecs = [
   taskLog,
   heartbeat,
   presenceChanged,
+  rosterQuery,
+  rosterReply,
 ] as const;
 
 type Spec = (typeof messageSpecs)[number];

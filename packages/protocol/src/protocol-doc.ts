@@ -55,7 +55,8 @@ function exampleSource(type: string): Source {
   if (type === 'repo.updated' || type === 'package.refreshed') return { service: 'repo-updater', host: 'web1.example.com' };
   if (type === 'package.updated') return { service: 'package-hook', host: 'repo1' };
   if (type === 'deploy.requested') return { service: 'web', host: 'ops1' };
-  if (type === 'presence.changed') return { service: 'keepalive', host: 'ops1' };
+  if (type === 'presence.changed' || type === 'roster.reply') return { service: 'keepalive', host: 'ops1' };
+  if (type === 'roster.query') return { service: 'web', host: 'ops1' };
   if (type === 'agent.reply' || type.startsWith('task.') || type === 'heartbeat') return { service: 'deploy-agent', host: 'web1' };
   return { service: 'conductor', host: 'ops1' };
 }
@@ -63,9 +64,10 @@ function exampleSource(type: string): Source {
 /** The example of one type as a whole message: envelope, payload and, for commands, the signature. */
 export function exampleMessage(spec: MessageSpec): Message {
   const options: CreateOptions = { source: exampleSource(spec.type), id: exampleId(spec.type), now: EXAMPLE_TIME };
-  if (spec.type === 'deploy.requested' || spec.signedCommand === true) options.replyTo = EXAMPLE_REPLY_TO;
+  if (spec.type === 'deploy.requested' || spec.type === 'roster.query' || spec.signedCommand === true) options.replyTo = EXAMPLE_REPLY_TO;
   if (spec.type === 'deploy.queued' || spec.type === 'deploy.refused') options.correlationId = exampleId('deploy.requested');
   if (spec.type === 'agent.reply') options.correlationId = exampleId('agent.command');
+  if (spec.type === 'roster.reply') options.correlationId = exampleId('roster.query');
   if (spec.signedCommand === true) options.ttlMs = 60_000;
   const message = createMessage(spec.type as MessageType, spec.example as PayloadInputOf<MessageType>, options);
   return spec.signedCommand === true ? signMessage(message, { privateKey: EXAMPLE_PRIVATE_KEY, keyId: EXAMPLE_KEY_ID }) : message;
