@@ -26,6 +26,8 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type {
   Bus,
   BusLogger,
+  BusObserver,
+  DeliveryReport,
   BusState,
   DeliveryContext,
   FanOutResult,
@@ -51,6 +53,7 @@ export interface BusClientOptions {
   readonly reconnect: BackoffOptions;
   /** Describes the broker in log lines and errors, without credentials. */
   readonly endpoint: string;
+  readonly observer?: BusObserver | undefined;
 }
 
 interface SubscriptionRecord {
@@ -389,27 +392,35 @@ export class BusClient implements Bus {
     if (generation !== this.generation || record.closed || this.currentState === 'closed') return;
     const { logger } = this.options;
     const queue = record.spec.name;
+    const report = (outcome: DeliveryReport['outcome'], type: string | undefined, handlerMs?: number): void =>
+      this.options.observer?.delivered?.({ outcome, type, queue, redelivered: delivery.redelivered, handlerMs });
     const decision = decideDelivery(delivery.body, new Date());
     if (decision.kind === 'dead-letter') {
       logger.warn({ queue, routingKey: delivery.routingKey, reason: decision.reason }, 'unreadable message dead-lettered');
       await this.deadLetter(delivery, queue, decision.reason);
+      report('unreadable', undefined);
       return;
     }
     const message = decision.message;
     if (decision.kind === 'expired') {
       logger.info({ queue, id: message.id, type: message.type, expiresAt: message.expiresAt }, 'expired message dropped');
       delivery.ack();
+      report('expired', message.type);
       return;
     }
     const attempt = delivery.deliveryCount !== undefined ? delivery.deliveryCount + 1 : this.attempts.next(message.id);
     const context: DeliveryContext = { routingKey: delivery.routingKey, queue, attempt, redelivered: delivery.redelivered };
+    const started = performance.now();
     try {
       await record.handler(message, context);
       this.attempts.forget(message.id);
       delivery.ack();
+      report('handled', message.type, performance.now() - started);
     } catch (error) {
+      const handlerMs = performance.now() - started;
       const failure = decideFailure(attempt, record.maxAttempts, record.retryDelayMs, error);
       const err = error instanceof Error ? error.message : String(error);
+      report(failure.kind === 'retry' ? 'retried' : 'dead-lettered', message.type, handlerMs);
       if (failure.kind === 'retry') {
         logger.warn({ queue, id: message.id, type: message.type, attempt, err }, 'handler failed; message will be redelivered');
         await sleep(failure.delayMs);
@@ -474,7 +485,10 @@ export class BusClient implements Bus {
   }
 
   private transmit(wire: Wire, entry: OutboxEntry): void {
-    wire.publish(entry.body, entry.options).then(entry.resolve, (error: unknown) => {
+    wire.publish(entry.body, entry.options).then(() => {
+      this.options.observer?.published?.(entry.options.type);
+      entry.resolve();
+    }, (error: unknown) => {
       if (error instanceof WireClosedError && this.currentState !== 'closed') this.hold(entry);
       else entry.reject(error instanceof Error ? error : new Error(String(error)));
     });

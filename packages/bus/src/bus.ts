@@ -10,6 +10,26 @@ export interface BusLogger {
 
 export type BusState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
+/** What became of one delivery: handled (acknowledged), retried, dead-lettered, dropped as expired, or unreadable (dead-lettered at once). */
+export type DeliveryOutcome = 'handled' | 'retried' | 'dead-lettered' | 'expired' | 'unreadable';
+
+export interface DeliveryReport {
+  readonly outcome: DeliveryOutcome;
+  /** The message type, when the body could be read. */
+  readonly type: string | undefined;
+  readonly queue: string;
+  readonly redelivered: boolean;
+  /** How long the handler ran, when it ran. */
+  readonly handlerMs: number | undefined;
+}
+
+/** Hooks for metrics: called synchronously, must not throw. */
+export interface BusObserver {
+  /** A message left this client (confirmed by the broker when confirming). */
+  published?(type: string): void;
+  delivered?(report: DeliveryReport): void;
+}
+
 export interface PublishOptions {
   /** Overrides the message type's routing key (replies go to the request's `replyTo`). */
   readonly routingKey?: string;

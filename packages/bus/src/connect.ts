@@ -4,7 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { pino } from 'pino';
 import { hostSchema, nameSchema, type Source } from '@deploybus/protocol';
 import type { BackoffOptions } from './backoff.js';
-import type { Bus, BusLogger } from './bus.js';
+import type { Bus, BusLogger, BusObserver } from './bus.js';
 import { BusClient } from './bus-client.js';
 import { InvalidBusUrlError } from './errors.js';
 import { memoryBroker } from './transports/memory-broker.js';
@@ -28,6 +28,8 @@ export interface ConnectOptions {
   readonly heartbeatMs?: number;
   /** CA, client certificate and so on for stomp+ssl:// and amqps://. */
   readonly tls?: ConnectionOptions;
+  /** Metrics hooks. */
+  readonly observer?: BusObserver;
 }
 
 export interface ParsedBusUrl {
@@ -132,6 +134,7 @@ export async function connectBus(url: string, options: ConnectOptions): Promise<
     publishTimeoutMs: options.publishTimeoutMs ?? 30_000,
     reconnect: { initialMs: options.reconnect?.initialMs ?? 250, maxMs: options.reconnect?.maxMs ?? 15_000 },
     endpoint: parsed.redacted,
+    observer: options.observer,
   });
   await client.start(options.connectTimeoutMs ?? 30_000);
   return client;

@@ -2,7 +2,10 @@
 export type {
   Bus,
   BusLogger,
+  BusObserver,
   BusState,
+  DeliveryOutcome,
+  DeliveryReport,
   DeliveryContext,
   FanOutResult,
   MessageBuildOptions,

@@ -253,6 +253,32 @@ export function conformanceSuite(options: ConformanceOptions): void {
     });
   });
 
+  describe('observer', () => {
+    it('reports what was published and what became of each delivery, for metrics', async () => {
+      const published: string[] = [];
+      const outcomes: string[] = [];
+      const b = await bus('observed', {
+        observer: {
+          published: (type) => void published.push(type),
+          delivered: (r) => void outcomes.push(`${r.outcome}:${r.type ?? '?'}:${r.redelivered}`),
+        },
+      });
+      const word = topicWord();
+      await b.subscribe({ queue: sharedQueue('observed'), patterns: [`heartbeat.${word}.*`], maxAttempts: 2, retryDelayMs: 10 }, (m) => {
+        if (m.type === 'heartbeat' && m.payload.uptimeMs === 2) throw new Error('no');
+      });
+      await b.publish(heartbeatFrom(b, 1, word));
+      await b.publish(heartbeatFrom(b, 2, word));
+      await harness.publishRaw(`heartbeat.${word}.h1`, Buffer.from('garbage'));
+      await waitFor('four settled deliveries', () => outcomes.length === 4);
+      expect(published).toEqual(['heartbeat', 'heartbeat']);
+      // The unreadable one may overtake the retried one; the order of the rest is fixed.
+      expect(outcomes.filter((o) => !o.startsWith('unreadable'))).toEqual(['handled:heartbeat:false', 'retried:heartbeat:false', 'dead-lettered:heartbeat:true']);
+      expect(outcomes.filter((o) => o.startsWith('unreadable'))).toEqual(['unreadable:?:false']);
+      await harness.drainDeadLetters();
+    });
+  });
+
   describe('request with fan-out replies', () => {
     it('gathers a reply from every responder and reports the silent one by name', async () => {
       const word = topicWord();
