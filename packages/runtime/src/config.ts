@@ -19,6 +19,10 @@ export const commonConfigShape = {
   host: hostSchema.optional(),
   logLevel: logLevel.default('info'),
   heartbeatIntervalMs: z.number().int().min(100).max(3_600_000).default(10_000),
+  /** /healthz, /readyz and /metrics; off unless a port is given (0 picks a free one). */
+  health: z
+    .strictObject({ port: z.number().int().min(0).max(65_535).optional(), host: z.string().min(1).default('127.0.0.1') })
+    .default({ host: '127.0.0.1' }),
 };
 
 /** A daemon's config schema: the common keys plus its own, strict (unknown keys are errors). */
@@ -33,8 +37,9 @@ export interface LoadConfigOptions {
 }
 
 /** Environment variables that override file keys. */
-const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[]]> = [
+const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'number'?]> = [
   ['DEPLOYBUS_BUS_URL', ['bus', 'url']],
+  ['DEPLOYBUS_HEALTH_PORT', ['health', 'port'], 'number'],
   ['DEPLOYBUS_HOST', ['host']],
   ['DEPLOYBUS_LOG_LEVEL', ['logLevel']],
 ];
@@ -59,9 +64,11 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadConfigOp
   const raw = options.file === undefined ? {} : readConfigFile(options.file);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('', 'must hold an object of settings', options.file);
   const merged = structuredClone(raw) as Record<string, unknown>;
-  for (const [variable, path] of ENV_OVERRIDES) {
+  for (const [variable, path, kind] of ENV_OVERRIDES) {
     const value = options.env[variable];
-    if (value !== undefined && value !== '') setPath(merged, path, value);
+    if (value === undefined || value === '') continue;
+    if (kind === 'number' && !/^\d+$/.test(value)) throw new ConfigError(path.join('.'), `${variable}="${value}" is not a whole number`, options.file);
+    setPath(merged, path, kind === 'number' ? Number(value) : value);
   }
   const result = schema.safeParse(merged);
   if (!result.success) {

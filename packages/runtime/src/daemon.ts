@@ -7,7 +7,9 @@ import { connectBus, type Bus } from '@deploybus/bus';
 import { configuredHost, loadConfig, type Env } from './config.js';
 import { ConfigError } from './errors.js';
 import { startHeartbeats, type HeartbeatApps } from './heartbeat.js';
+import { startHealthServer, type HealthServer } from './health-server.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type DaemonMetrics } from './metrics.js';
 import type { commonConfigShape } from './config.js';
 
 type CommonConfig = z.output<z.ZodObject<typeof commonConfigShape>>;
@@ -19,10 +21,14 @@ export interface DaemonContext<C> {
   readonly host: string;
   readonly instance: string;
   readonly env: Env;
+  /** Add the daemon's own metrics to `metrics.registry`. */
+  readonly metrics: DaemonMetrics;
 }
 
 export interface RunningDaemon {
   stop(): Promise<void>;
+  /** Undefined when ready to work; else why not (shown by /readyz). Connection to the bus is checked anyway. */
+  notReadyReason?(): string | undefined;
   /** For agents: what each app runs, reported in heartbeats. */
   apps?(): HeartbeatApps;
 }
@@ -43,6 +49,8 @@ export interface StartOptions {
 
 export interface DaemonHandle {
   readonly context: DaemonContext<unknown>;
+  /** The /healthz, /readyz, /metrics server, when `health.port` is set. */
+  readonly health: HealthServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,8 +59,10 @@ export async function startDaemon<S extends z.ZodType<CommonConfig>>(definition:
   const host = configuredHost(config);
   const logger = createLogger({ service: definition.service, host, level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const instance = `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
-  const bus = await connectBus(config.bus.url, { service: definition.service, host, logger });
-  const context: DaemonContext<z.output<S>> = { config, logger, bus, host, instance, env: options.env };
+  const metrics = createMetrics(definition.service);
+  const bus = await connectBus(config.bus.url, { service: definition.service, host, logger, observer: metrics.observer });
+  metrics.trackBus(bus);
+  const context: DaemonContext<z.output<S>> = { config, logger, bus, host, instance, env: options.env, metrics };
   let running: RunningDaemon;
   try {
     running = await definition.start(context);
@@ -69,13 +79,31 @@ export async function startDaemon<S extends z.ZodType<CommonConfig>>(definition:
     logger,
     ...(running.apps ? { apps: () => running.apps?.() ?? [] } : {}),
   });
-  logger.info({ bus: bus.transport }, `${definition.service} started`);
+  let health: HealthServer | undefined;
+  if (config.health.port !== undefined) {
+    try {
+      health = await startHealthServer({
+        port: config.health.port,
+        host: config.health.host,
+        registry: metrics.registry,
+        notReadyReason: () => (bus.state === 'connected' ? running.notReadyReason?.() : `bus is ${bus.state}`),
+      });
+    } catch (error) {
+      stopHeartbeats();
+      await running.stop();
+      await bus.close();
+      throw new ConfigError('health.port', `cannot listen on ${config.health.host}:${config.health.port} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, options.configFile, { cause: error });
+    }
+  }
+  logger.info({ bus: bus.transport, healthPort: health?.port }, `${definition.service} started`);
   let stopped: Promise<void> | undefined;
   return {
     context: context as DaemonContext<unknown>,
+    health,
     stop: () =>
       (stopped ??= (async () => {
         stopHeartbeats();
+        await health?.close();
         await running.stop();
         await bus.close();
         logger.info({}, `${definition.service} stopped`);

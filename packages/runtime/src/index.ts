@@ -6,3 +6,5 @@ export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export { startHeartbeats, type HeartbeatApps, type HeartbeatOptions } from './heartbeat.js';
 export { DiskSpool, type DrainResult, type SpoolOptions } from './spool.js';
 export { startDaemon, runDaemon, configFileFrom, type DaemonContext, type DaemonDefinition, type DaemonHandle, type RunningDaemon, type StartOptions } from './daemon.js';
+export { createMetrics, type DaemonMetrics } from './metrics.js';
+export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';

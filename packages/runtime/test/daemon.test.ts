@@ -68,3 +68,37 @@ describe('startDaemon', () => {
     expect(() => configFileFrom(['--config'], {})).toThrow(/--config needs a file path/);
   });
 });
+
+describe('health and metrics endpoints', () => {
+  it('serve /healthz, /readyz (with the reason when not ready) and /metrics that move with traffic', async () => {
+    let ready = false;
+    const definition: DaemonDefinition<typeof schema> = {
+      service: 'observed',
+      version: '1',
+      configSchema: schema,
+      start: async () => ({ stop: async () => undefined, notReadyReason: () => (ready ? undefined : 'warming up') }),
+    };
+    const { stream } = sink();
+    const handle = await startDaemon(definition, { env: { DEPLOYBUS_BUS_URL: `memory://health-${Date.now()}`, DEPLOYBUS_HEALTH_PORT: '0' }, logDestination: stream });
+    try {
+      const base = `http://127.0.0.1:${handle.health?.port ?? 0}`;
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const notReady = await fetch(`${base}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({ status: 'not ready', reason: 'warming up' });
+      ready = true;
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics).toMatch(/deploybus_messages_published_total\{type="heartbeat",service="observed"\} [1-9]/);
+      expect(metrics).toContain('deploybus_bus_connected{service="observed"} 1');
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await handle.stop();
+    }
+  });
+
+  it('refuses a health port that is not a number, naming the variable', async () => {
+    const definition: DaemonDefinition<typeof schema> = { service: 'x', version: '1', configSchema: schema, start: () => Promise.reject(new Error('no')) };
+    await expect(startDaemon(definition, { env: { DEPLOYBUS_HEALTH_PORT: 'eighty' } })).rejects.toThrow(/health.port: DEPLOYBUS_HEALTH_PORT="eighty" is not a whole number/);
+  });
+});
