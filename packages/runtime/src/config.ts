@@ -15,7 +15,13 @@ const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'si
 
 /** Keys every daemon has. */
 export const commonConfigShape = {
-  bus: z.strictObject({ url: z.string().min(1).default('memory://default') }).default({ url: 'memory://default' }),
+  bus: z
+    .strictObject({
+      url: z.string().min(1).default('memory://default'),
+      /** STOMP and AMQP heart-beats on the broker connection (not the daemon's `heartbeat` messages); AMQP rounds to whole seconds. Default 10 s. */
+      heartbeatMs: z.number().int().min(1_000).max(3_600_000).optional(),
+    })
+    .default({ url: 'memory://default' }),
   host: hostSchema.optional(),
   logLevel: logLevel.default('info'),
   heartbeatIntervalMs: z.number().int().min(100).max(3_600_000).default(10_000),

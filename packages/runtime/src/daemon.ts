@@ -60,7 +60,13 @@ export async function startDaemon<S extends z.ZodType<CommonConfig>>(definition:
   const logger = createLogger({ service: definition.service, host, level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const instance = `${host}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const metrics = createMetrics(definition.service);
-  const bus = await connectBus(config.bus.url, { service: definition.service, host, logger, observer: metrics.observer });
+  const bus = await connectBus(config.bus.url, {
+    service: definition.service,
+    host,
+    logger,
+    observer: metrics.observer,
+    ...(config.bus.heartbeatMs === undefined ? {} : { heartbeatMs: config.bus.heartbeatMs }),
+  });
   metrics.trackBus(bus);
   const context: DaemonContext<z.output<S>> = { config, logger, bus, host, instance, env: options.env, metrics };
   let running: RunningDaemon;
