@@ -4,3 +4,4 @@ export { assertRef, assertRepoUrl, DEFAULT_ALLOWED_PROTOCOLS, type GitProtocol }
 export { GitClient, type CommitSummary, type MirrorState, type GitClientOptions } from './git-client.js';
 export { parseHookInput, type HookInput, type HookInputProblem, type RefUpdate } from './hook-input.js';
 export { repoLayout, headInfo, type RepoLayout, type HeadInfo } from './repo-layout.js';
+export { mirrorPath } from './mirror-path.js';
