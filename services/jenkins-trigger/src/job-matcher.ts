@@ -13,34 +13,71 @@ export interface JobMapping {
   readonly parameters?: Readonly<Record<string, string>> | undefined;
 }
 
-const compiled = new Map<string, RegExp>();
+type Token = { readonly kind: 'literal'; readonly char: string } | { readonly kind: 'one' | 'star' | 'globstar' | 'globstar-slash' };
 
-/** The regular expression for one glob (cached; globs come from config, so the set is small). */
-export function globToRegExp(glob: string): RegExp {
-  let found = compiled.get(glob);
-  if (found) return found;
-  let source = '';
+const compiled = new Map<string, readonly Token[]>();
+
+function tokenize(glob: string): readonly Token[] {
+  let tokens = compiled.get(glob);
+  if (tokens) return tokens;
+  const list: Token[] = [];
   for (let i = 0; i < glob.length; i += 1) {
     const char = glob[i] ?? '';
-    if (char === '*') {
-      if (glob[i + 1] === '*') {
+    if (char === '*' && glob[i + 1] === '*') {
+      i += 1;
+      // "**/" also matches no segment at all, so "refs/heads/**/x" matches "refs/heads/x".
+      if (glob[i + 1] === '/') {
         i += 1;
-        // "**/" also matches nothing, so "refs/heads/**/x" matches "refs/heads/x".
-        if (glob[i + 1] === '/') {
-          i += 1;
-          source += '(?:.*/)?';
-        } else source += '.*';
-      } else source += '[^/]*';
-    } else if (char === '?') source += '[^/]';
-    else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+        list.push({ kind: 'globstar-slash' });
+      } else list.push({ kind: 'globstar' });
+    } else if (char === '*') list.push({ kind: 'star' });
+    else if (char === '?') list.push({ kind: 'one' });
+    else list.push({ kind: 'literal', char });
   }
-  found = new RegExp(`^${source}$`);
-  compiled.set(glob, found);
-  return found;
+  tokens = list;
+  compiled.set(glob, tokens);
+  return tokens;
 }
 
+/**
+ * Whether `value` matches `glob`. A table over (pattern position, value position) filled from the
+ * end: time and memory are pattern length times value length, whatever the stars (no backtracking).
+ */
 export function globMatches(glob: string, value: string): boolean {
-  return globToRegExp(glob).test(value);
+  const tokens = tokenize(glob);
+  const n = value.length;
+  // next[j]: tokens after the current one match value[j..].
+  let next = new Array<boolean>(n + 1).fill(false);
+  next[n] = true;
+  for (let i = tokens.length - 1; i >= 0; i -= 1) {
+    const token = tokens[i] as Token;
+    const current = new Array<boolean>(n + 1).fill(false);
+    let slashAhead = false;
+    for (let j = n; j >= 0; j -= 1) {
+      const char = value[j];
+      switch (token.kind) {
+        case 'literal':
+          current[j] = j < n && char === token.char && next[j + 1] === true;
+          break;
+        case 'one':
+          current[j] = j < n && char !== '/' && next[j + 1] === true;
+          break;
+        case 'star':
+          current[j] = next[j] === true || (j < n && char !== '/' && current[j + 1] === true);
+          break;
+        case 'globstar':
+          current[j] = next[j] === true || (j < n && current[j + 1] === true);
+          break;
+        case 'globstar-slash':
+          // Nothing, or anything up to and including some "/" at or after j.
+          if (j < n && char === '/' && next[j + 1] === true) slashAhead = true;
+          current[j] = next[j] === true || slashAhead;
+          break;
+      }
+    }
+    next = current;
+  }
+  return next[0] === true;
 }
 
 /** The mappings whose repo glob and one of whose ref globs match, in config order. */
