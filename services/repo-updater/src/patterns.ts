@@ -5,7 +5,7 @@
 // - A pattern starting with `!` excludes what it matches.
 // - Of the patterns that match, the longest one (its length without the `!`) decides; on a tie,
 //   the exclusion wins. So `['web*', '!web-canary*']` is every web host but the canaries, and
-//   `['!web*', 'web1']` is web1 alone.
+//   `['db*', '!db-test*', 'db-test-main']` is every db host but the test ones, save db-test-main.
 // - When no pattern matches, the value is excluded, unless every pattern is an exclusion: a list of
 //   only exclusions means "everything but these".
 
