@@ -1,7 +1,7 @@
 // jenkins-trigger as a daemon: wires config, the Jenkins client, the state file, the notification
 // endpoint, the shared work queue for commit.pushed and the poll timers around BuildRelay.
 import type { Subscription } from '@deploybus/bus';
-import { isMessageOfType } from '@deploybus/protocol';
+import { isMessageOfType, workQueueName } from '@deploybus/protocol';
 import type { DaemonDefinition } from '@deploybus/runtime';
 import { BuildRelay } from './build-relay.js';
 import { BuildTracker } from './build-tracker.js';
@@ -12,7 +12,7 @@ import { jenkinsTriggerConfigSchema } from './trigger-config.js';
 
 export const SERVICE = 'jenkins-trigger';
 /** The shared work queue (`deploybus.jenkins-trigger`): instances share the pushes between them. */
-export const WORK_QUEUE = 'jenkins-trigger';
+export const WORK_QUEUE = workQueueName(SERVICE);
 
 export const jenkinsTrigger: DaemonDefinition<typeof jenkinsTriggerConfigSchema> = {
   service: SERVICE,
