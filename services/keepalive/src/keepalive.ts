@@ -48,13 +48,24 @@ export class PresenceMonitor {
   /** Publishes in the order the changes happened; failures are logged, never thrown at the caller. */
   private outgoing: Promise<void> = Promise.resolve();
   private stopped = false;
+  private stopWatchingBus: (() => void) | undefined;
 
   constructor(private readonly options: PresenceMonitorOptions) {
     this.roster = new Roster(options, options.clock ?? Date.now);
   }
 
   async start(): Promise<void> {
-    const { bus } = this.options;
+    const { bus, logger } = this.options;
+    // While keepalive's own connection is down it hears nobody; that silence is not the daemons'.
+    this.stopWatchingBus = bus.onStateChange((state) => {
+      if (state === 'connected') {
+        if (this.roster.paused) logger.info({}, 'bus connection back; timeouts resume');
+        this.roster.resume();
+      } else if (state === 'reconnecting') {
+        logger.warn({}, 'bus connection lost; timeouts paused until it is back');
+        this.roster.pause();
+      }
+    });
     this.subscriptions.push(await bus.subscribe({ patterns: ['heartbeat.#'], prefetch: 256 }, (message) => this.onHeartbeat(message)));
     this.subscriptions.push(await bus.subscribe({ patterns: ['roster.query'] }, (message) => this.onQuery(message)));
     this.timer = setInterval(() => this.check(), this.options.checkIntervalMs);
@@ -64,6 +75,7 @@ export class PresenceMonitor {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.stopWatchingBus?.();
     await Promise.allSettled(this.subscriptions.map((s) => s.unsubscribe()));
     await this.outgoing;
   }

@@ -66,6 +66,7 @@ const REPLACED_AFTER_INTERVALS = 1.5;
 
 export class Roster {
   private readonly tracked = new Map<string, Tracked>();
+  private pausedAt: number | undefined;
 
   constructor(
     private readonly options: RosterOptions,
@@ -110,8 +111,30 @@ export class Roster {
     return [change(known, 'up', sentAt, 'returned')];
   }
 
-  /** Marks the silent down (each once) and forgets down entries past retention; call it on a timer. */
+  /**
+   * Stops the clock for every daemon while keepalive itself cannot hear anyone (its bus connection is
+   * down): silence then says nothing about the daemons, and counting it would report the whole fleet
+   * down at once.
+   */
+  pause(): void {
+    this.pausedAt ??= this.now();
+  }
+
+  /** Starts the clock again; the time spent paused is not counted as anyone's silence. */
+  resume(): void {
+    if (this.pausedAt === undefined) return;
+    const pausedFor = Math.max(0, this.now() - this.pausedAt);
+    this.pausedAt = undefined;
+    for (const entry of this.tracked.values()) entry.heardAt += pausedFor;
+  }
+
+  get paused(): boolean {
+    return this.pausedAt !== undefined;
+  }
+
+  /** Marks the silent down (each once) and forgets down entries past retention; call it on a timer. Does nothing while paused. */
   check(): PresenceChange[] {
+    if (this.pausedAt !== undefined) return [];
     const now = this.now();
     const changes: PresenceChange[] = [];
     for (const entry of this.tracked.values()) {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@deploybus/bus';
+import { connectBus, memoryBroker, type Bus } from '@deploybus/bus';
 import { isMessageOfType, type Message } from '@deploybus/protocol';
 import { ConfigError, daemonConfigSchema, loadConfig, startDaemon, type DaemonDefinition, type DaemonHandle } from '@deploybus/runtime';
 import { keepaliveConfigSchema, keepaliveDaemon, type RosterEntry } from '../src/index.js';
@@ -79,6 +79,38 @@ describe('keepalive on the memory bus', () => {
     expect(stateOf(entries, beta.context.instance)).toBe('down');
     expect(stateOf(entries, alpha.context.instance)).toBe('up');
     expect(presence.some((m) => m.payload.instance === alpha.context.instance && m.payload.state === 'down')).toBe(false);
+  });
+
+  it('does not report daemons down for the time keepalive itself was cut off from the bus', async () => {
+    const name = randomName('keepalive');
+    const url = `memory://${name}`;
+    const common = { bus: { url }, heartbeatIntervalMs: 200 };
+    await start(keepaliveDaemon, { ...common, host: 'ops3', minTimeoutMs: 600, checkIntervalMs: 50 });
+    const alpha = await start(tinyDaemon('alpha'), { ...common, host: 'web1' });
+    const gamma = await start(tinyDaemon('gamma'), { ...common, host: 'web3' });
+    const client = await connectBus(url, { service: 'roster-test', host: 'tester' });
+    cleanups.push(() => client.close());
+    const presence: Array<Message<'presence.changed'>> = [];
+    await client.subscribe({ patterns: ['presence.changed.#'] }, (m) => {
+      if (isMessageOfType(m, 'presence.changed')) presence.push(m);
+    });
+    await waitFor('alpha and gamma up', async () => {
+      const entries = await askRoster(client, 'ops3');
+      return stateOf(entries, alpha.context.instance) === 'up' && stateOf(entries, gamma.context.instance) === 'up';
+    });
+
+    // Everyone loses the broker for well over the 600 ms timeout.
+    const broker = memoryBroker(name);
+    broker.stop();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    broker.start();
+    await waitFor('alpha heard again after the outage', async () => stateOf(await askRoster(client, 'ops3'), alpha.context.instance) === 'up');
+
+    // keepalive publishes changes in order: once gamma's down (stopped on purpose) is here, any down
+    // for alpha would have arrived before it.
+    await gamma.stop();
+    await waitFor('presence.changed down for gamma', () => presence.some((m) => m.payload.instance === gamma.context.instance && m.payload.state === 'down'));
+    expect(presence.filter((m) => m.payload.state === 'down').map((m) => m.payload.instance)).toEqual([gamma.context.instance]);
   });
 
   it('ignores a roster.query that asks for no reply, and still answers the next one', async () => {

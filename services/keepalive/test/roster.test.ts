@@ -137,6 +137,20 @@ describe('Roster', () => {
     expect(roster.entries()).toHaveLength(1);
   });
 
+  it('does not count time while paused (keepalive lost the bus) as anyone\'s silence', () => {
+    const { roster, beat, advance } = setup();
+    beat(); // timeout 6 s
+    advance(4_000);
+    roster.pause();
+    advance(60_000);
+    expect(roster.check()).toEqual([]);
+    roster.resume();
+    advance(1_999);
+    expect(roster.check()).toEqual([]);
+    advance(2);
+    expect(roster.check()).toEqual([expect.objectContaining({ state: 'down', reason: 'timed-out' })]);
+  });
+
   it('filters by service and host (host names compare case-insensitively) and sorts the rest', () => {
     const { roster, beat } = setup();
     beat({ service: 'repo-updater', host: 'web2', instance: 'r2' });
