@@ -115,7 +115,8 @@ export class PresenceMonitor {
   private announce(changes: readonly PresenceChange[]): void {
     const { bus, logger, observer } = this.options;
     for (const c of changes) {
-      const fields = { service: c.service, host: c.host, instance: c.instance, state: c.state, lastSeen: c.lastSeen, reason: c.reason };
+      // Nested, so the daemon's service and host do not shadow keepalive's own in the log line.
+      const fields = { daemon: { service: c.service, host: c.host, instance: c.instance }, state: c.state, lastSeen: c.lastSeen, reason: c.reason };
       if (c.state === 'down') logger.warn(fields, `${c.service} on ${c.host} is down (${c.reason === 'replaced' ? 'replaced by a newer instance' : 'silent past its timeout'})`);
       else logger.info(fields, `${c.service} on ${c.host} is up`);
       const message = bus.message('presence.changed', { service: c.service, host: c.host, instance: c.instance, state: c.state, lastSeen: c.lastSeen, observer });
