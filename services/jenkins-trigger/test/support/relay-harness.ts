@@ -1,7 +1,7 @@
 // A BuildRelay wired to the fake Jenkins and an in-process bus, with an observer that records every
 // build.* message, a capture logger and a hand-turned clock.
 import { connectBus, type Bus } from '@deploybus/bus';
-import type { Message, PayloadInputOf } from '@deploybus/protocol';
+import { type Message, type MessageType, type PayloadInputOf } from '@deploybus/protocol';
 import { CaptureLogger } from '../../../../packages/bus/test/support/capture-logger.js';
 import { randomName, waitFor } from '../../../../packages/bus/test/support/wait-for.js';
 import { BuildRelay, BuildTracker, JenkinsClient, type JobMapping, type TrackerState } from '../../src/index.js';
@@ -16,7 +16,7 @@ export interface RelayHarnessOptions {
   readonly fake?: Partial<FakeJenkinsOptions>;
   readonly attempts?: number;
   readonly maxBuildMs?: number;
-  readonly state?: TrackerState;
+  readonly state?: TrackerState | undefined;
   readonly save?: (state: TrackerState) => Promise<void>;
   /** Reuse a running fake Jenkins (a restart test). */
   readonly jenkins?: FakeJenkins;
@@ -36,7 +36,7 @@ export interface RelayHarness {
   advance(ms: number): void;
   pushed(payload?: Partial<PayloadInputOf<'commit.pushed'>>): Message<'commit.pushed'>;
   /** Waits until `count` messages of `type` were seen; returns them. */
-  waitForType(type: string, count?: number): Promise<Message[]>;
+  waitForType<T extends MessageType>(type: T, count?: number): Promise<Array<Message<T>>>;
   /** Waits until everything published so far reached the observer. */
   flush(): Promise<void>;
   types(): string[];
@@ -99,9 +99,11 @@ export async function relayHarness(options: RelayHarnessOptions = {}): Promise<R
         origin: 'post-receive',
         ...payload,
       }),
-    async waitForType(type, count = 1) {
-      await waitFor(`${count} ${type} message(s); saw ${JSON.stringify(harness.types())}`, () => seen.filter((m) => m.type === type).length >= count, 10_000);
-      return seen.filter((m) => m.type === type);
+    async waitForType<T extends MessageType>(type: T, count = 1): Promise<Array<Message<T>>> {
+      // Message<T> distributes over T, so a generic type guard cannot narrow to it; the filter is the check.
+      const ofType = (): Array<Message<T>> => seen.filter((m) => m.type === type) as Array<Message<T>>;
+      await waitFor(`${count} ${type} message(s); saw ${JSON.stringify(harness.types())}`, () => ofType().length >= count, 10_000);
+      return ofType();
     },
     async flush() {
       sentinel += 1;
