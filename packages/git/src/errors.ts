@@ -1,15 +1,22 @@
-// Typed errors at the git edge.
+// Typed errors at the git edge. Their messages never carry a password or token that stood in a URL.
+
+/** Replaces the credentials in every URL in `text` (https://user:token@host -> https://user:***@host). */
+export function redactCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]+)@/gi, '$1$2:***@').replace(/(https?:\/\/)([^/@\s:*]+)@/gi, '$1***@'); // https://TOKEN@host carries a token as the user
+}
 
 /** A repository URL, ref or path from outside was refused before it reached git. */
 export class GitInputError extends Error {
   override readonly name = 'GitInputError';
   readonly code = 'GIT_INPUT_REFUSED';
+  readonly value: string;
   constructor(
     readonly field: 'url' | 'ref' | 'path' | 'name',
-    readonly value: string,
+    value: string,
     reason: string,
   ) {
-    super(`${field} ${JSON.stringify(value.slice(0, 200))} refused: ${reason}`);
+    super(`${field} ${JSON.stringify(redactCredentials(value.slice(0, 200)))} refused: ${reason}`);
+    this.value = redactCredentials(value);
   }
 }
 
@@ -17,11 +24,14 @@ export class GitInputError extends Error {
 export class GitCommandError extends Error {
   override readonly name = 'GitCommandError';
   readonly code = 'GIT_FAILED';
+  readonly stderr: string;
+  /** No `cause`: simple-git's error repeats the command line, credentials included. */
   constructor(
     readonly operation: string,
-    readonly stderr: string,
-    options?: { cause?: unknown },
+    stderr: string,
   ) {
-    super(`git ${operation} failed: ${stderr.trim().split('\n').slice(-3).join(' / ') || 'no output'}`, options);
+    const clean = redactCredentials(stderr);
+    super(`git ${operation} failed: ${clean.trim().split('\n').slice(-3).join(' / ') || 'no output'}`);
+    this.stderr = clean;
   }
 }

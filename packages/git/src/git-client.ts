@@ -57,7 +57,7 @@ export class GitClient {
     try {
       return await this.git(cwd).raw(args);
     } catch (error) {
-      throw new GitCommandError(operation, error instanceof Error ? error.message : String(error), { cause: error });
+      throw new GitCommandError(operation, error instanceof Error ? error.message : String(error));
     }
   }
 

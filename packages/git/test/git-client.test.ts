@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertRepoUrl, GitClient, GitInputError } from '../src/index.js';
+import { assertRepoUrl, GitClient, GitInputError, redactCredentials } from '../src/index.js';
 
 let root: string;
 let origin: string;
@@ -85,5 +85,19 @@ describe('GitClient', () => {
     expect(assertRepoUrl('ssh://git@host:22/org/repo.git')).toBe('ssh');
     expect(assertRepoUrl('/srv/git/repo.git')).toBe('file');
     expect(() => assertRepoUrl('/srv/git/repo.git', ['https'])).toThrow(/not allowed here/);
+  });
+});
+
+describe('credentials in URLs', () => {
+  it('never appear in an error message, whether git refused or failed', async () => {
+    const client = new GitClient();
+    const failing = client.lsRemote('https://deploy:s3cr3t-token@127.0.0.1:1/org/repo.git');
+    await expect(failing).rejects.toThrow(/git ls-remote failed/);
+    const error = await failing.catch((e: unknown) => e as Error);
+    expect(error.message).not.toContain('s3cr3t-token');
+    expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('s3cr3t-token');
+    expect(() => assertRepoUrl('ftp://u:hunter2@example.com/r.git')).toThrow(/u:\*\*\*@example.com/);
+    expect(redactCredentials('fatal: https://ghp_abc123@github.com/o/r.git not found')).toBe('fatal: https://***@github.com/o/r.git not found');
+    expect(redactCredentials('ssh://git@host/r.git')).toBe('ssh://git@host/r.git');
   });
 });
