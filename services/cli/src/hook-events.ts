@@ -30,6 +30,7 @@ export function chooseRepoName(flag: string | undefined, configured: string | un
 /** Who pushed: GitLab's, then GitHub Enterprise's, then the system user's name. */
 export function pusherFromEnv(env: Env): string {
   for (const key of ['GL_USERNAME', 'GITHUB_USER', 'USER', 'LOGNAME']) {
+    // eslint-disable-next-line no-control-regex -- control characters are what is removed
     const value = env[key]?.replace(/[\u0000-\u001f\u007f]/g, '').trim();
     if (value) return value.slice(0, 256);
   }
