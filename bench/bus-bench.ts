@@ -2,6 +2,7 @@
 // AMQP: publish-to-consume throughput, fan-out round trips, connection set-up and idle memory.
 // Prints a table and writes bench/results/bus-<timestamp>.json and latest.json.
 //   node bench/dist/bus-bench.js [--only=stomp|amqp] [--quick]
+// DEPLOYBUS_BENCH_AMQP_URL and DEPLOYBUS_BENCH_STOMP_URL point it at another broker.
 import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -21,8 +22,32 @@ import { RawAmqpTarget } from './raw-amqp.js';
 import { RawStompTarget } from './raw-stomp.js';
 import { spreadOf } from './stats.js';
 
-const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
-const STOMP_URL = 'stomp://guest:guest@127.0.0.1:61613';
+/** The broker: the local RabbitMQ unless DEPLOYBUS_BENCH_AMQP_URL / DEPLOYBUS_BENCH_STOMP_URL say otherwise. */
+interface Endpoints {
+  readonly amqp: string;
+  readonly stomp: string;
+}
+
+function endpointsFrom(env: Readonly<Record<string, string | undefined>>): Endpoints {
+  const pick = (key: string, fallback: string): string => {
+    const value = env[key]?.trim();
+    if (value === undefined || value === '') return fallback;
+    try {
+      new URL(value);
+    } catch {
+      throw new Error(`${key}: "${redact(value)}" is not a URL`);
+    }
+    return value;
+  };
+  return {
+    amqp: pick('DEPLOYBUS_BENCH_AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672'),
+    stomp: pick('DEPLOYBUS_BENCH_STOMP_URL', 'stomp://guest:guest@127.0.0.1:61613'),
+  };
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}
 const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 interface Settings {
@@ -104,10 +129,6 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function urlOf(transport: Transport): string {
-  return transport === 'amqp' ? AMQP_URL : STOMP_URL;
-}
-
 function portOpen(port: number, host: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host });
@@ -121,15 +142,21 @@ function portOpen(port: number, host: string, timeoutMs: number): Promise<boolea
   });
 }
 
-async function requireBroker(transports: readonly Transport[]): Promise<void> {
-  const ports: Record<Transport, number> = { amqp: 5672, stomp: 61613 };
+async function requireBroker(endpoints: Endpoints, transports: readonly Transport[]): Promise<void> {
   // AMQP is needed whatever is measured: cleanup deletes queues through it.
   const needed: Transport[] = transports.includes('amqp') ? [...transports] : [...transports, 'amqp'];
-  const state = await Promise.all(needed.map(async (t) => ({ t, open: await portOpen(ports[t], '127.0.0.1', 3_000) })));
+  const state = await Promise.all(
+    needed.map(async (transport) => {
+      const url = new URL(endpoints[transport]);
+      const host = url.hostname || '127.0.0.1';
+      const port = Number(url.port) || (transport === 'amqp' ? 5672 : 61613);
+      return { transport, where: `${transport.toUpperCase()} ${host}:${port}`, open: await portOpen(port, host, 3_000) };
+    }),
+  );
   const down = state.filter((s) => !s.open);
   if (down.length > 0) {
     throw new BrokerUnreachableError(
-      `RabbitMQ is not reachable at 127.0.0.1 (${down.map((s) => `${s.t.toUpperCase()} port ${ports[s.t]}`).join(', ')}: refused or no answer within 3 s), so there is nothing to measure; ` +
+      `RabbitMQ is not reachable (${down.map((s) => s.where).join(', ')}: refused or no answer within 3 s), so there is nothing to measure; ` +
         'start it (rabbitmq-server -detached; rabbitmq-plugins enable rabbitmq_stomp) and run the bench again.',
     );
   }
@@ -308,10 +335,10 @@ async function connectPhase(bench: TransportBench): Promise<void> {
 }
 
 /** Resident set size of a fresh process holding one idle connection (or none: `bare`), in MB. */
-function idleRss(kind: 'deploybus' | 'raw' | 'bare', transport: Transport): Promise<number> {
+function idleRss(kind: 'deploybus' | 'raw' | 'bare', transport: Transport, url: string): Promise<number> {
   const script = join(BENCH_DIR, 'dist', 'idle-client.js');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [script, kind, transport, urlOf(transport)], { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [script, kind, transport, url], { timeout: 30_000 }, (error, stdout, stderr) => {
       if (error) {
         reject(new Error(`the idle ${kind} ${transport} process failed: ${stderr.trim() || error.message}`));
         return;
@@ -322,9 +349,9 @@ function idleRss(kind: 'deploybus' | 'raw' | 'bare', transport: Transport): Prom
   });
 }
 
-async function idleMemoryPhase(transports: readonly Transport[], samples: number, rows: ResultRow[], notes: string[]): Promise<void> {
+async function idleMemoryPhase(endpoints: Endpoints, transports: readonly Transport[], samples: number, rows: ResultRow[], notes: string[]): Promise<void> {
   log(`idle RSS: ${samples} child process(es) per client, each holding one connection for 3 s`);
-  const repeat = (kind: 'deploybus' | 'raw' | 'bare', transport: Transport): Promise<number[]> => Promise.all(Array.from({ length: samples }, () => idleRss(kind, transport)));
+  const repeat = (kind: 'deploybus' | 'raw' | 'bare', transport: Transport): Promise<number[]> => Promise.all(Array.from({ length: samples }, () => idleRss(kind, transport, endpoints[transport])));
   const [bare, measured] = await withDeadline(
     'the idle RSS child processes',
     60_000,
@@ -356,7 +383,8 @@ async function main(): Promise<void> {
   const startedAt = new Date(started).toISOString();
   const loadAtStart = roundedLoad();
   const { transports, settings, quick } = parseArgs(process.argv.slice(2));
-  await requireBroker(transports);
+  const endpoints = endpointsFrom(process.env);
+  await requireBroker(endpoints, transports);
   const watchdog = setTimeout(() => {
     log(`bench failed: the whole run took longer than ${WHOLE_RUN_LIMIT_MS / 60_000} minutes; giving up (queues it declared expire a minute after their connection closed).`);
     process.exit(1);
@@ -368,18 +396,18 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   try {
     for (const transport of transports) {
-      const url = urlOf(transport);
+      const url = endpoints[transport];
       const deploybus = new DeploybusTarget(transport, url, leftovers, settings.connectConcurrency);
-      const raw = transport === 'amqp' ? new RawAmqpTarget(url, leftovers, settings.connectConcurrency) : new RawStompTarget(url, AMQP_URL, leftovers, settings.connectConcurrency);
+      const raw = transport === 'amqp' ? new RawAmqpTarget(url, leftovers, settings.connectConcurrency) : new RawStompTarget(url, endpoints.amqp, leftovers, settings.connectConcurrency);
       const bench: TransportBench = { transport, targets: [deploybus, raw], settings, rows, notes };
       const messages = await clock.time(`${transport} warm-up`, () => warmUp(bench));
       await clock.time(`${transport} throughput`, () => throughputPhase(bench, messages));
       await clock.time(`${transport} fan-out`, () => fanOutPhase(bench));
       await clock.time(`${transport} connect`, () => connectPhase(bench));
     }
-    await clock.time('idle RSS', () => idleMemoryPhase(transports, settings.rssSamples, rows, notes));
+    await clock.time('idle RSS', () => idleMemoryPhase(endpoints, transports, settings.rssSamples, rows, notes));
   } catch (error) {
-    for (const problem of await leftovers.clear(AMQP_URL, 15_000)) log(`cleanup: ${problem}`);
+    for (const problem of await leftovers.clear(endpoints.amqp, 15_000)) log(`cleanup: ${problem}`);
     throw error;
   }
   const sample = heartbeats(1, uniqueWord('hb'))[0];
@@ -394,7 +422,7 @@ async function main(): Promise<void> {
     startedAt,
     durationS: Math.round((Date.now() - started) / 100) / 10,
     machine,
-    broker: { amqp: AMQP_URL.replace(/:[^:@/]*@/, ':***@'), stomp: STOMP_URL.replace(/:[^:@/]*@/, ':***@') },
+    broker: { amqp: redact(endpoints.amqp), stomp: redact(endpoints.stomp) },
     settings: { ...settings, fanOutSizes: settings.fanOutSizes.join(','), quick, runId: RUN_ID },
     phaseSeconds: clock.seconds,
     notes,
@@ -410,8 +438,16 @@ async function main(): Promise<void> {
   console.log(`\nresults: ${file} (and latest.json)`);
 }
 
+// A promise nobody awaited any more (say, publishes still in flight when a phase timed out) must not
+// end the run with a stack trace; it is reported in a line and fails the run.
+let strayFailure = false;
+process.on('unhandledRejection', (reason: unknown) => {
+  strayFailure = true;
+  log(`bench: a stray operation failed: ${reason instanceof Error ? reason.message : String(reason)}`);
+});
+
 main().then(
-  () => process.exit(0),
+  () => process.exit(strayFailure ? 1 : 0),
   (error: unknown) => {
     if (error instanceof BrokerUnreachableError) log(error.message);
     else log(`bench failed: ${error instanceof Error ? error.message : String(error)}`);
