@@ -85,7 +85,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadConfigOp
       const keys = issue.keys.map((k) => (key ? `${key}.${k}` : k));
       throw new ConfigError(keys[0] ?? key, `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`, options.file);
     }
-    if (issue?.code === 'invalid_type' && issue.input === undefined) problem = 'is required';
+    if (issue?.code === 'invalid_type' && valueAt(merged, issue.path) === undefined) problem = 'is required';
     throw new ConfigError(key, problem, options.file, { cause: result.error });
   }
   const value = result.data as z.output<S>;
@@ -109,6 +109,15 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
     if (typeof next !== 'object' || next === null) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

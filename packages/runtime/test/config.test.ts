@@ -59,6 +59,14 @@ describe('loadConfig', () => {
     expect(error.message).toContain('repos[1].intervalMs:');
   });
 
+  it('says a value of the wrong type is of the wrong type, not missing', () => {
+    const path = file('type.json', JSON.stringify({ jenkins: { url: 'https://ci', token: { env: 'T' } }, heartbeatIntervalMs: 'often' }));
+    const error = loadError(() => loadConfig(schema, { file: path, env: { T: 'x' } }));
+    expect(error.key).toBe('heartbeatIntervalMs');
+    expect(error.message).not.toMatch(/is required/);
+    expect(error.message).toMatch(/expected number/);
+  });
+
   it('says which required key is missing', () => {
     const error = loadError(() => loadConfig(schema, { env: {} }));
     expect(error.key).toBe('jenkins');
