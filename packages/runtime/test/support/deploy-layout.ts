@@ -35,3 +35,16 @@ export function builtMainOf(name: string): string {
   if (rootDir !== 'src' || outDir === undefined) throw new Error(`services/${name}/tsconfig.json: expected rootDir "src" and an outDir`);
   return `services/${name}/${outDir.replace(/^\.\//, '').replace(/\/$/, '')}/main.js`;
 }
+
+/** KEY=VALUE lines, as systemd's EnvironmentFile= and compose's env_file read them. */
+export function parseEnvFile(text: string, file: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const pair = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (!pair?.[1] || pair[2] === undefined) throw new Error(`${file}:${index + 1}: not a KEY=VALUE line`);
+    env[pair[1]] = pair[2];
+  }
+  return env;
+}
