@@ -51,7 +51,8 @@ const MAX_REASON = 2048;
 export class BuildRelay {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  private readonly startedPublishing = new Map<string, Promise<void>>();
+  /** Publishes under way, by build and kind, so two callers never send the same event twice. */
+  private readonly publishing = new Map<string, Promise<void>>();
   private queuePolling = false;
   private buildPolling = false;
 
@@ -281,38 +282,44 @@ export class BuildRelay {
       throw error;
     }
     tracker.complete(build, this.now());
-    this.startedPublishing.delete(build.id);
     logger.info({ job: build.job, number: build.number, repo: build.repo, sha: build.sha, result }, 'build finished');
     await this.persist();
     return true;
   }
 
-  private async publishRequested(build: TrackedBuild): Promise<void> {
-    const { bus } = this.options;
-    await bus.publish(bus.message('build.requested', { repo: build.repo, ref: build.ref, sha: build.sha, job: build.job, queueUrl: build.queueUrl }));
-    build.requestedPublished = true;
-    await this.persist();
+  /** build.requested once per build; concurrent callers wait for the same publish. */
+  private publishRequested(build: TrackedBuild): Promise<void> {
+    if (build.requestedPublished) return Promise.resolve();
+    return this.once(`${build.id}:requested`, async () => {
+      const { bus } = this.options;
+      await bus.publish(bus.message('build.requested', { repo: build.repo, ref: build.ref, sha: build.sha, job: build.job, queueUrl: build.queueUrl }));
+      build.requestedPublished = true;
+      await this.persist();
+    });
   }
 
-  /** build.started once per build; concurrent callers wait for the same publish. */
+  /** build.started once per build, always after build.requested; concurrent callers wait for the same publish. */
   private publishStarted(build: TrackedBuild): Promise<void> {
-    if (build.startedPublished || build.number === undefined) return Promise.resolve();
-    let pending = this.startedPublishing.get(build.id);
-    if (pending === undefined) {
-      const number = build.number;
+    const number = build.number;
+    if (build.startedPublished || number === undefined) return Promise.resolve();
+    return this.once(`${build.id}:started`, async () => {
       const { bus } = this.options;
-      pending = (async () => {
-        if (!build.requestedPublished) await this.publishRequested(build);
-        await bus.publish(bus.message('build.started', { repo: build.repo, ref: build.ref, sha: build.sha, job: build.job, number, url: build.url ?? this.options.jenkins.buildUrl(build.job, number) }));
-        build.startedPublished = true;
-        this.options.logger.info({ job: build.job, number, repo: build.repo }, 'build started');
-        await this.persist();
-      })();
-      this.startedPublishing.set(build.id, pending);
-      pending.then(
-        () => this.startedPublishing.delete(build.id),
-        () => this.startedPublishing.delete(build.id),
-      );
+      await this.publishRequested(build);
+      await bus.publish(bus.message('build.started', { repo: build.repo, ref: build.ref, sha: build.sha, job: build.job, number, url: build.url ?? this.options.jenkins.buildUrl(build.job, number) }));
+      build.startedPublished = true;
+      this.options.logger.info({ job: build.job, number, repo: build.repo }, 'build started');
+      await this.persist();
+    });
+  }
+
+  /** Runs `action` unless a run under the same key is under way, in which case its promise is shared. */
+  private once(key: string, action: () => Promise<void>): Promise<void> {
+    let pending = this.publishing.get(key);
+    if (pending === undefined) {
+      pending = action();
+      this.publishing.set(key, pending);
+      const forget = (): void => void this.publishing.delete(key);
+      pending.then(forget, forget);
     }
     return pending;
   }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CaptureLogger } from '../../../packages/bus/test/support/capture-logger.js';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { StateFile, type BuildNotification } from '../src/index.js';
 import { API_TOKEN, relayHarness, SHA, USER, type RelayHarness } from './support/relay-harness.js';
 
@@ -48,6 +49,17 @@ describe('starting builds', () => {
     const [started] = await h.waitForType('build.started');
     expect(started?.payload).toEqual({ repo: 'shop', ref: 'refs/heads/main', sha: SHA, job: 'shop-ci', number: 1, url: `${h.jenkins.url}/job/shop-ci/1/` });
     expect(h.jenkins.requests.every((r) => r.user === USER)).toBe(true);
+  });
+
+  it('publishes build.requested once, before build.started, when the queue poll overtakes a slow publish', async () => {
+    const h = await harness({ requestedPublishDelayMs: 100 });
+    const pushing = h.relay.onCommitPushed(h.pushed());
+    await waitFor('the build in the tracker', () => h.tracker.size === 1);
+    h.jenkins.startQueued();
+    await h.relay.pollQueue();
+    await pushing;
+    await h.flush();
+    expect(h.types()).toEqual(['build.requested', 'build.started']);
   });
 
   it('triggers nothing for a deleted ref or a ref no mapping names', async () => {

@@ -21,6 +21,8 @@ export interface RelayHarnessOptions {
   /** Reuse a running fake Jenkins (a restart test). */
   readonly jenkins?: FakeJenkins;
   readonly busName?: string;
+  /** Holds every build.requested publish this long (a slow broker confirm). */
+  readonly requestedPublishDelayMs?: number;
 }
 
 export interface RelayHarness {
@@ -60,8 +62,19 @@ export async function relayHarness(options: RelayHarnessOptions = {}): Promise<R
   const tracker = new BuildTracker(options.state);
   let clock = 1_700_000_000_000;
   const sleeps: number[] = [];
+  const delay = options.requestedPublishDelayMs;
+  const relayBus: Pick<Bus, 'message' | 'publish'> =
+    delay === undefined
+      ? bus
+      : {
+          message: (type, payload, messageOptions) => bus.message(type, payload, messageOptions),
+          publish: async (message, publishOptions) => {
+            if (message.type === 'build.requested') await new Promise((resolve) => setTimeout(resolve, delay));
+            await bus.publish(message, publishOptions);
+          },
+        };
   const relay = new BuildRelay({
-    bus,
+    bus: relayBus,
     jenkins: client,
     tracker,
     logger,
