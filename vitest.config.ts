@@ -37,7 +37,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'broker',
-          include: ['packages/*/test/**/*.broker.test.ts', 'services/*/test/**/*.broker.test.ts'],
+          include: ['packages/*/test/**/*.broker.test.ts', 'services/*/test/**/*.broker.test.ts', 'tests/**/*.broker.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

@@ -93,7 +93,10 @@ describe('credentials in URLs', () => {
     const client = new GitClient();
     const failing = client.lsRemote('https://deploy:s3cr3t-token@127.0.0.1:1/org/repo.git');
     await expect(failing).rejects.toThrow(/git ls-remote failed/);
-    const error = await failing.catch((e: unknown) => e as Error);
+    const error = (await failing.then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    ));
     expect(error.message).not.toContain('s3cr3t-token');
     expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).not.toContain('s3cr3t-token');
     expect(() => assertRepoUrl('ftp://u:hunter2@example.com/r.git')).toThrow(/u:\*\*\*@example.com/);
