@@ -21,8 +21,15 @@ if [ -n "$dir" ] && [ ! -d "$dir" ]; then
   exit 64
 fi
 
-# shellcheck disable=SC2086 # RABBITMQCTL_OPTS is a list of words on purpose
-users=$(rabbitmqctl ${RABBITMQCTL_OPTS:-} -q list_permissions -p "$vhost" --no-table-headers | cut -f1)
+# import_definitions finishes in the background: give it up to 30 s to create the users.
+tries=0
+while :; do
+  # shellcheck disable=SC2086 # RABBITMQCTL_OPTS is a list of words on purpose
+  users=$(rabbitmqctl ${RABBITMQCTL_OPTS:-} -q list_permissions -p "$vhost" --no-table-headers 2>/dev/null | cut -f1 || true)
+  tries=$((tries + 1))
+  if [ -n "$users" ] || [ "$tries" -ge 30 ]; then break; fi
+  sleep 1
+done
 if [ -z "$users" ]; then
   echo "set-passwords.sh: no user has permissions on vhost \"$vhost\"; import definitions.json first" >&2
   exit 1

@@ -1,0 +1,34 @@
+#!/bin/sh
+# The container's entry point: `docker run deploybus <daemon> [--config FILE]` runs
+# services/<daemon>/dist/main.js; `docker run deploybus deploybus ...` runs the CLI.
+# DEPLOYBUS_ROOT (default /opt/deploybus) is where the built repository lives.
+set -eu
+root="${DEPLOYBUS_ROOT:-/opt/deploybus}"
+daemons="git-watcher jenkins-trigger repo-updater keepalive deploy-agent conductor web"
+
+usage() {
+  echo "usage: <daemon> [--config FILE]   daemons: $daemons"
+  echo "       deploybus <args>             the deploybus command line"
+  echo "Settings: --config FILE or DEPLOYBUS_CONFIG; DEPLOYBUS_BUS_URL, DEPLOYBUS_HOST, DEPLOYBUS_LOG_LEVEL, DEPLOYBUS_HEALTH_PORT."
+}
+
+name="${1:-}"
+case "$name" in
+  git-watcher|jenkins-trigger|repo-updater|keepalive|deploy-agent|conductor|web)
+    main="$root/services/$name/dist/main.js" ;;
+  deploybus)
+    main="$root/services/cli/dist/main.js" ;;
+  ""|-h|--help|help)
+    usage
+    exit 0 ;;
+  *)
+    echo "deploybus: no daemon named \"$name\"" >&2
+    usage >&2
+    exit 64 ;;
+esac
+shift
+if [ ! -f "$main" ]; then
+  echo "deploybus: $name is not in this image ($main is missing; it may not be written yet)" >&2
+  exit 69
+fi
+exec node "$main" "$@"
