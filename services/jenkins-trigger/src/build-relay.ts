@@ -47,12 +47,14 @@ type FailedResult = PayloadInputOf<'build.failed'>['result'];
 
 const ZERO_SHA = /^0+$/;
 const MAX_REASON = 2048;
+const WARN_EVERY_MS = 60_000;
 
 export class BuildRelay {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Publishes under way, by build and kind, so two callers never send the same event twice. */
   private readonly publishing = new Map<string, Promise<void>>();
+  private readonly lastWarned = new Map<string, number>();
   private queuePolling = false;
   private buildPolling = false;
 
@@ -337,7 +339,14 @@ export class BuildRelay {
     }
   }
 
+  /** Logs a polling problem of a build at most once a minute per kind: a long outage is not a flood of lines. */
   private warn(build: TrackedBuild, what: string, error: unknown): void {
+    const key = `${build.id}:${what}`;
+    const now = this.now();
+    const last = this.lastWarned.get(key);
+    if (last !== undefined && now - last < WARN_EVERY_MS) return;
+    this.lastWarned.set(key, now);
+    if (this.lastWarned.size > 10_000) this.lastWarned.clear();
     this.options.logger.warn({ job: build.job, number: build.number, queueUrl: build.queueUrl, err: describe(error) }, what);
   }
 }
