@@ -41,9 +41,9 @@ export interface SubscribeOptions {
   /** Routing-key patterns (`*` one word, `#` any number of words). */
   readonly patterns: readonly string[];
   /**
-   * A shared queue name (without the `deploybus.` prefix): every subscriber naming it shares the
-   * work, and it keeps messages while nobody listens. Without it, this subscriber gets its own copy
-   * of every matching message.
+   * A shared queue's full name, `deploybus.…` (build it with the protocol's `workQueueName` or
+   * `commandQueueName`): every subscriber naming it shares the work, and it keeps messages while
+   * nobody listens. Without it, this subscriber gets its own copy of every matching message.
    */
   readonly queue?: string;
   /** Unacknowledged messages the broker may send ahead (default 16). */
