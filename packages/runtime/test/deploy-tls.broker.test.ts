@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectBus } from '@deploybus/bus';
@@ -19,6 +20,7 @@ import { randomName, waitFor } from '../../bus/test/support/wait-for.js';
 import type { Message } from '@deploybus/protocol';
 
 const run = promisify(execFile);
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 interface Pki {
   readonly ca: string;
@@ -131,5 +133,23 @@ describe.each(cases)('$scheme:// through a TLS endpoint with a private CA', ({ t
     expect(error, 'the connection must be refused').toBeInstanceOf(Error);
     // The error says what failed, in words a person can act on (e.g. "unable to verify the first certificate").
     expect(String(error)).toMatch(/BusUnavailableError: no connection to .*certificate/i);
+  });
+
+  it('a daemon, which passes no tls option, trusts the CA named by NODE_EXTRA_CA_CERTS', async () => {
+    // startDaemon gives connectBus no `tls`; Node's own NODE_EXTRA_CA_CERTS is how a daemon learns a private CA.
+    const script = [
+      "const { connectBus } = await import('@deploybus/bus');",
+      `const bus = await connectBus(${JSON.stringify(url())}, { service: 'tls-test', host: 'ops1', connectTimeoutMs: 10000 });`,
+      'process.stdout.write(bus.state);',
+      'await bus.close();',
+    ].join('\n');
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.crt') };
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, env, timeout: 30_000 });
+    expect(stdout).toBe('connected');
+    const without = await run(process.execPath, ['--input-type=module', '-e', script.replace('10000', '1500')], { cwd: REPO_ROOT, env: { ...process.env, NODE_EXTRA_CA_CERTS: '' }, timeout: 30_000 }).then(
+      () => '',
+      (error: { stderr?: string }) => error.stderr ?? '',
+    );
+    expect(without).toMatch(/certificate/i);
   });
 });
