@@ -443,7 +443,8 @@ async function main(): Promise<void> {
 let strayFailure = false;
 process.on('unhandledRejection', (reason: unknown) => {
   strayFailure = true;
-  log(`bench: a stray operation failed: ${reason instanceof Error ? reason.message : String(reason)}`);
+  const where = reason instanceof Error ? (reason.stack?.split('\n').find((line) => /\/(bench|packages)\//.test(line))?.trim() ?? '') : '';
+  log(`bench: a stray operation failed: ${reason instanceof Error ? reason.message : String(reason)}${where === '' ? '' : ` (${where})`}`);
 });
 
 main().then(

@@ -31,6 +31,14 @@ function publishConfirmed(channel: ConfirmChannel, routingKey: string, body: Buf
   });
 }
 
+function settleQuietly(settle: () => void): void {
+  try {
+    settle();
+  } catch {
+    /* the channel closed: the broker takes the message back */
+  }
+}
+
 interface Responder {
   readonly connection: ChannelModel;
   readonly consumer: Channel;
@@ -184,9 +192,11 @@ export class RawAmqpTarget implements BenchTarget {
         }
         const commandId = request.payload['commandId'];
         const reply = rawEnvelope('agent.reply', source, { commandId, host, status: 'succeeded' }, { correlationId: request.id });
+        // The requester can have every reply, and close this responder, before the broker confirmed
+        // the last one; then the channel is gone and the broker requeues the request by itself.
         publishConfirmed(publisher, request.replyTo, reply.body, properties(reply.id, 'agent.reply', request.id)).then(
-          () => consumer.ack(delivery),
-          () => consumer.nack(delivery, false, true),
+          () => settleQuietly(() => consumer.ack(delivery)),
+          () => settleQuietly(() => consumer.nack(delivery, false, true)),
         );
       });
       return { connection, consumer, queue, forgetQueue };

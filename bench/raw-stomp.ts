@@ -203,7 +203,13 @@ export class RawStompTarget implements BenchTarget {
                 body: reply.body.toString('utf8'),
                 headers: { ...sendHeaders(reply.id, 'agent.reply'), 'correlation-id': request.id, ...headers },
               }),
-            ).then(() => message.ack());
+            ).then(
+              () => {
+                // The requester can have every reply, and close this responder, before the RECEIPT came.
+                if (client.connected) message.ack();
+              },
+              () => undefined,
+            );
           },
           { ...queueHeaders(queue, 16), ...receipt },
         ),
