@@ -1,1 +1,0 @@
-export { startDemo, type DemoOptions, type RunningDemo } from './demo-fleet.js';
