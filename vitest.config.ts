@@ -13,7 +13,7 @@ const workspaces = {
   '@deploybus/repo-updater': 'services/repo-updater',
   '@deploybus/keepalive': 'services/keepalive',
   '@deploybus/cli': 'services/cli',
-  '@deploybus/demo': 'services/demo',
+  '@deploybus/all-in-one': 'all-in-one',
 };
 // Tests run on the TypeScript sources of every workspace, not on their build output.
 const alias = Object.fromEntries(
@@ -28,7 +28,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'all-in-one/test/**/*.test.ts'],
           exclude: ['**/*.broker.test.ts', '**/node_modules/**'],
           testTimeout: 20_000,
         },
