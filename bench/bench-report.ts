@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Transport } from './bench-target.js';
-import type { Spread } from './stats.js';
+import { roundSpread, type Spread } from './stats.js';
 
 export interface ResultRow {
   readonly metric: string;
@@ -99,7 +99,13 @@ export function formatTable(rows: readonly ResultRow[]): string {
 /** Writes bus-<timestamp>.json and latest.json into `directory`; returns the first file's path. */
 export async function writeReport(directory: string, report: BenchReport): Promise<string> {
   await mkdir(directory, { recursive: true });
-  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const results = report.results.map((row) => ({
+    ...row,
+    deploybus: row.deploybus === undefined ? undefined : roundSpread(row.deploybus),
+    raw: row.raw === undefined ? undefined : roundSpread(row.raw),
+    ratio: row.ratio === undefined ? undefined : Math.round(row.ratio * 1000) / 1000,
+  }));
+  const text = `${JSON.stringify({ ...report, results }, null, 2)}\n`;
   const file = join(directory, `bus-${report.startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFile(file, text);
   await writeFile(join(directory, 'latest.json'), text);

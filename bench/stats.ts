@@ -14,3 +14,10 @@ export function spreadOf(values: readonly number[]): Spread {
   const median = sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
   return { samples: sorted.length, min: sorted[0] ?? 0, median, max: sorted[sorted.length - 1] ?? 0 };
 }
+
+/** Rounds to `digits` decimals, so the JSON file stays readable. */
+export function roundSpread(spread: Spread, digits = 3): Spread {
+  const f = 10 ** digits;
+  const r = (v: number): number => Math.round(v * f) / f;
+  return { samples: spread.samples, min: r(spread.min), median: r(spread.median), max: r(spread.max) };
+}
