@@ -161,6 +161,20 @@ describe('deploy/rabbitmq/definitions.json', () => {
     await setPasswords();
     await expect(rabbitmqctl('authenticate_user', 'git-watcher', passwordOf('git-watcher'))).resolves.toContain('Success');
   });
+
+  it('set-passwords.sh also reads DEPLOYBUS_PASSWORD_<USER> (as compose passes them), and names the users it had none for', async () => {
+    const rotated = `${passwordOf('git-watcher')}-rotated`;
+    try {
+      const { stdout, stderr } = await run('sh', [SET_PASSWORDS], { env: { ...process.env, DEPLOYBUS_PASSWORD_GIT_WATCHER: rotated }, timeout: 120_000 });
+      expect(stdout).toContain('set 1 password(s)');
+      expect(stderr).toMatch(/no password given for:.* jenkins-trigger/);
+      await expect(rabbitmqctl('authenticate_user', 'git-watcher', rotated)).resolves.toContain('Success');
+      // The others were left as they were.
+      await expect(rabbitmqctl('authenticate_user', 'keepalive', passwordOf('keepalive'))).resolves.toContain('Success');
+    } finally {
+      await setPasswords();
+    }
+  });
 });
 
 describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport) => {
