@@ -83,7 +83,7 @@ export function formatTable(rows: readonly ResultRow[]): string {
     row.transport,
     formatSpread(row.deploybus),
     formatSpread(row.raw),
-    row.ratio === undefined ? '-' : row.ratio.toFixed(2),
+    row.ratio === undefined ? '-' : row.ratio.toFixed(3),
     row.target ?? '-',
     row.meetsTarget === undefined ? (row.skipped === undefined ? '' : 'see below') : row.meetsTarget ? 'ok' : 'MISSED',
   ]);
