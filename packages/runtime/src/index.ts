@@ -8,3 +8,4 @@ export { DiskSpool, type DrainResult, type SpoolOptions } from './spool.js';
 export { startDaemon, runDaemon, configFileFrom, type DaemonContext, type DaemonDefinition, type DaemonHandle, type RunningDaemon, type StartOptions } from './daemon.js';
 export { createMetrics, type DaemonMetrics } from './metrics.js';
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
+export { writeFileAtomic, type AtomicWriteOptions } from './atomic-file.js';

@@ -3,9 +3,10 @@
 // so the daemon and the next hook run never send the same file at once, and removes it only after
 // the broker confirmed. A claim left behind by a crash is taken over after `staleClaimMs`.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, type Message } from '@deploybus/protocol';
+import { writeFileAtomic } from './atomic-file.js';
 
 export interface SpoolOptions {
   readonly staleClaimMs?: number;
@@ -34,20 +35,11 @@ export class DiskSpool {
 
   /** Writes a message so that it survives a crash or power loss before it is sent. */
   async put(message: Message): Promise<string> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // Time, then a per-process sequence for puts within one millisecond: a sorted listing is sending order.
     sequence = (sequence + 1) % 1_000_000;
     const name = `${Date.now().toString().padStart(15, '0')}-${sequence.toString().padStart(6, '0')}-${message.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-    const tmp = join(this.dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(JSON.stringify(message));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     const path = join(this.dir, name + PENDING);
-    await rename(tmp, path);
+    await writeFileAtomic(path, JSON.stringify(message));
     return path;
   }
 

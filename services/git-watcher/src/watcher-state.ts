@@ -1,10 +1,8 @@
 // git-watcher's memory across restarts: the refs each polled repository had, and the delivery ids of
 // recent webhooks. One JSON file, written atomically (temp file, fsync, rename), one write at a time.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
 import { z } from 'zod';
-import type { Logger } from '@deploybus/runtime';
+import { writeFileAtomic, type Logger } from '@deploybus/runtime';
 
 const stateSchema = z.object({
   version: z.literal(1),
@@ -75,16 +73,7 @@ export class StateStore {
     await this.writing.catch(() => undefined);
   }
 
-  private async write(text: string): Promise<void> {
-    await mkdir(dirname(this.file), { recursive: true });
-    const tmp = join(dirname(this.file), `.${basename(this.file)}.${randomBytes(4).toString('hex')}.tmp`);
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, this.file);
+  private write(text: string): Promise<void> {
+    return writeFileAtomic(this.file, text);
   }
 }

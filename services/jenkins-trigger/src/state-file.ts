@@ -1,10 +1,9 @@
 // Keeps the tracker's state on disk across restarts. Each save writes a temporary file, syncs it and
 // renames it over the old one, so a crash leaves either the old state or the new, never half of one.
 // Saves are serialized: the last one written is the last one asked for.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { readFile, rename } from 'node:fs/promises';
 import type { BusLogger } from '@deploybus/bus';
+import { writeFileAtomic } from '@deploybus/runtime';
 import { trackerStateSchema, type TrackerState } from './build-tracker.js';
 
 export class StateFile {
@@ -45,22 +44,7 @@ export class StateFile {
     return next;
   }
 
-  private async write(text: string): Promise<void> {
-    const dir = dirname(this.path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const tmp = join(dir, `.${basename(this.path)}.${randomBytes(4).toString('hex')}.tmp`);
-    const handle = await open(tmp, 'w', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await rename(tmp, this.path);
-    } catch (error) {
-      await unlink(tmp).catch(() => undefined);
-      throw error;
-    }
+  private write(text: string): Promise<void> {
+    return writeFileAtomic(this.path, text);
   }
 }
