@@ -100,6 +100,7 @@ export class BusClient implements Bus {
   private readonly stateListeners = new Set<(state: BusState) => void>();
   private readonly attempts = new AttemptCounter();
   private replyQueue: Promise<void> | undefined;
+  private deadLetterGeneration = 0;
 
   constructor(private readonly options: BusClientOptions) {
     this.transport = options.transport;
@@ -329,9 +330,8 @@ export class BusClient implements Bus {
     void this.connectLoop();
   }
 
-  /** After (re)connecting: the dead-letter queue, then every subscription, before anything held back is sent. */
+  /** After (re)connecting: every subscription, before anything held back is sent. */
   private async restore(wire: Wire, generation: number): Promise<void> {
-    await wire.declareQueue({ name: DEAD_LETTER_QUEUE, kind: 'dead-letter', patterns: [DEAD_LETTER_ROUTING_KEY], exchange: DEAD_LETTER_EXCHANGE });
     for (const record of this.subscriptions) {
       if (!record.closed && record.attachedGeneration !== generation) await this.attach(record, wire, generation);
     }
@@ -371,6 +371,8 @@ export class BusClient implements Bus {
 
   private async attach(record: SubscriptionRecord, wire: Wire, generation: number): Promise<void> {
     record.attachedGeneration = generation;
+    // Reply queues never dead-letter; every other queue kind dead-letters into this one.
+    if (record.spec.kind !== 'reply') await this.ensureDeadLetterQueue(wire, generation);
     await wire.declareQueue(record.spec);
     record.consumer = await wire.consume(record.spec.name, record.prefetch, (delivery) => {
       record.chain = record.chain.then(() => this.process(record, generation, delivery));
@@ -433,11 +435,22 @@ export class BusClient implements Bus {
     }
   }
 
+  /**
+   * The queue dead letters land in. Declared by clients that consume (their queues dead-letter into it)
+   * before their first subscription on each connection; a client that only publishes never pays for it.
+   */
+  private async ensureDeadLetterQueue(wire: Wire, generation: number): Promise<void> {
+    if (this.deadLetterGeneration === generation) return;
+    await wire.declareQueue({ name: DEAD_LETTER_QUEUE, kind: 'dead-letter', patterns: [DEAD_LETTER_ROUTING_KEY], exchange: DEAD_LETTER_EXCHANGE });
+    this.deadLetterGeneration = generation;
+  }
+
   /** Copies the delivery to the dead-letter queue, then acknowledges it; if the copy fails, the original stays. */
   private async deadLetter(delivery: WireDelivery, queue: string, reason: string): Promise<void> {
     const wire = this.wire;
     if (!wire) return;
     try {
+      await this.ensureDeadLetterQueue(wire, this.generation);
       await wire.publish(delivery.body, {
         exchange: DEAD_LETTER_EXCHANGE,
         routingKey: DEAD_LETTER_ROUTING_KEY,
