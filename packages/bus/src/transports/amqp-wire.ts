@@ -4,7 +4,7 @@
 // transport (stompjs does not resubscribe), so one Wire is one plain connection.
 import amqp, { IllegalOperationError, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import type { ConnectionOptions } from 'node:tls';
-import { PublishRejectedError, WireClosedError } from '../errors.js';
+import { BrokerRefusedError, PublishRejectedError, WireClosedError } from '../errors.js';
 import { queueArguments } from '../queue-arguments.js';
 import { EVENTS_EXCHANGE } from '@deploybus/protocol';
 import type { QueueSpec, Wire, WireConsumer, WireDelivery, WirePublishOptions } from '../wire.js';
@@ -44,10 +44,13 @@ export class AmqpWire implements Wire {
     this.confirmChannel = await connection.createConfirmChannel();
     this.plainChannel = await connection.createChannel();
     for (const channel of [this.confirmChannel, this.plainChannel]) {
-      channel.on('error', () => undefined);
-      // A publishing channel the broker closed (say, a denied exchange) leaves the connection unusable
-      // for us; drop it all and let the client reconnect, rather than limp on.
-      channel.on('close', () => this.markLost(new Error('a publishing channel was closed by the broker')));
+      // The broker's reason (say, "403 ACCESS_REFUSED - write access to topic … refused") arrives as
+      // 'error' just before 'close'; it is kept so the client's errors and logs name it.
+      let reason: Error | undefined;
+      channel.on('error', (error: Error) => void (reason = error));
+      // A publishing channel the broker closed leaves the connection unusable for us; drop it all and
+      // let the client reconnect, rather than limp on.
+      channel.on('close', () => this.markLost(new Error(`the broker closed a publishing channel${reason ? `: ${reason.message}` : ''}`, { cause: reason })));
     }
   }
 
@@ -81,12 +84,13 @@ export class AmqpWire implements Wire {
 
   async consume(queue: string, prefetch: number, onDelivery: (delivery: WireDelivery) => void): Promise<WireConsumer> {
     const channel = await this.requireConnection().createChannel();
-    channel.on('error', () => undefined);
+    let reason: Error | undefined;
+    channel.on('error', (error: Error) => void (reason = error));
     let open = true;
     let cancelling = false;
     channel.on('close', () => {
       open = false;
-      if (!cancelling) this.markLost(new Error(`the consumer channel of ${queue} was closed by the broker`));
+      if (!cancelling) this.markLost(new Error(`the broker closed the consumer channel of ${queue}${reason ? `: ${reason.message}` : ''}`, { cause: reason }));
     });
     await channel.prefetch(prefetch);
     const settle = (fn: () => void): void => {
@@ -196,6 +200,9 @@ export class AmqpWire implements Wire {
     const text = error instanceof Error ? error.message : String(error);
     // amqplib throws IllegalOperationError for any call on a channel or connection that has closed.
     if (error instanceof IllegalOperationError) return new WireClosedError(`${what}: ${text}`, { cause: error });
-    return new Error(`${what}: ${text}`, { cause: error });
+    // What is left is the broker's answer to this operation (406 PRECONDITION_FAILED, 403 ACCESS_REFUSED, …).
+    const code = (error as { code?: unknown }).code;
+    const url = new URL(this.options.url);
+    return new BrokerRefusedError(`${url.hostname}:${url.port || '5672'}`, code === undefined ? 'refused' : String(code), text, `${what}: ${text}`, { cause: error });
   }
 }
