@@ -10,6 +10,7 @@
 // election would need a lease and a hand-over, and for the few seconds of a hand-over nobody would
 // watch; two reports of one outage are cheaper than none. Each instance also answers every
 // roster.query; a client names the keepalive host it wants in `expect` (replies name their source).
+import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { isMessageOfType, type Message } from '@deploybus/protocol';
 import type { Bus, Subscription } from '@deploybus/bus';
@@ -145,6 +146,17 @@ export const keepaliveDaemon: DaemonDefinition<typeof keepaliveConfigSchema> = {
       checkIntervalMs: config.checkIntervalMs,
     });
     await monitor.start();
+    // What the roster holds, by service and state, for alerts on how many agents (or any daemons) are up.
+    new Gauge({
+      name: 'deploybus_daemons',
+      help: "Daemons in keepalive's roster, by service and presence state (up or down).",
+      labelNames: ['daemon_service', 'state'],
+      registers: [context.metrics.registry],
+      collect() {
+        this.reset();
+        for (const entry of monitor.roster.entries()) this.inc({ daemon_service: entry.service, state: entry.state });
+      },
+    });
     context.logger.info(
       { timeoutMultiplier: config.timeoutMultiplier, minTimeoutMs: config.minTimeoutMs, retentionMs: config.retentionMs, checkIntervalMs: config.checkIntervalMs },
       'watching heartbeats',

@@ -78,6 +78,9 @@ describe('keepalive on the memory bus', () => {
     entries = await askRoster(client, 'ops1');
     expect(stateOf(entries, beta.context.instance)).toBe('down');
     expect(stateOf(entries, alpha.context.instance)).toBe('up');
+    const gauge = await keepalive.context.metrics.registry.getSingleMetricAsString('deploybus_daemons');
+    expect(gauge).toContain('deploybus_daemons{daemon_service="alpha",state="up",service="keepalive"} 1');
+    expect(gauge).toContain('deploybus_daemons{daemon_service="beta",state="down",service="keepalive"} 1');
     expect(presence.some((m) => m.payload.instance === alpha.context.instance && m.payload.state === 'down')).toBe(false);
   });
 
