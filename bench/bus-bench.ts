@@ -118,7 +118,7 @@ const COMPARISON_NOTES = [
   'raw consumers JSON.parse each body but do not validate it; deploybus validates every delivery against the message schema, and every message it builds',
   'raw amqplib: sockets with noDelay like deploybus; publish to amq.topic; manual ack; confirms through a ConfirmChannel, a callback per publish',
   'raw stompjs: @stomp/stompjs Client over a @stomp/tcp-wrapper TCPWrapper subclass whose getSocket sets noDelay on the socket, as the deploybus transport does; one connection per client, declaring, binding and consuming its queue with one SUBSCRIBE to /topic/<key> (deploybus STOMP declares on a short-lived connection and consumes /amq/queue/<name> on a connection of its own)',
-  'connect + close: raw opens a connection and a confirm channel (AMQP) or does the STOMP CONNECT; deploybus connectBus also declares the dead-letter queue (AMQP: on an extra channel, STOMP: on an extra connection) and on AMQP opens a second channel',
+  'connect + close: raw opens a connection and a confirm channel (AMQP) or does the STOMP CONNECT; deploybus connectBus does the same and on AMQP opens a second (unconfirmed) channel; it declares the dead-letter queue only before its first subscription, so not here',
 ];
 
 class BrokerUnreachableError extends Error {
