@@ -1,0 +1,2 @@
+// @deploybus/store: the ledger's persistence.
+export {};

@@ -1,0 +1,2 @@
+// @deploybus/conductor: public face.
+export {};

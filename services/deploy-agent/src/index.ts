@@ -1,0 +1,2 @@
+// @deploybus/deploy-agent: public face.
+export {};
