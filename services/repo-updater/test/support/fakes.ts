@@ -71,27 +71,8 @@ export class FlakyGit implements MirrorGit {
   }
 }
 
-export interface Line {
-  readonly level: string;
-  readonly msg: string;
-  readonly fields: Record<string, unknown>;
-}
-
-export class MemoryLogger {
-  readonly lines: Line[] = [];
-  debug(fields: object, msg: string): void {
-    this.lines.push({ level: 'debug', msg, fields: fields as Record<string, unknown> });
-  }
-  info(fields: object, msg: string): void {
-    this.lines.push({ level: 'info', msg, fields: fields as Record<string, unknown> });
-  }
-  warn(fields: object, msg: string): void {
-    this.lines.push({ level: 'warn', msg, fields: fields as Record<string, unknown> });
-  }
-  error(fields: object, msg: string): void {
-    this.lines.push({ level: 'error', msg, fields: fields as Record<string, unknown> });
-  }
-}
+// The one capturing logger the tests share.
+export { CaptureLogger as MemoryLogger } from '../../../../packages/bus/test/support/capture-logger.js';
 
 /** Lets pending promise callbacks run. */
 export async function settle(): Promise<void> {
