@@ -5,3 +5,4 @@ export { GitClient, type CommitSummary, type MirrorState, type GitClientOptions 
 export { parseHookInput, type HookInput, type HookInputProblem, type RefUpdate } from './hook-input.js';
 export { repoLayout, headInfo, type RepoLayout, type HeadInfo } from './repo-layout.js';
 export { mirrorPath } from './mirror-path.js';
+export { exportTree, type ExportTreeOptions } from './release-export.js';
