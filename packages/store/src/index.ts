@@ -1,2 +1,7 @@
-// @deploybus/store: the ledger's persistence.
-export {};
+// @deploybus/store: the conductor's ledger, on embedded SQLite or PostgreSQL, each query written once.
+export { openLedger, type OpenLedgerOptions } from './open-ledger.js';
+export { Ledger } from './ledger.js';
+export { parseLedgerUrl, type LedgerTarget } from './ledger-url.js';
+export type { Engine } from './migrations.js';
+export { LedgerInputError, LedgerMigrationError, LedgerUnreachableError, LedgerUrlError } from './errors.js';
+export * from './ledger-types.js';
