@@ -1,2 +1,24 @@
-// @deploybus/conductor: public face.
-export {};
+// @deploybus/conductor: public face. The rollout logic, as plain modules; the daemon wiring comes later.
+export { ConductorError, HostPatternError, RolloutOptionsError, type ConductorErrorCode } from './errors.js';
+export { compileHostPattern, decidingPattern, patternsSelect, type HostPattern } from './host-pattern.js';
+export { selectTargets, compareHosts, type RosterEntry, type TargetFilter, type TargetHost, type TargetSelection, type TargetRefusalCode } from './target-selection.js';
+export { planRollout, batchSizeOf, type PlanOptions, type RolloutOptions } from './rollout-plan.js';
+export {
+  evaluateGates,
+  type BuildGateAnswer,
+  type DeployRequest,
+  type DeploymentRef,
+  type EnvironmentLock,
+  type GateDecision,
+  type GateInput,
+  type RefusalCode,
+} from './gates.js';
+export {
+  CommandSigner,
+  commandIdFor,
+  type CommandFactory,
+  type CommandSignerOptions,
+  type DeployCommandInput,
+  type RollbackCommandInput,
+  type SignedCommand,
+} from './command-signer.js';
