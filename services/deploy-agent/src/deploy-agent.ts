@@ -1,0 +1,222 @@
+// deploy-agent: one per server. Consumes its durable command queue, checks every agent.command
+// (signature, expiry, replay, host, app, env, ref) and refuses what fails with an agent.reply naming
+// the reason, nothing run. Accepted commands are carried out one at a time per app: deploy, rollback,
+// state, or an operator-defined action, with progress as task.* events and the outcome as a reply.
+import type { Bus, BusLogger, Subscription } from '@deploybus/bus';
+import { GitClient } from '@deploybus/git';
+import { commandQueueName, commandRoutingKey, type Message, type PayloadInputOf } from '@deploybus/protocol';
+import { ConfigError, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
+import type { HeartbeatApps } from '@deploybus/runtime';
+import { buildActionArgv } from './action-command.js';
+import { appState, deployRelease, rollbackRelease, runAction, type OperationDeps, type OperationOutcome, type StepTime } from './app-operations.js';
+import { checkCommand, type AgentCommand } from './command-check.js';
+import { runCommand, type CommandRunner } from './command-runner.js';
+import { deployAgentConfigSchema, loadTrustedKeys, type AppConfig, type DeployAgentConfig } from './config.js';
+import { ExecutedCommands } from './executed-commands.js';
+import { ReleaseDir } from './release-dir.js';
+import { GitReleaseStrategy, type MirrorGit, type ReleaseStrategy } from './release-strategy.js';
+import { TaskReporter } from './task-reporter.js';
+
+export const SERVICE = 'deploy-agent';
+export const VERSION = '0.1.0';
+
+export interface DeployAgentDependencies {
+  readonly config: DeployAgentConfig;
+  readonly bus: Bus;
+  readonly host: string;
+  readonly logger: BusLogger;
+  readonly git?: MirrorGit;
+  readonly runCommand?: CommandRunner;
+  readonly now?: () => Date;
+}
+
+export interface DeployAgent extends RunningDaemon {
+  /** Handles one command as the bus would hand it over (exported for tests and the all-in-one process). */
+  handle(message: Message): Promise<void>;
+  /** Resolves once no command is running. */
+  idle(): Promise<void>;
+  apps(): HeartbeatApps;
+}
+
+type Reply = Omit<PayloadInputOf<'agent.reply'>, 'commandId' | 'host'>;
+
+export async function startDeployAgent(deps: DeployAgentDependencies): Promise<DeployAgent> {
+  const { config, bus, host, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+  let trustedKeys: Map<string, string>;
+  try {
+    trustedKeys = loadTrustedKeys(config.trustedKeys);
+  } catch (error) {
+    throw new ConfigError('trustedKeys', `cannot read a public key file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, undefined, { cause: error });
+  }
+  if (trustedKeys.size === 0) logger.warn({}, 'no trustedKeys configured: every command will be refused');
+  let executed: ExecutedCommands;
+  try {
+    executed = await ExecutedCommands.open(config.stateDir);
+  } catch (error) {
+    throw new ConfigError('stateDir', `cannot read the executed-commands file in ${config.stateDir} (${error instanceof Error ? error.message : String(error)})`, undefined, { cause: error });
+  }
+  const apps = new Map(config.apps.map((app) => [app.name, app]));
+  const strategies: Record<AppConfig['strategy'], ReleaseStrategy> = {
+    'git-release': new GitReleaseStrategy(deps.git ?? new GitClient({ allowedProtocols: config.allowedProtocols }), config.mirrorsDir),
+  };
+  const operationDeps: OperationDeps = { runCommand: deps.runCommand ?? runCommand, now };
+  const appQueues = new Map<string, Promise<void>>();
+  const running = new Set<Promise<void>>();
+  const snapshot = new Map<string, { release?: string; ref?: string }>();
+
+  const refreshSnapshot = async (app: AppConfig): Promise<void> => {
+    const state = await appState(app).catch(() => undefined);
+    snapshot.set(app.name, { ...(state?.current ? { release: state.current } : {}), ...(state?.ref ? { ref: state.ref } : {}) });
+  };
+  await Promise.all(config.apps.map(refreshSnapshot));
+
+  const send = async (command: AgentCommand, reply: Reply): Promise<void> => {
+    if (command.replyTo === undefined) return;
+    try {
+      await bus.reply(command, bus.message('agent.reply', { commandId: command.payload.commandId, host, ...reply }, { correlationId: command.id }));
+    } catch (error) {
+      logger.warn({ commandId: command.payload.commandId, status: reply.status, err: error instanceof Error ? error.message : String(error) }, 'reply not sent');
+    }
+  };
+  const refuse = async (command: AgentCommand, code: string, reason: string): Promise<void> => {
+    logger.warn({ commandId: command.payload.commandId, action: command.payload.action, code, reason }, 'command refused');
+    await send(command, { status: 'refused', error: `${code}: ${reason}` });
+  };
+  const finish = async (command: AgentCommand, outcome: OperationOutcome): Promise<void> => {
+    logger.info({ commandId: command.payload.commandId, action: command.payload.action, ok: outcome.ok, failedStep: outcome.failedStep, release: outcome.release }, outcome.ok ? 'command succeeded' : 'command failed');
+    await send(command, {
+      status: outcome.ok ? 'succeeded' : 'failed',
+      ...(outcome.release === undefined ? {} : { release: outcome.release }),
+      ...(outcome.failedStep === undefined ? {} : { failedStep: outcome.failedStep }),
+      ...(outcome.exitCode === undefined ? {} : { exitCode: outcome.exitCode }),
+      ...(outcome.error === undefined ? {} : { error: outcome.error }),
+      ...(outcome.result === undefined ? {} : { result: outcome.result }),
+      steps: outcome.steps.slice(-100),
+    });
+  };
+  const reporterFor = (command: AgentCommand, scope: { deploymentId: string; app: string; env: string }): TaskReporter =>
+    new TaskReporter({ bus, logger, scope: { ...scope, host }, correlationId: command.id, batchMs: config.logBatchMs, batchLines: config.logBatchLines });
+
+  /** One command at a time per app, in arrival order. */
+  const serialized = (app: string, work: () => Promise<void>): Promise<void> => {
+    const previous = appQueues.get(app) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    appQueues.set(app, settled);
+    running.add(settled);
+    void settled.then(() => {
+      running.delete(settled);
+      if (appQueues.get(app) === settled) appQueues.delete(app);
+    });
+    return next;
+  };
+
+  const carryOut = async (command: AgentCommand): Promise<void> => {
+    const payload = command.payload;
+    if (payload.action === 'state') {
+      await send(command, { status: 'succeeded', result: { apps: await Promise.all(config.apps.map(appState)) } });
+      return;
+    }
+    const app = apps.get(payload.app);
+    if (app === undefined) return; // checked before; kept for the type
+    await serialized(app.name, async () => {
+      try {
+        if (payload.action === 'deploy') {
+          const strategy = strategies[app.strategy];
+          const start = performance.now();
+          let resolved: { sha: string; fetched: boolean } | undefined;
+          try {
+            resolved = await strategy.resolve(app, payload.ref);
+          } catch (error) {
+            await send(command, { status: 'failed', failedStep: 'fetch', error: `fetch: ${error instanceof Error ? error.message : String(error)}`.slice(0, 4000) });
+            return;
+          }
+          if (resolved === undefined) {
+            await refuse(command, 'UNKNOWN_REF', `ref ${payload.ref} does not exist in the mirror of ${app.repo}, even after a fetch`);
+            return;
+          }
+          const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: Math.round(performance.now() - start) }] : [];
+          await send(command, { status: 'accepted' });
+          const reporter = reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env });
+          await finish(command, await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha }, steps));
+        } else if (payload.action === 'rollback') {
+          if (payload.release !== undefined && !(await new ReleaseDir(app.deployRoot).list()).includes(payload.release)) {
+            await refuse(command, 'BAD_RELEASE', `release ${payload.release} does not exist for app ${app.name}`);
+            return;
+          }
+          await send(command, { status: 'accepted' });
+          await finish(command, await rollbackRelease(operationDeps, reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env }), app, payload.release));
+        } else {
+          const action = app.actions.find((candidate) => candidate.name === payload.name);
+          if (action === undefined) {
+            await refuse(command, 'UNKNOWN_ACTION', `app ${app.name} has no action ${JSON.stringify(payload.name)}`);
+            return;
+          }
+          const built = buildActionArgv(action, payload.params);
+          if (!built.ok) {
+            await refuse(command, 'BAD_PARAMS', built.reason);
+            return;
+          }
+          await send(command, { status: 'accepted' });
+          await finish(command, await runAction(operationDeps, reporterFor(command, { deploymentId: payload.commandId, app: app.name, env: app.env }), app, action, payload.params));
+        }
+      } catch (error) {
+        logger.error({ commandId: payload.commandId, err: error instanceof Error ? error.message : String(error) }, 'command failed unexpectedly');
+        await send(command, { status: 'failed', failedStep: 'agent', error: `agent error: ${error instanceof Error ? error.message : String(error)}`.slice(0, 4000) });
+      } finally {
+        await refreshSnapshot(app);
+      }
+    });
+  };
+
+  const handle = async (message: Message): Promise<void> => {
+    if (message.type !== 'agent.command') {
+      logger.warn({ type: message.type }, 'not an agent.command; dropped');
+      return;
+    }
+    const check = checkCommand(message, { host, trustedKeys, apps, commandMaxAgeMs: config.commandMaxAgeMs, alreadyExecuted: (id) => executed.has(id), now: now().getTime() });
+    if (!check.ok) {
+      await refuse(message, check.code, check.reason);
+      return;
+    }
+    // Recorded before anything runs: a crash mid-command must not let a redelivery run it twice.
+    await executed.record(message.payload.commandId, check.expiresAtMs);
+    logger.info({ commandId: message.payload.commandId, action: message.payload.action, keyId: check.keyId }, 'command taken');
+    await carryOut(message);
+  };
+
+  let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);
+  logger.info({ queue: commandQueueName(host), apps: [...apps.keys()] }, 'deploy-agent listening');
+
+  const idle = async (): Promise<void> => {
+    while (running.size > 0) await Promise.all([...running]);
+  };
+  return {
+    handle,
+    idle,
+    apps: () =>
+      config.apps.map((app) => {
+        const seen = snapshot.get(app.name);
+        return {
+          app: app.name,
+          env: app.env,
+          ...(seen?.release === undefined ? {} : { release: seen.release }),
+          ...(seen?.ref === undefined ? {} : { ref: seen.ref }),
+          ...(app.roles === undefined ? {} : { roles: app.roles }),
+        };
+      }),
+    stop: async () => {
+      await subscription?.unsubscribe();
+      subscription = undefined;
+      await idle();
+    },
+  };
+}
+
+export const deployAgent: DaemonDefinition<typeof deployAgentConfigSchema> = {
+  service: SERVICE,
+  version: VERSION,
+  configSchema: deployAgentConfigSchema,
+  start: (context) => startDeployAgent({ config: context.config, bus: context.bus, host: context.host, logger: context.logger }),
+};

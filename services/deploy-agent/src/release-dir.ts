@@ -1,0 +1,140 @@
+// The layout of one app's deploy root, and the only code that touches it:
+//   <deployRoot>/releases/<name>/   one directory per release, never edited once live
+//   <deployRoot>/current            a relative symlink to releases/<name>, swapped atomically
+//   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from
+// Release names are checked to be one directory name, so a name from a message cannot reach
+// outside releases/.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** As the protocol's release name: one directory name, no "..", not starting with "." or "-". */
+export const RELEASE_NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,254}$/;
+
+export interface ReleaseInfo {
+  readonly name: string;
+  readonly ref: string | undefined;
+  readonly sha: string | undefined;
+}
+
+export function isReleaseName(name: string): boolean {
+  return RELEASE_NAME_PATTERN.test(name);
+}
+
+/** `<UTC yyyymmddhhmmssSSS>-<ref with anything outside [A-Za-z0-9_.+@-] as "_">`: sorts by time. */
+export function newReleaseName(now: Date, ref: string): string {
+  const stamp = now.toISOString().replace(/[-:TZ.]/g, '');
+  const safeRef = ref.replace(/[^A-Za-z0-9_.+@-]/g, '_').replace(/\.{2,}/g, '_').slice(0, 200);
+  return `${stamp}-${safeRef}`;
+}
+
+export class ReleaseDir {
+  constructor(readonly deployRoot: string) {}
+
+  get releasesDir(): string {
+    return join(this.deployRoot, 'releases');
+  }
+
+  get currentLink(): string {
+    return join(this.deployRoot, 'current');
+  }
+
+  pathOf(name: string): string {
+    if (!isReleaseName(name)) throw new Error(`release name ${JSON.stringify(name)} is not one directory name`);
+    return join(this.releasesDir, name);
+  }
+
+  /** Creates the new, empty release directory (failing if it exists). */
+  async create(name: string): Promise<string> {
+    await mkdir(this.releasesDir, { recursive: true });
+    await mkdir(join(this.deployRoot, '.deploybus'), { recursive: true });
+    const path = this.pathOf(name);
+    await mkdir(path);
+    return path;
+  }
+
+  /** Release names, oldest first. */
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.releasesDir, { withFileTypes: true });
+      return entries
+        .filter((entry) => entry.isDirectory() && isReleaseName(entry.name))
+        .map((entry) => entry.name)
+        .sort();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** The release `current` points at, or undefined when there is none (or it points elsewhere). */
+  async current(): Promise<string | undefined> {
+    let target: string;
+    try {
+      target = await readlink(this.currentLink);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
+      throw error;
+    }
+    const match = /^releases\/([^/]+)$/.exec(target);
+    return match && isReleaseName(match[1]!) ? match[1] : undefined;
+  }
+
+  /** The newest release older than `current` (by name, which sorts by time). */
+  async previous(current: string | undefined): Promise<string | undefined> {
+    if (current === undefined) return undefined;
+    const older = (await this.list()).filter((name) => name < current);
+    return older.at(-1);
+  }
+
+  /** Points `current` at a release: a new symlink beside it, renamed over it (atomic on POSIX). */
+  async switchTo(name: string): Promise<void> {
+    this.pathOf(name);
+    const temp = join(this.deployRoot, `.current.${randomBytes(6).toString('hex')}`);
+    await symlink(`releases/${name}`, temp);
+    try {
+      await rename(temp, this.currentLink);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Removes `current` (back to "nothing deployed" when a first deploy fails after its switch). */
+  async clearCurrent(): Promise<void> {
+    await unlink(this.currentLink).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+    });
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(this.pathOf(name), { recursive: true, force: true });
+    await rm(this.metaPath(name), { force: true });
+  }
+
+  /** Removes the oldest releases beyond `keep`, never one in `protect` (current and previous). */
+  async prune(keep: number, protect: ReadonlySet<string>): Promise<string[]> {
+    const names = await this.list();
+    const removable = names.slice(0, Math.max(0, names.length - keep)).filter((name) => !protect.has(name));
+    for (const name of removable) await this.remove(name);
+    return removable;
+  }
+
+  async writeInfo(name: string, info: { ref: string; sha: string }): Promise<void> {
+    await writeFile(this.metaPath(name), JSON.stringify(info));
+  }
+
+  async info(name: string): Promise<ReleaseInfo> {
+    try {
+      const parsed = JSON.parse(await readFile(this.metaPath(name), 'utf8')) as { ref?: unknown; sha?: unknown };
+      return { name, ref: typeof parsed.ref === 'string' ? parsed.ref : undefined, sha: typeof parsed.sha === 'string' ? parsed.sha : undefined };
+    } catch {
+      return { name, ref: undefined, sha: undefined };
+    }
+  }
+
+  private metaPath(name: string): string {
+    this.pathOf(name);
+    return join(this.deployRoot, '.deploybus', `${name}.json`);
+  }
+}

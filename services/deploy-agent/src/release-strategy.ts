@@ -1,0 +1,39 @@
+// How a release directory gets its files. Only 'git-release' exists: the tree of a commit from the
+// local bare mirror (the one repo-updater keeps fresh). A tarball or container strategy would
+// implement the same two calls.
+import { exportTree, mirrorPath, type GitClient } from '@deploybus/git';
+import type { AppConfig } from './config.js';
+
+export interface ReleaseStrategy {
+  readonly kind: AppConfig['strategy'];
+  /** Makes the ref available locally (fetching when it is not) and names its commit; undefined: no such ref. */
+  resolve(app: AppConfig, ref: string): Promise<{ sha: string; fetched: boolean } | undefined>;
+  /** Fills the new, empty release directory with commit `sha`. */
+  build(app: AppConfig, sha: string, releaseDir: string): Promise<void>;
+}
+
+export type MirrorGit = Pick<GitClient, 'ensureMirror' | 'fetchMirror' | 'resolveRef'>;
+
+export class GitReleaseStrategy implements ReleaseStrategy {
+  readonly kind = 'git-release' as const;
+
+  constructor(
+    private readonly git: MirrorGit,
+    private readonly mirrorsDir: string,
+    private readonly timeoutMs = 300_000,
+  ) {}
+
+  async resolve(app: AppConfig, ref: string): Promise<{ sha: string; fetched: boolean } | undefined> {
+    const mirror = mirrorPath(this.mirrorsDir, app.repo);
+    await this.git.ensureMirror(mirror, app.url);
+    const sha = await this.git.resolveRef(mirror, ref);
+    if (sha !== undefined) return { sha, fetched: false };
+    await this.git.fetchMirror(mirror);
+    const fetched = await this.git.resolveRef(mirror, ref);
+    return fetched === undefined ? undefined : { sha: fetched, fetched: true };
+  }
+
+  async build(app: AppConfig, sha: string, releaseDir: string): Promise<void> {
+    await exportTree(mirrorPath(this.mirrorsDir, app.repo), sha, releaseDir, { timeoutMs: this.timeoutMs });
+  }
+}

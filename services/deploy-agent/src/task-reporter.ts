@@ -1,0 +1,73 @@
+// Progress of one command on the bus: task.started / task.completed per step with its duration,
+// and output lines in task.log batches (sent when logBatchMs old or logBatchLines long), numbered
+// by `seq` and published one after another so they arrive in order. A publish that fails is logged;
+// it never fails the deploy itself.
+import type { Bus, BusLogger } from '@deploybus/bus';
+import type { Message } from '@deploybus/protocol';
+import type { OutputLine } from './command-runner.js';
+
+export interface TaskScope {
+  readonly deploymentId: string;
+  readonly app: string;
+  readonly env: string;
+  readonly host: string;
+}
+
+export interface TaskReporterOptions {
+  readonly bus: Bus;
+  readonly logger: BusLogger;
+  readonly scope: TaskScope;
+  readonly correlationId: string;
+  readonly batchMs: number;
+  readonly batchLines: number;
+}
+
+export class TaskReporter {
+  private seq = 0;
+  private lines: OutputLine[] = [];
+  private step = '';
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: TaskReporterOptions) {}
+
+  started(step: string): void {
+    this.flush();
+    this.step = step;
+    this.send(this.options.bus.message('task.started', { ...this.options.scope, step }, { correlationId: this.options.correlationId }));
+  }
+
+  line(line: OutputLine): void {
+    this.lines.push(line);
+    if (this.lines.length >= this.options.batchLines) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.options.batchMs);
+  }
+
+  completed(step: string, ok: boolean, durationMs: number, exitCode?: number): void {
+    this.flush();
+    this.send(this.options.bus.message('task.completed', { ...this.options.scope, step, ok, durationMs: Math.max(0, Math.round(durationMs)), ...(exitCode === undefined ? {} : { exitCode }) }, { correlationId: this.options.correlationId }));
+  }
+
+  /** Sends what is buffered and resolves when every message so far is published. */
+  async drain(): Promise<void> {
+    this.flush();
+    await this.chain;
+  }
+
+  private flush(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lines.length === 0) return;
+    const lines = this.lines;
+    this.lines = [];
+    this.send(this.options.bus.message('task.log', { ...this.options.scope, step: this.step, seq: this.seq++, lines }, { correlationId: this.options.correlationId }));
+  }
+
+  private send(message: Message): void {
+    this.chain = this.chain.then(() =>
+      this.options.bus.publish(message).catch((error: unknown) => {
+        this.options.logger.warn({ type: message.type, err: error instanceof Error ? error.message : String(error) }, 'progress event not published');
+      }),
+    );
+  }
+}
