@@ -1,0 +1,159 @@
+// Deploys end to end on the in-memory bus with real git: release dirs, the `current` switch, hooks,
+// health checks with rollback, pruning, and the task.* events a person watches.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { agentFixture, deployPayload, type AgentFixture, type AppOverrides } from './support/agent-fixture.js';
+
+let fixture: AgentFixture | undefined;
+afterEach(async () => {
+  await fixture?.close();
+  fixture = undefined;
+});
+
+async function start(app: AppOverrides = {}): Promise<AgentFixture> {
+  fixture = await agentFixture({ app });
+  return fixture;
+}
+
+const node = process.execPath;
+
+async function currentTarget(f: AgentFixture): Promise<string> {
+  return readlink(join(f.deployRoot, 'current'));
+}
+
+describe('deploy', () => {
+  it('a signed deploy of a tag builds a release from the mirror and switches current to it', async () => {
+    const f = await start();
+    const sha = await f.origin.release('v1.0.0', 'one');
+    const reply = await f.run(f.command(deployPayload('v1.0.0')));
+    expect(reply.payload.status).toBe('succeeded');
+    const release = reply.payload.release!;
+    expect(release).toMatch(/^\d{17}-v1\.0\.0$/);
+    expect(await currentTarget(f)).toBe(`releases/${release}`);
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('one\n');
+    expect(f.repliesTo(reply.payload.commandId).map((r) => r.payload.status)).toEqual(['accepted', 'succeeded']);
+    expect(reply.payload.steps?.map((s) => s.name)).toEqual(['checkout', 'switch']);
+    expect(existsSync(join(f.config.mirrorsDir, 'shop.git'))).toBe(true);
+    expect(f.agent.apps()).toEqual([{ app: 'shop', env: 'production', release, ref: 'v1.0.0', roles: ['web'] }]);
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.result).toEqual({ apps: [{ app: 'shop', env: 'production', current: release, ref: 'v1.0.0', sha, releases: [release] }] });
+  });
+
+  it('fetches a tag that the mirror does not have yet', async () => {
+    const f = await start();
+    await f.origin.release('v1.0.0', 'one');
+    expect((await f.run(f.command(deployPayload('v1.0.0')))).payload.status).toBe('succeeded');
+    await f.origin.release('v1.1.0', 'two');
+    const reply = await f.run(f.command(deployPayload('v1.1.0')));
+    expect(reply.payload.status).toBe('succeeded');
+    expect(reply.payload.steps?.[0]?.name).toBe('fetch');
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('two\n');
+  });
+
+  it('hooks run in the new release dir with the DEPLOYBUS_* environment, and their output is streamed in order', async () => {
+    const script = 'const e=process.env;console.log(JSON.stringify({cwd:process.cwd(),app:e.DEPLOYBUS_APP,env:e.DEPLOYBUS_ENV,ref:e.DEPLOYBUS_REF,sha:e.DEPLOYBUS_SHA,dir:e.DEPLOYBUS_RELEASE_DIR,root:e.DEPLOYBUS_DEPLOY_ROOT,prev:e.DEPLOYBUS_PREVIOUS_RELEASE_DIR}));console.error("to stderr")';
+    const f = await start({ hooks: { preDeploy: [node, '-e', script], restart: { command: [node, '-e', 'console.log("restarted")'], timeoutMs: 10_000 } } });
+    await f.origin.release('v1.0.0', 'one');
+    const first = await f.run(f.command(deployPayload('v1.0.0')));
+    const sha = await f.origin.release('v2.0.0', 'two');
+    const command = f.command(deployPayload('v2.0.0'));
+    const reply = await f.run(command);
+    expect(reply.payload.status).toBe('succeeded');
+    const releaseDir = join(f.deployRoot, 'releases', reply.payload.release!);
+    const mine = f.tasks.filter((t) => t.correlationId === command.id);
+    const logs = mine.flatMap((t) => (t.type === 'task.log' ? t.payload.lines.map((l) => ({ step: t.payload.step, ...l })) : []));
+    const envLine = logs.find((l) => l.step === 'pre-deploy' && l.stream === 'stdout');
+    expect(JSON.parse(envLine!.text)).toEqual({ cwd: releaseDir, app: 'shop', env: 'production', ref: 'v2.0.0', sha, dir: releaseDir, root: f.deployRoot, prev: join(f.deployRoot, 'releases', first.payload.release!) });
+    expect(logs.some((l) => l.step === 'pre-deploy' && l.stream === 'stderr' && l.text === 'to stderr')).toBe(true);
+    expect(logs.some((l) => l.step === 'restart' && l.text === 'restarted')).toBe(true);
+    const events = mine.filter((t) => t.type !== 'task.log').map((t) => `${t.type}:${(t.payload as { step: string }).step}`);
+    expect(events).toEqual([
+      'task.started:checkout', 'task.completed:checkout',
+      'task.started:pre-deploy', 'task.completed:pre-deploy',
+      'task.started:switch', 'task.completed:switch',
+      'task.started:restart', 'task.completed:restart',
+    ]);
+    const seqs = mine.flatMap((t) => (t.type === 'task.log' ? [t.payload.seq] : []));
+    expect(seqs).toEqual(seqs.map((_, i) => i));
+    expect(reply.payload.steps?.map((s) => s.name)).toEqual(['fetch', 'checkout', 'pre-deploy', 'switch', 'restart']);
+  });
+
+  it('a failing health check after the switch puts current back on the previous release and reports the step', async () => {
+    const marker = 'healthy-marker';
+    const f = await start({ healthCheck: { command: [node, '-e', `const fs=require("fs");const ok=fs.readFileSync("app.txt","utf8").includes("${marker}");console.log(ok?"fine":"not healthy");process.exit(ok?0:3)`], retries: 1, intervalMs: 10, timeoutMs: 10_000 } });
+    await f.origin.release('v1.0.0', marker);
+    const good = await f.run(f.command(deployPayload('v1.0.0')));
+    expect(good.payload.status).toBe('succeeded');
+    await f.origin.release('v1.1.0', 'broken');
+    const bad = await f.run(f.command(deployPayload('v1.1.0')));
+    expect(bad.payload.status).toBe('failed');
+    expect(bad.payload.failedStep).toBe('health-check');
+    expect(bad.payload.exitCode).toBe(3);
+    expect(bad.payload.error).toContain('not healthy');
+    expect(bad.payload.error).toContain(`current is back on ${good.payload.release!}`);
+    expect(await currentTarget(f)).toBe(`releases/${good.payload.release!}`);
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe(`${marker}\n`);
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual([good.payload.release]);
+    expect(bad.payload.steps?.map((s) => s.name)).toEqual(['fetch', 'checkout', 'switch', 'health-check', 'rollback']);
+  });
+
+  it('a failing pre-deploy hook leaves current untouched and runs nothing after it', async () => {
+    const f = await start({ hooks: { preDeploy: [node, '-e', 'const fs=require("fs");if(fs.readFileSync("app.txt","utf8").includes("bad")){console.log("pre-deploy says no");process.exit(7)}'], restart: [node, '-e', 'require("fs").writeFileSync(process.env.DEPLOYBUS_DEPLOY_ROOT+"/restarted-"+process.env.DEPLOYBUS_REF,"")'] } });
+    await f.origin.release('v1.0.0', 'good');
+    const good = await f.run(f.command(deployPayload('v1.0.0')));
+    expect(good.payload.status).toBe('succeeded');
+    await f.origin.release('v1.1.0', 'bad');
+    const bad = await f.run(f.command(deployPayload('v1.1.0')));
+    expect(bad.payload).toMatchObject({ status: 'failed', failedStep: 'pre-deploy', exitCode: 7 });
+    expect(bad.payload.error).toContain('pre-deploy says no');
+    expect(await currentTarget(f)).toBe(`releases/${good.payload.release!}`);
+    expect(existsSync(join(f.deployRoot, 'restarted-v1.0.0'))).toBe(true);
+    expect(existsSync(join(f.deployRoot, 'restarted-v1.1.0'))).toBe(false);
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual([good.payload.release]);
+  });
+
+  it('keeps keepReleases releases and removes older ones', async () => {
+    const f = await start({ keepReleases: 2 });
+    const names: string[] = [];
+    for (const tag of ['v1', 'v2', 'v3', 'v4']) {
+      await f.origin.release(tag, tag);
+      const reply = await f.run(f.command(deployPayload(tag)));
+      expect(reply.payload.status).toBe('succeeded');
+      names.push(reply.payload.release!);
+    }
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names.slice(-2));
+    expect(await currentTarget(f)).toBe(`releases/${names[3]!}`);
+  });
+
+  it('runs one deploy per app at a time', async () => {
+    const f = await start({ hooks: { preDeploy: [node, '-e', 'const fs=require("fs");const p=process.env.DEPLOYBUS_DEPLOY_ROOT+"/busy";if(fs.existsSync(p)){process.exit(9)}fs.writeFileSync(p,"");setTimeout(()=>fs.unlinkSync(p),300)'] } });
+    await f.origin.release('v1', 'one');
+    await f.origin.release('v2', 'two');
+    const replies = await Promise.all([f.run(f.command(deployPayload('v1'))), f.run(f.command(deployPayload('v2')))]);
+    expect(replies.map((r) => r.payload.status)).toEqual(['succeeded', 'succeeded']);
+  });
+});
+
+describe('rollback and state', () => {
+  it('rolls back to the previous release, then to a named one; a name that is not a release is refused', async () => {
+    const f = await start();
+    const names: string[] = [];
+    for (const tag of ['v1', 'v2', 'v3']) {
+      await f.origin.release(tag, tag);
+      names.push((await f.run(f.command(deployPayload(tag)))).payload.release!);
+    }
+    const back = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-1', app: 'shop', env: 'production' }));
+    expect(back.payload).toMatchObject({ status: 'succeeded', release: names[1] });
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('v2\n');
+    const named = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-2', app: 'shop', env: 'production', release: names[2]! }));
+    expect(named.payload).toMatchObject({ status: 'succeeded', release: names[2] });
+    expect(await currentTarget(f)).toBe(`releases/${names[2]!}`);
+    const missing = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-3', app: 'shop', env: 'production', release: '20990101000000000-nope' }));
+    expect(missing.payload.status).toBe('refused');
+    expect(missing.payload.error).toContain('BAD_RELEASE');
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.result).toMatchObject({ apps: [{ app: 'shop', current: names[2], ref: 'v3', releases: names }] });
+  });
+});
