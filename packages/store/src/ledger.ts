@@ -1,5 +1,5 @@
 // The ledger: every query written once with Kysely, run on SQLite or PostgreSQL alike.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { LedgerInputError } from './errors.js';
 import type { DeploymentsTable, LedgerDatabase, ReleasesTable } from './ledger-schema.js';
 import type {
