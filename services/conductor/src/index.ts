@@ -22,3 +22,17 @@ export {
   type RollbackCommandInput,
   type SignedCommand,
 } from './command-signer.js';
+export {
+  RolloutRunner,
+  systemTimer,
+  type AgentGateway,
+  type AgentReply,
+  type HostOutcome,
+  type HostResult,
+  type RolloutEvent,
+  type RolloutResult,
+  type RolloutRunnerDeps,
+  type RolloutSpec,
+  type RolloutStatus,
+  type RolloutTimer,
+} from './rollout-runner.js';
