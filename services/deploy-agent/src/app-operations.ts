@@ -1,6 +1,7 @@
 // What the agent does for one app once a command is accepted: deploy a ref into a new release,
 // roll back, run an operator action. Each returns an outcome for the reply; a failure after the
 // switch puts `current` back where it was before replying. Steps report through a TaskReporter.
+import { mkdir } from 'node:fs/promises';
 import { buildActionArgv, type ParamValue } from './action-command.js';
 import type { CommandOutcome, CommandRunner } from './command-runner.js';
 import type { ActionConfig, AppConfig, HookName } from './config.js';
@@ -213,6 +214,7 @@ export async function runAction(deps: OperationDeps, reporter: TaskReporter, app
   const current = await dir.current();
   const info = current === undefined ? undefined : await dir.info(current);
   const cwd = current === undefined ? app.deployRoot : dir.pathOf(current);
+  await mkdir(cwd, { recursive: true });
   const env = hookEnv(app, info?.ref ?? '', info?.sha ?? '', current === undefined ? '' : cwd, undefined);
   const recorder = new StepRecorder(reporter);
   try {
