@@ -1,5 +1,5 @@
 // The ledger: every query written once with Kysely, run on SQLite or PostgreSQL alike.
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { LedgerInputError } from './errors.js';
 import type { DeploymentsTable, LedgerDatabase, ReleasesTable } from './ledger-schema.js';
 import type {
@@ -32,6 +32,8 @@ import { runMigrations, type Engine } from './migrations.js';
 /** Rows per INSERT: far below SQLite's and PostgreSQL's limits on bound parameters. */
 const INSERT_CHUNK = 500;
 const MAX_LIMIT = 10_000;
+/** PostgreSQL advisory lock key taken while appending events ('dbev' in ASCII; any constant would do). */
+const EVENT_APPEND_LOCK = 0x6462_6576;
 
 /** Which earlier states each final state may be reached from; anything finished stays finished. */
 const FINISH_FROM: Record<FinishedState, DeploymentState[]> = {
@@ -124,6 +126,10 @@ export class Ledger {
     }));
     if (rows.length === 0) return 0;
     return this.#db.transaction().execute(async (trx) => {
+      // On PostgreSQL, writers that take sequence numbers concurrently could commit them out of order, and a
+      // reader replaying after seq N would miss a lower seq committed later. Appends therefore take turns
+      // (SQLite has one writer anyway), so seq order is commit order and the replay cursor never skips.
+      if (this.engine === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(EVENT_APPEND_LOCK)})`.execute(trx);
       let inserted = 0;
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const result = await trx

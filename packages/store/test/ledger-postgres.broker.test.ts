@@ -91,6 +91,36 @@ describe('ledger on PostgreSQL, concurrency', () => {
     }
   });
 
+  it('lets a reader following eventsAfter see every event exactly once while two pools append', async () => {
+    const [a, b] = ledgers;
+    if (a === undefined || b === undefined) throw new Error('two ledgers expected');
+    const tag = randomBytes(4).toString('hex');
+    let cursor = (await a.eventsAfter(0, 10_000)).cursor;
+    const seen: string[] = [];
+    let writing = true;
+    const reader = (async () => {
+      for (;;) {
+        const done = !writing;
+        const page = await a.eventsAfter(cursor, 500);
+        seen.push(...page.events.map((e) => e.id));
+        cursor = page.cursor;
+        if (done && page.events.length === 0) return;
+      }
+    })();
+    const writer = async (ledger: Ledger, name: string): Promise<void> => {
+      for (let batch = 0; batch < 20; batch += 1) {
+        const events = Array.from({ length: 1 + (batch % 5) }, (_, i) => ({ id: `${tag}-${name}-${batch}-${i}`, type: 'task.log', time: new Date(), payload: { batch } }));
+        await ledger.appendEvents(events);
+      }
+    };
+    await Promise.all([writer(a, 'a'), writer(b, 'b'), writer(a, 'c'), writer(b, 'd')]);
+    writing = false;
+    await reader;
+    const mine = seen.filter((id) => id.startsWith(tag));
+    expect(new Set(mine).size).toBe(mine.length);
+    expect(mine).toHaveLength(4 * (4 * (1 + 2 + 3 + 4 + 5)));
+  });
+
   it('starts only one of two deployments of one app and environment raced from two pools', async () => {
     const [a, b] = ledgers;
     if (a === undefined || b === undefined) throw new Error('two ledgers expected');
