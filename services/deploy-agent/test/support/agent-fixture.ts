@@ -42,6 +42,8 @@ export type AppOverrides = Record<string, unknown>;
 
 export interface FixtureOptions {
   readonly busUrl?: string;
+  /** The signing client's bus (default: busUrl), e.g. STOMP while the agent speaks AMQP. */
+  readonly clientBusUrl?: string;
   /** Extra keys for the app "shop" (hooks, healthCheck, actions...). */
   readonly app?: AppOverrides;
   readonly commandMaxAgeMs?: number;
@@ -93,7 +95,7 @@ export async function agentFixture(options: FixtureOptions = {}): Promise<AgentF
     apps: [{ name: 'shop', env: 'production', repo: 'shop', url: origin.path, deployRoot, roles: ['web'], ...options.app }],
   });
   const logger = new CaptureLogger();
-  const client = await connectBus(busUrl, { service: 'conductor', host: randomName('conductor') });
+  const client = await connectBus(options.clientBusUrl ?? busUrl, { service: 'conductor', host: randomName('conductor') });
   const agentBus = await connectBus(busUrl, { service: 'deploy-agent', host, logger });
   const replies: Message<'agent.reply'>[] = [];
   const tasks: Message[] = [];
