@@ -71,7 +71,7 @@ export interface RolloutSpec {
 export interface RolloutRunnerDeps {
   readonly gateway: AgentGateway;
   readonly commands: CommandFactory;
-  /** Publishes (and records) one event; awaited, so events leave in order. */
+  /** Publishes (and records) one event. Calls never overlap: the next waits for the last to settle, so events leave in order. */
   readonly emit: (event: RolloutEvent) => Promise<void> | void;
   /** An event that could not be emitted: the rollout goes on regardless, so this must report it. */
   readonly onEmitError: (error: unknown, event: RolloutEvent) => void;
@@ -122,6 +122,7 @@ export class RolloutRunner {
   #state: 'idle' | 'running' | 'finished' = 'idle';
   #cancel: { by: string; reason: string } | undefined;
   #wakePause: (() => void) | undefined;
+  #emitted: Promise<void> = Promise.resolve();
 
   constructor(spec: RolloutSpec, deps: RolloutRunnerDeps) {
     validateSpec(spec);
@@ -322,12 +323,16 @@ export class RolloutRunner {
     await this.#emit({ type: 'deploy.host-result', payload });
   }
 
-  async #emit(event: RolloutEvent): Promise<void> {
-    try {
-      await this.#deps.emit(event);
-    } catch (error) {
-      this.#deps.onEmitError(error, event);
-    }
+  /** Emits after every earlier event has settled: hosts of one batch finish concurrently, their events must not overtake each other. */
+  #emit(event: RolloutEvent): Promise<void> {
+    this.#emitted = this.#emitted.then(async () => {
+      try {
+        await this.#deps.emit(event);
+      } catch (error) {
+        this.#deps.onEmitError(error, event);
+      }
+    });
+    return this.#emitted;
   }
 
   #ref(): { deploymentId: string; app: string; env: string } {

@@ -22,7 +22,7 @@ interface HarnessOptions {
   readonly deploy?: Record<string, Script>;
   readonly rollback?: Record<string, Script>;
   readonly onSend?: (sent: Sent, runner: RolloutRunner) => void;
-  readonly emit?: (event: RolloutEvent) => void;
+  readonly emit?: (event: RolloutEvent) => Promise<void> | void;
 }
 
 function spec(overrides: Partial<RolloutSpec> = {}): RolloutSpec {
@@ -73,7 +73,7 @@ function harness(rolloutSpec: RolloutSpec, options: HarnessOptions = {}) {
       // Every event must be a valid message of its type.
       createMessage(event.type, event.payload as never, { source: { service: 'conductor', host: 'ops1' } });
       events.push(event);
-      options.emit?.(event);
+      return options.emit?.(event);
     },
     onEmitError: (error) => emitErrors.push(error),
   });
@@ -258,6 +258,21 @@ describe('RolloutRunner', () => {
     const result = await h.run();
     expect(replies).toEqual([false, false, true, false]);
     expect(result.results[0]).toMatchObject({ outcome: 'failed', error: 'failed: first' });
+  });
+
+  it('never lets a slow emit be overtaken: the next event waits for the last to settle', async () => {
+    const settled: string[] = [];
+    const h = harness(spec({ batches: [['web1', 'web2']] }), {
+      emit: async (event) => {
+        const label = event.type === 'deploy.host-result' ? event.payload.host : event.type;
+        // web1 finishes first, but its event is the slowest to settle.
+        await new Promise((resolve) => setTimeout(resolve, label === 'web1' ? 500 : 1));
+        settled.push(label);
+      },
+    });
+    const result = await h.run();
+    expect(result.status).toBe('succeeded');
+    expect(settled).toEqual(['deploy.started', 'web1', 'web2', 'deploy.succeeded']);
   });
 
   it('keeps going when an event cannot be emitted, and reports it', async () => {
