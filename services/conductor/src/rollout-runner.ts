@@ -160,7 +160,7 @@ export class RolloutRunner {
         const failures = results.filter((r) => r.outcome !== 'succeeded');
         if (failures.length > 0) return await this.#finishFailed(startedAt, done, succeeded, failures);
       }
-      const result: RolloutResult = { status: 'succeeded', succeededHosts: succeeded, failedHosts: [], rolledBackHosts: [], results: [...this.#results], durationMs: this.#timer.now() - startedAt };
+      const result: RolloutResult = { status: 'succeeded', succeededHosts: [...succeeded], failedHosts: [], rolledBackHosts: [], results: [...this.#results], durationMs: this.#timer.now() - startedAt };
       await this.#emit({ type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
       return result;
     } finally {
@@ -183,11 +183,15 @@ export class RolloutRunner {
     return true;
   }
 
-  /** Stops the rollout before its next batch; the batch in flight finishes. The first cancel counts. */
-  cancel(by: string, reason: string): void {
-    if (this.#state === 'finished' || this.#cancel !== undefined) return;
+  /**
+   * Stops the rollout before its next batch; the batch in flight finishes. Returns false when the
+   * rollout has finished or was cancelled already (the first cancel counts).
+   */
+  cancel(by: string, reason: string): boolean {
+    if (this.#state === 'finished' || this.#cancel !== undefined) return false;
     this.#cancel = { by, reason };
     this.#wakePause?.();
+    return true;
   }
 
   async #deployHost(host: string): Promise<HostResult> {

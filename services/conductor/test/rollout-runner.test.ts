@@ -210,7 +210,7 @@ describe('RolloutRunner', () => {
   it('cancels before the next batch: the batch in flight finishes, nothing is rolled back', async () => {
     const h = harness(spec(), {
       onSend: (sent, runner) => {
-        if (sent.host === 'web2') runner.cancel('bob', 'wrong tag');
+        if (sent.host === 'web2') expect(runner.cancel('bob', 'wrong tag')).toBe(true);
       },
     });
     const result = await h.run();
@@ -218,6 +218,7 @@ describe('RolloutRunner', () => {
     expect(result).toMatchObject({ status: 'cancelled', succeededHosts: ['web1', 'web2'], rolledBackHosts: [] });
     expect(h.types()).toEqual(['deploy.started', 'deploy.host-result', 'deploy.host-result', 'deploy.cancelled']);
     expect(h.events.at(-1)?.payload).toEqual({ deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', cancelledBy: 'bob', reason: 'wrong tag' });
+    expect(h.runner.cancel('carol', 'again')).toBe(false);
   });
 
   it('finishes as succeeded when the cancel comes during the last batch', async () => {
