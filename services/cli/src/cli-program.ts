@@ -7,6 +7,7 @@ import { ConfigError, type Env } from '@deploybus/runtime';
 import { CliError, EXIT } from './cli-errors.js';
 import { HOOK_TYPES, installHook, type HookType } from './hook-install.js';
 import { runHook } from './hook-run.js';
+import { registerKeysCommand } from './keys-command.js';
 
 export interface CliIo {
   readonly env: Env;
@@ -94,6 +95,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       const extra = result.chained ? `; it runs ${result.chained} first` : result.replaced ? `; the old hook is kept as ${result.replaced}` : '';
       io.stdout(`installed ${opts.type} hook at ${result.path}${extra}\n`);
     });
+
+  registerKeysCommand(program, io);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
