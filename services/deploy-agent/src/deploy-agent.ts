@@ -112,7 +112,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     return next;
   };
 
-  const carryOut = async (command: AgentCommand): Promise<void> => {
+  const carryOut = async (command: AgentCommand, expiresAtMs: number): Promise<void> => {
     const payload = command.payload;
     if (payload.action === 'state') {
       await send(command, { status: 'succeeded', result: { apps: await Promise.all(config.apps.map(appState)) } });
@@ -121,6 +121,10 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     const app = apps.get(payload.app);
     if (app === undefined) return; // checked before; kept for the type
     await serialized(app.name, async () => {
+      if (now().getTime() >= expiresAtMs) {
+        await refuse(command, 'EXPIRED', `command expired at ${command.expiresAt ?? '?'} while waiting for an earlier command on app ${app.name}`);
+        return;
+      }
       try {
         if (payload.action === 'deploy') {
           const strategy = strategies[app.strategy];
@@ -181,9 +185,16 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       return;
     }
     // Recorded before anything runs: a crash mid-command must not let a redelivery run it twice.
-    await executed.record(message.payload.commandId, check.expiresAtMs);
+    try {
+      await executed.record(message.payload.commandId, check.expiresAtMs);
+    } catch (error) {
+      const reason = `cannot record the command id in ${config.stateDir} (${error instanceof Error ? error.message : String(error)}); not run`;
+      logger.error({ commandId: message.payload.commandId }, reason);
+      await send(message, { status: 'failed', failedStep: 'record', error: reason.slice(0, 4000) });
+      return;
+    }
     logger.info({ commandId: message.payload.commandId, action: message.payload.action, keyId: check.keyId }, 'command taken');
-    await carryOut(message);
+    await carryOut(message, check.expiresAtMs);
   };
 
   let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);

@@ -26,6 +26,7 @@ async function start(): Promise<{ f: AgentFixture; marker: string }> {
       hooks: { preDeploy: [node, '-e', `require("fs").writeFileSync(${JSON.stringify(marker)}, "")`] },
       actions: [
         { name: 'touch', command: [node, '-e', `require("fs").writeFileSync(${JSON.stringify(marker)}, "")`] },
+        { name: 'say', command: [node, '-e', 'console.log(process.argv[1])', '{text}'], params: { text: { type: 'string', pattern: '.*' } } },
         {
           name: 'htaccess',
           command: [node, '-e', 'console.log(JSON.stringify(process.argv.slice(1)))', '{path}', '{ttl}', '{force}'],
@@ -124,5 +125,11 @@ describe('refused commands', () => {
       await expectRefused(f, f.command({ action: 'run', app: 'shop', name: 'htaccess', params }), 'BAD_PARAMS', marker);
     }
     await expectRefused(f, f.command({ action: 'run', app: 'shop', name: 'nope', params: {} }), 'UNKNOWN_ACTION', marker);
+    // A value that would be a command in a shell is one literal argument here.
+    const shellish = `$(touch ${marker}); touch ${marker}`;
+    const said = await f.run(f.command({ action: 'run', app: 'shop', name: 'say', params: { text: shellish } }));
+    expect(said.payload.status).toBe('succeeded');
+    expect(said.payload.result?.['output']).toBe(shellish);
+    expect(existsSync(marker)).toBe(false);
   });
 });

@@ -1,0 +1,88 @@
+// The daemon as runDaemon starts it: config checked at start (naming the bad key), and heartbeats
+// that say what each app runs on this host.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectBus } from '@deploybus/bus';
+import { generateSigningKeyPair, signMessage, type Message } from '@deploybus/protocol';
+import { ConfigError, loadConfig, startDaemon, type DaemonHandle } from '@deploybus/runtime';
+import { deployAgent, deployAgentConfigSchema } from '../src/index.js';
+import { randomName, waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { makeOrigin } from './support/agent-fixture.js';
+
+let root: string | undefined;
+let handle: DaemonHandle | undefined;
+afterEach(async () => {
+  await handle?.stop();
+  handle = undefined;
+  if (root !== undefined) await rm(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+function baseConfig(dir: string, app: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    mirrorsDir: join(dir, 'mirrors'),
+    stateDir: join(dir, 'state'),
+    apps: [{ name: 'shop', env: 'production', repo: 'shop', url: join(dir, 'origin'), deployRoot: join(dir, 'deploy'), ...app }],
+  };
+}
+
+async function configError(config: Record<string, unknown>): Promise<string> {
+  root ??= await mkdtemp(join(tmpdir(), 'deploy-agent-config-'));
+  const file = join(root, `${randomName('config')}.json`);
+  await writeFile(file, JSON.stringify(config));
+  try {
+    loadConfig(deployAgentConfigSchema, { file, env: {} });
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('config was accepted');
+}
+
+describe('deploy-agent config', () => {
+  it('names the key of an unknown key, a relative path, a remote helper URL, a broken placeholder, an undeclared placeholder', async () => {
+    const dir = '/srv/x';
+    expect(await configError({ ...baseConfig(dir), colour: 'red' })).toContain('colour');
+    expect(await configError(baseConfig(dir, { deployRoot: 'relative/path' }))).toContain('apps[0].deployRoot');
+    expect(await configError(baseConfig(dir, { url: 'ext::sh -c touch% /tmp/x' }))).toContain('apps[0].url');
+    expect(await configError(baseConfig(dir, { actions: [{ name: 'a', command: ['echo', 'x{p}'], params: { p: { type: 'boolean' } } }] }))).toContain('whole argument');
+    expect(await configError(baseConfig(dir, { actions: [{ name: 'a', command: ['echo', '{q}'], params: {} }] }))).toContain('{q}');
+    expect(await configError(baseConfig(dir, { hooks: { restart: 'systemctl restart shop' } }))).toContain('apps[0].hooks.restart');
+  });
+});
+
+describe('deploy-agent daemon', () => {
+  it('starts from a config file, deploys a signed command, and heartbeats what runs', async () => {
+    root = await mkdtemp(join(tmpdir(), 'deploy-agent-daemon-'));
+    const origin = await makeOrigin(root);
+    await origin.release('v1.0.0', 'one');
+    const keys = generateSigningKeyPair();
+    await writeFile(join(root, 'conductor.pub'), keys.publicKey);
+    const busUrl = `memory://${randomName('daemon')}`;
+    const host = randomName('web');
+    const file = join(root, 'agent.json');
+    await writeFile(file, JSON.stringify({ ...baseConfig(root, { roles: ['web'] }), heartbeatIntervalMs: 100, trustedKeys: [{ keyId: 'k1', publicKey: { file: join(root, 'conductor.pub') } }] }));
+    const client = await connectBus(busUrl, { service: 'conductor', host: 'conductor' });
+    try {
+      const beats: Message<'heartbeat'>[] = [];
+      const replies: Message<'agent.reply'>[] = [];
+      await client.subscribe({ patterns: ['heartbeat.deploy-agent.#'] }, (m) => {
+        if (m.type === 'heartbeat') beats.push(m);
+      });
+      await client.subscribe({ patterns: [client.replyAddress] }, (m) => {
+        if (m.type === 'agent.reply') replies.push(m);
+      });
+      handle = await startDaemon(deployAgent, { configFile: file, env: { DEPLOYBUS_BUS_URL: busUrl, DEPLOYBUS_HOST: host, DEPLOYBUS_LOG_LEVEL: 'silent' } });
+      const command = signMessage(client.message('agent.command', { action: 'deploy', commandId: randomName('cmd'), host, deploymentId: randomName('deployment'), app: 'shop', env: 'production', ref: 'v1.0.0' }, { ttlMs: 30_000, expectReplies: true }), { privateKey: keys.privateKey, keyId: 'k1' });
+      await client.publish(command);
+      await waitFor('succeeded', () => replies.some((r) => r.payload.status === 'succeeded'));
+      const release = replies.find((r) => r.payload.status === 'succeeded')!.payload.release;
+      await waitFor('a heartbeat naming the release', () => beats.some((b) => b.payload.apps?.[0]?.release === release));
+      expect(beats.at(-1)?.payload.apps).toEqual([{ app: 'shop', env: 'production', release, ref: 'v1.0.0', roles: ['web'] }]);
+    } finally {
+      await client.close();
+    }
+  });
+});
