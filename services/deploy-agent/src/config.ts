@@ -27,17 +27,18 @@ const hook = z.union([argv.transform((command) => ({ command, timeoutMs: 300_000
 export const HOOK_NAMES = ['preDeploy', 'preLink', 'restart', 'postDeploy'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 
-const healthProbe = z.union([
-  z.strictObject({ http: z.url({ protocol: /^https?$/ }) }),
-  z.strictObject({ tcp: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65_535) }) }),
-  z.strictObject({ command: argv }),
-]);
 const healthTiming = {
   timeoutMs: z.number().int().min(50).max(600_000).default(5_000),
+  /** Tries after the first failed one. */
   retries: z.number().int().min(0).max(100).default(3),
   intervalMs: z.number().int().min(0).max(600_000).default(1_000),
 };
-const healthCheckSchema = z.intersection(healthProbe, z.object(healthTiming));
+// One strict object per kind, so a misspelt key is an error rather than silently dropped.
+const healthCheckSchema = z.union([
+  z.strictObject({ http: z.url({ protocol: /^https?$/ }), ...healthTiming }),
+  z.strictObject({ tcp: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65_535) }), ...healthTiming }),
+  z.strictObject({ command: argv, ...healthTiming }),
+]);
 
 const PARAM_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const paramSchema = z.discriminatedUnion('type', [

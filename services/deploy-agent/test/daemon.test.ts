@@ -50,6 +50,7 @@ describe('deploy-agent config', () => {
     expect(await configError(baseConfig(dir, { actions: [{ name: 'a', command: ['echo', 'x{p}'], params: { p: { type: 'boolean' } } }] }))).toContain('whole argument');
     expect(await configError(baseConfig(dir, { actions: [{ name: 'a', command: ['echo', '{q}'], params: {} }] }))).toContain('{q}');
     expect(await configError(baseConfig(dir, { hooks: { restart: 'systemctl restart shop' } }))).toContain('apps[0].hooks.restart');
+    expect(await configError(baseConfig(dir, { healthCheck: { http: 'http://127.0.0.1/', retrys: 3 } }))).toContain('apps[0].healthCheck');
   });
 });
 
