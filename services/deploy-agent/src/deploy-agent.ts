@@ -81,7 +81,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   };
   const refuse = async (command: AgentCommand, code: string, reason: string): Promise<void> => {
     logger.warn({ commandId: command.payload.commandId, action: command.payload.action, code, reason }, 'command refused');
-    await send(command, { status: 'refused', error: `${code}: ${reason}` });
+    await send(command, { status: 'refused', error: `${code}: ${reason}`.slice(0, 4000) });
   };
   const finish = async (command: AgentCommand, outcome: OperationOutcome): Promise<void> => {
     logger.info({ commandId: command.payload.commandId, action: command.payload.action, ok: outcome.ok, failedStep: outcome.failedStep, release: outcome.release }, outcome.ok ? 'command succeeded' : 'command failed');
