@@ -33,3 +33,14 @@ export class RolloutOptionsError extends ConductorError {
     this.option = option;
   }
 }
+
+/** No keepalive gave a complete roster in time: the request is handed back to the bus to try again. */
+export class RosterUnavailableError extends Error {
+  override readonly name = 'RosterUnavailableError';
+  readonly keepaliveHosts: readonly string[];
+
+  constructor(keepaliveHosts: readonly string[], why: string) {
+    super(`no complete roster from keepalive (${keepaliveHosts.join(', ')}): ${why}; is keepalive running?`);
+    this.keepaliveHosts = keepaliveHosts;
+  }
+}

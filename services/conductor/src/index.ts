@@ -1,5 +1,8 @@
-// @deploybus/conductor: public face. The rollout logic, as plain modules; the daemon wiring comes later.
-export { ConductorError, HostPatternError, RolloutOptionsError, type ConductorErrorCode } from './errors.js';
+// @deploybus/conductor: public face. The daemon definition, and the rollout logic as plain modules.
+export { conductorDaemon, conductorConfigSchema, DEFAULT_LEDGER_URL, type ConductorConfig } from './conductor.js';
+export { DeployCoordinator, CONDUCTOR_QUEUE, RESTART_REASON, deploymentIdFor, type DeployCoordinatorOptions } from './deploy-coordinator.js';
+export { remoteRefResolver, isFullSha, type RefResolver, type RemoteRefsReader } from './ref-resolver.js';
+export { ConductorError, RosterUnavailableError, HostPatternError, RolloutOptionsError, type ConductorErrorCode } from './errors.js';
 export { compileHostPattern, decidingPattern, patternsSelect, type HostPattern } from './host-pattern.js';
 export { selectTargets, compareHosts, type RosterEntry, type TargetFilter, type TargetHost, type TargetSelection, type TargetRefusalCode } from './target-selection.js';
 export { planRollout, batchSizeOf, type PlanOptions, type RolloutOptions } from './rollout-plan.js';

@@ -1,0 +1,70 @@
+// The conductor daemon: config, the ledger, and the DeployCoordinator on the bus.
+import { GitClient } from '@deploybus/git';
+import { hostSchema, nameSchema } from '@deploybus/protocol';
+import { daemonConfigSchema, secretSchema, type DaemonDefinition } from '@deploybus/runtime';
+import { openLedger } from '@deploybus/store';
+import { z } from 'zod';
+import { DeployCoordinator } from './deploy-coordinator.js';
+import { remoteRefResolver } from './ref-resolver.js';
+
+export const DEFAULT_LEDGER_URL = 'sqlite:/var/lib/deploybus/ledger.db';
+
+export const conductorConfigSchema = daemonConfigSchema({
+  ledger: z.strictObject({ url: z.string().min(1).default(DEFAULT_LEDGER_URL) }).default({ url: DEFAULT_LEDGER_URL }),
+  /** The Ed25519 key commands are signed with; agents trust its public half under `keyId`. */
+  signing: z.strictObject({ keyId: z.string().min(1).max(128), privateKey: secretSchema }),
+  roster: z.strictObject({
+    /** The keepalive hosts asked with roster.query; the first complete answer wins. */
+    keepaliveHosts: z.array(hostSchema).min(1),
+    timeoutMs: z.number().int().min(50).max(600_000).default(5_000),
+  }),
+  commands: z.strictObject({ ttlMs: z.number().int().min(1_000).max(86_400_000).default(600_000) }).default({ ttlMs: 600_000 }),
+  /** How long the lease of an app/env outlives a conductor that stopped renewing it. */
+  leaseTtlMs: z.number().int().min(100).max(3_600_000).default(30_000),
+  /** Requesters allowed to force a deploy past the lock and build gates. */
+  admins: z.array(z.string().min(1).max(128)).default([]),
+  /** Per app: the repository whose builds gate it (default: the repository named like the app), and the git URL tags and branches resolve against. */
+  apps: z.record(nameSchema, z.strictObject({ buildRepo: nameSchema.optional(), repoUrl: z.string().min(1).optional() })).default({}),
+});
+
+export type ConductorConfig = z.output<typeof conductorConfigSchema>;
+
+export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
+  service: 'conductor',
+  version: '0.1.0',
+  configSchema: conductorConfigSchema,
+  async start({ config, bus, logger, host, instance }) {
+    const ledger = await openLedger(config.ledger.url);
+    try {
+      const applied = await ledger.migrate();
+      if (applied.length > 0) logger.info({ migrations: applied }, 'ledger migrated');
+      const repoUrls = new Map<string, string>();
+      for (const [app, settings] of Object.entries(config.apps)) if (settings.repoUrl !== undefined) repoUrls.set(app, settings.repoUrl);
+      const coordinator = new DeployCoordinator({
+        bus,
+        ledger,
+        logger,
+        source: { service: 'conductor', host },
+        instance,
+        signing: { keyId: config.signing.keyId, privateKey: config.signing.privateKey.reveal() },
+        roster: config.roster,
+        commandTtlMs: config.commands.ttlMs,
+        leaseTtlMs: config.leaseTtlMs,
+        admins: config.admins,
+        resolveRef: remoteRefResolver(repoUrls, new GitClient()),
+        buildRepoOf: (app) => config.apps[app]?.buildRepo ?? app,
+      });
+      await coordinator.start();
+      logger.info({ ledger: config.ledger.url.startsWith('sqlite:') ? config.ledger.url : '(postgres)', replyTo: coordinator.replyAddress }, 'conductor ready');
+      return {
+        async stop() {
+          await coordinator.stop();
+          await ledger.close();
+        },
+      };
+    } catch (error) {
+      await ledger.close();
+      throw error;
+    }
+  },
+};

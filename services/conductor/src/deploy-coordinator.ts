@@ -1,0 +1,485 @@
+// The conductor's work on the bus and in the ledger: answers deploy requests, runs the rollouts one at
+// a time per app and environment, and records everything.
+//
+// Several conductors may run on one broker. Requests arrive on the shared work queue, so any of them
+// may answer one: gates are decided from the ledger, which they share. Running rollouts is different:
+// the conductor holding the ledger lease `deploy/<app>/<env>` is the only one that starts rollouts of
+// that app and environment. It holds the lease while it drains the queue (renewing it), and gives it up
+// when the queue is empty; a conductor that answered a request while another held the lease leaves the
+// deployment queued for the holder. After giving the lease up, the holder looks at the queue once more,
+// so a request recorded in between is never stranded. A conductor that dies stops renewing; every
+// `leaseTtlMs` each conductor sweeps the ledger and takes over app/envs whose lease has run out.
+//
+// A rollout interrupted by a conductor's death is not resumed (that is a later step): it is finished as
+// failed with RESTART_REASON, at start for everything unfinished whose lease is free, and by the sweep.
+import { createHash } from 'node:crypto';
+import type { Bus, Subscription } from '@deploybus/bus';
+import {
+  commandQueueName,
+  commandRoutingKey,
+  deployRequested,
+  isMessageOfType,
+  replyRoutingKey,
+  workQueueName,
+  type Message,
+  type PayloadOf,
+  type Source,
+} from '@deploybus/protocol';
+import type { Logger } from '@deploybus/runtime';
+import type { Deployment, Ledger } from '@deploybus/store';
+import { CommandSigner, type SignedCommand } from './command-signer.js';
+import { RolloutOptionsError, RosterUnavailableError } from './errors.js';
+import { evaluateGates, type BuildGateAnswer, type DeploymentRef, type RefusalCode } from './gates.js';
+import type { RefResolver } from './ref-resolver.js';
+import { planRollout } from './rollout-plan.js';
+import { RolloutRunner, type RolloutEvent, type RolloutTimer } from './rollout-runner.js';
+import { selectTargets, type RosterEntry } from './target-selection.js';
+
+/** The shared work queue competing conductors take deploy requests from. */
+export const CONDUCTOR_QUEUE = workQueueName('conductor');
+export const RESTART_REASON = 'conductor restarted during the rollout; re-request it';
+
+export interface DeployCoordinatorOptions {
+  readonly bus: Bus;
+  readonly ledger: Ledger;
+  readonly logger: Logger;
+  /** This conductor as commands name it. */
+  readonly source: Source;
+  /** Unique per running conductor: owns leases and names the reply address agents answer to. */
+  readonly instance: string;
+  readonly signing: { readonly keyId: string; readonly privateKey: string };
+  readonly roster: { readonly keepaliveHosts: readonly string[]; readonly timeoutMs: number };
+  readonly commandTtlMs: number;
+  readonly leaseTtlMs: number;
+  /** Requesters who may force past the lock and build gates. */
+  readonly admins: readonly string[];
+  readonly resolveRef: RefResolver;
+  /** The repository whose builds gate an app (default: the repository named like the app). */
+  readonly buildRepoOf?: (app: string) => string;
+  readonly timer?: RolloutTimer;
+}
+
+type StoredRequest = Pick<PayloadOf<'deploy.requested'>, 'targets' | 'rollout'>;
+
+export class DeployCoordinator {
+  readonly #o: DeployCoordinatorOptions;
+  readonly #signer: CommandSigner;
+  readonly #replyTo: string;
+  readonly #subscriptions: Subscription[] = [];
+  readonly #runners = new Map<string, RolloutRunner>();
+  /** app/env keys this conductor is draining now, with the token of the drain that owns the key. */
+  readonly #draining = new Map<string, symbol>();
+  readonly #drains = new Set<Promise<void>>();
+  readonly #declaredQueues = new Set<string>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+
+  constructor(options: DeployCoordinatorOptions) {
+    this.#o = options;
+    this.#replyTo = replyRoutingKey(`conductor_${options.instance}`);
+    this.#signer = new CommandSigner({ source: options.source, replyTo: this.#replyTo, privateKey: options.signing.privateKey, keyId: options.signing.keyId, ttlMs: options.commandTtlMs });
+  }
+
+  /** Where agents send their replies to this conductor's commands. */
+  get replyAddress(): string {
+    return this.#replyTo;
+  }
+
+  async start(): Promise<void> {
+    const { bus } = this.#o;
+    await this.#recover();
+    this.#subscriptions.push(await bus.subscribe({ patterns: [this.#replyTo] }, (m) => this.#onAgentReply(m)));
+    this.#subscriptions.push(await bus.subscribe({ patterns: ['build.succeeded.*', 'build.failed.*'] }, (m) => this.#onBuild(m)));
+    this.#subscriptions.push(await bus.subscribe({ patterns: ['task.log.#'] }, (m) => this.#onTaskLog(m)));
+    this.#subscriptions.push(await bus.subscribe({ queue: CONDUCTOR_QUEUE, patterns: ['deploy.requested.*.*'] }, (m) => this.#onRequest(m)));
+    this.#sweepTimer = setInterval(() => void this.#sweep(), this.#o.leaseTtlMs);
+    this.#sweepTimer.unref();
+  }
+
+  /** Stops taking requests, cancels running rollouts before their next batch, waits for them, gives leases up. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    const request = this.#subscriptions.pop();
+    await request?.unsubscribe();
+    for (const runner of this.#runners.values()) runner.cancel('conductor', 'the conductor is stopping');
+    await Promise.allSettled([...this.#drains]);
+    for (const s of this.#subscriptions.splice(0)) await s.unsubscribe().catch(() => undefined);
+  }
+
+  // ---- requests ----
+
+  async #onRequest(message: Message): Promise<void> {
+    const { ledger, logger } = this.#o;
+    if (!isMessageOfType(message, 'deploy.requested')) {
+      logger.warn({ id: message.id, type: message.type }, 'not a deploy.requested on the request queue; ignored');
+      return;
+    }
+    const request = message.payload;
+    const deploymentId = deploymentIdFor(message.id);
+    const existing = await ledger.deployment(deploymentId);
+    if (existing !== undefined) {
+      // A redelivered request: it was recorded (and probably answered); answer again, do nothing twice.
+      const queue = await ledger.queue(request.app, request.env);
+      const position = existing.state === 'queued' ? queue.findIndex((d) => d.id === deploymentId) + ((await ledger.activeDeployment(request.app, request.env)) === undefined ? 0 : 1) : 0;
+      await this.#answer(message, this.#o.bus.message('deploy.queued', { deploymentId, app: existing.app, env: existing.env, ref: existing.ref, requestedBy: existing.requestedBy, position: Math.max(0, position), ...(existing.sha === undefined ? {} : { sha: existing.sha }) }, { correlationId: message.id }));
+      this.#kick(request.app, request.env);
+      return;
+    }
+
+    const selection = selectTargets(await this.#roster(), request.app, request.env, request.targets);
+    if (!selection.ok) return this.#refuse(message, selection.code, selection.reason);
+    try {
+      planRollout(selection.hosts, request.rollout);
+    } catch (error) {
+      if (error instanceof RolloutOptionsError) return this.#refuse(message, 'INVALID_REQUEST', error.message);
+      throw error;
+    }
+
+    const sha = await this.#o.resolveRef(request.app, request.ref);
+    const repo = this.#o.buildRepoOf?.(request.app) ?? request.app;
+    const build: BuildGateAnswer = sha === undefined ? { state: 'unknown' } : (await ledger.buildPassed(repo, sha)) ? { state: 'passed', sha } : { state: 'unknown', sha };
+    const lock = await ledger.lockOf(request.env, request.app);
+    const active = await ledger.activeDeployment(request.app, request.env);
+    const queue = await ledger.queue(request.app, request.env);
+    const decision = evaluateGates({
+      request,
+      mayForce: this.#o.admins.includes(request.requestedBy),
+      lock: lock === undefined ? undefined : { env: lock.env, lockedBy: lock.by, reason: lock.reason, since: lock.at },
+      build,
+      active: active === undefined ? undefined : refOf(active),
+      queue: queue.map(refOf),
+    });
+    if (decision.kind === 'refused' && decision.code !== 'BUILD_NOT_PASSED') return this.#refuse(message, decision.code, decision.reason);
+    if (sha === undefined) {
+      return this.#refuse(message, 'BAD_REF', `${request.ref} does not name a commit of ${request.app} that the conductor can find; give a full commit id, or configure apps.${request.app}.repoUrl so tags and branches resolve`);
+    }
+    if (decision.kind === 'refused') return this.#refuse(message, decision.code, decision.reason);
+
+    const stored: StoredRequest = { targets: request.targets, rollout: request.rollout };
+    await ledger.createDeployment({ id: deploymentId, app: request.app, env: request.env, ref: request.ref, sha, requestedBy: request.requestedBy, createdAt: new Date(), options: stored });
+    for (const older of decision.supersedes) {
+      if (await ledger.finish(older.deploymentId, { state: 'superseded', at: new Date(), reason: `superseded by ${deploymentId} (${request.ref})` })) {
+        await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: older.deploymentId, app: older.app, env: older.env, cancelledBy: request.requestedBy, reason: `superseded by a newer request: ${request.ref} (${deploymentId})` }));
+      }
+    }
+    logger.info({ deploymentId, app: request.app, env: request.env, ref: request.ref, position: decision.position, forced: decision.forced }, 'deploy request accepted');
+    await this.#answer(message, this.#o.bus.message('deploy.queued', { deploymentId, app: request.app, env: request.env, ref: request.ref, sha, requestedBy: request.requestedBy, position: decision.position }, { correlationId: message.id }));
+    this.#kick(request.app, request.env);
+  }
+
+  async #refuse(message: Message<'deploy.requested'>, code: RefusalCode, reason: string): Promise<void> {
+    const { app, env, ref, requestedBy } = message.payload;
+    this.#o.logger.info({ app, env, ref, requestedBy, code, reason }, 'deploy request refused');
+    await this.#answer(message, this.#o.bus.message('deploy.refused', { app, env, ref, requestedBy, code, reason: reason.slice(0, 2048) }, { correlationId: message.id }));
+  }
+
+  /** Replies to the requester (when it asked for a reply) and publishes the same event for everyone. */
+  async #answer(request: Message, message: Message): Promise<void> {
+    const { bus } = this.#o;
+    if (request.replyTo !== undefined) await bus.reply(request, message);
+    await bus.publish(message);
+    await this.#record(message);
+  }
+
+  // ---- rollouts ----
+
+  /** Makes sure someone drains the app/env's queue: this conductor, unless it already is. */
+  #kick(app: string, env: string): void {
+    if (this.#stopping || this.#draining.has(leaseKey(app, env))) return;
+    const drain = this.#drain(app, env).catch((error: unknown) => {
+      this.#o.logger.error({ app, env, err: errorText(error) }, 'could not start the queued deployments; the next sweep tries again');
+    });
+    this.#drains.add(drain);
+    void drain.finally(() => this.#drains.delete(drain));
+  }
+
+  async #drain(app: string, env: string): Promise<void> {
+    const { ledger } = this.#o;
+    const key = leaseKey(app, env);
+    let token = Symbol(key);
+    this.#draining.set(key, token);
+    try {
+      for (;;) {
+        if (this.#stopping) return;
+        if (!(await ledger.tryAcquireLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()))) return;
+        const active = await ledger.activeDeployment(app, env);
+        // We hold the lease, so a running deployment we do not run lost its conductor.
+        if (active !== undefined && !this.#runners.has(active.id)) await this.#failInterrupted(active);
+        const next = (await ledger.queue(app, env))[0];
+        if (next === undefined) {
+          this.#draining.delete(key);
+          await ledger.releaseLease(key, this.#o.instance);
+          // A request recorded while we were letting go would otherwise wait for the next sweep.
+          if ((await ledger.queue(app, env)).length === 0 || this.#draining.has(key) || this.#stopping) return;
+          token = Symbol(key);
+          this.#draining.set(key, token);
+          continue;
+        }
+        await this.#run(next);
+      }
+    } finally {
+      if (this.#draining.get(key) === token) this.#draining.delete(key);
+    }
+  }
+
+  async #run(deployment: Deployment): Promise<void> {
+    const { ledger, logger } = this.#o;
+    const { id, app, env, ref, sha } = deployment;
+    const stored = storedRequestOf(deployment);
+    if (stored === undefined || sha === undefined) {
+      await ledger.finish(id, { state: 'failed', at: new Date(), reason: 'the ledger holds no usable request options or commit for this deployment' });
+      await this.#publishFailed(deployment, 'the ledger holds no usable request options or commit for this deployment');
+      return;
+    }
+    // The roster before markRunning: a keepalive that does not answer leaves the deployment queued for a later try.
+    const selection = selectTargets(await this.#roster(), app, env, stored.targets);
+    if (!(await ledger.markRunning(id, new Date()))) {
+      logger.warn({ deploymentId: id }, 'deployment could not be marked running; another rollout of its app and environment runs');
+      throw new Error(`deployment ${id} could not start: another rollout of ${app} in ${env} is running`);
+    }
+    if (!selection.ok) {
+      await ledger.finish(id, { state: 'failed', at: new Date(), reason: selection.reason });
+      await this.#publishFailed(deployment, `no targets when the rollout was to start: ${selection.reason}`);
+      return;
+    }
+    let batches: string[][];
+    try {
+      batches = planRollout(selection.hosts, stored.rollout);
+    } catch (error) {
+      await ledger.finish(id, { state: 'failed', at: new Date(), reason: errorText(error) });
+      await this.#publishFailed(deployment, errorText(error));
+      return;
+    }
+    const previousReleases = new Map<string, string>();
+    const previousRefs = new Map<string, string>();
+    for (const t of selection.targets) {
+      if (t.release !== undefined) previousReleases.set(t.host, t.release);
+      if (t.ref !== undefined) previousRefs.set(t.host, t.ref);
+    }
+    const runner = new RolloutRunner(
+      { deploymentId: id, app, env, ref, sha, requestedBy: deployment.requestedBy, batches, pauseMs: stored.rollout.pauseMs, hostTimeoutMs: stored.rollout.hostTimeoutMs, rollbackOnFailure: stored.rollout.rollbackOnFailure, previousReleases },
+      {
+        gateway: { send: (host, command) => this.#sendCommand(host, command) },
+        commands: this.#signer,
+        emit: (event) => this.#emitRolloutEvent(event, deployment, previousRefs),
+        onEmitError: (error, event) => logger.error({ deploymentId: id, type: event.type, err: errorText(error) }, 'rollout event not published or recorded'),
+        ...(this.#o.timer === undefined ? {} : { timer: this.#o.timer }),
+      },
+    );
+    this.#runners.set(id, runner);
+    const key = leaseKey(app, env);
+    const renew = setInterval(() => {
+      ledger.renewLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()).then(
+        (held) => {
+          if (!held) logger.error({ deploymentId: id, app, env }, 'lost the lease of this app and environment during a rollout; another conductor may act on it');
+        },
+        (error: unknown) => logger.warn({ deploymentId: id, err: errorText(error) }, 'lease not renewed'),
+      );
+    }, Math.max(1, Math.floor(this.#o.leaseTtlMs / 3)));
+    try {
+      logger.info({ deploymentId: id, app, env, ref, batches }, 'rollout starting');
+      const result = await runner.run();
+      await ledger.finish(id, { state: result.status, at: new Date(), reason: result.reason });
+      logger.info({ deploymentId: id, status: result.status, reason: result.reason }, 'rollout finished');
+    } finally {
+      clearInterval(renew);
+      this.#runners.delete(id);
+    }
+  }
+
+  async #sendCommand(host: string, command: SignedCommand): Promise<void> {
+    const queue = commandQueueName(host);
+    if (!this.#declaredQueues.has(queue)) {
+      // The agent's durable queue may not exist yet (agent never started): declared so the command waits in it.
+      await this.#o.bus.declareQueue(queue, [commandRoutingKey(host)]);
+      this.#declaredQueues.add(queue);
+    }
+    await this.#o.bus.publish(command);
+  }
+
+  async #emitRolloutEvent(event: RolloutEvent, deployment: Deployment, previousRefs: ReadonlyMap<string, string>): Promise<void> {
+    const { ledger } = this.#o;
+    switch (event.type) {
+      case 'deploy.started':
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        return;
+      case 'deploy.host-result': {
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        const p = event.payload;
+        const at = new Date();
+        await ledger.recordHostResult(p.deploymentId, { host: p.host, outcome: p.outcome, release: p.release, durationMs: p.durationMs, error: p.error, at });
+        if (p.release !== undefined && p.outcome === 'succeeded') {
+          await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: deployment.ref, sha: deployment.sha, at });
+        }
+        const previousRef = previousRefs.get(p.host);
+        if (p.release !== undefined && p.outcome === 'rolled-back' && previousRef !== undefined) {
+          await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: previousRef, at });
+        }
+        return;
+      }
+      case 'deploy.succeeded':
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        return;
+      case 'deploy.failed':
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        return;
+      case 'deploy.cancelled':
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        return;
+    }
+  }
+
+  #onAgentReply(message: Message): void {
+    if (!isMessageOfType(message, 'agent.reply')) {
+      this.#o.logger.warn({ id: message.id, type: message.type }, 'not an agent.reply on the conductor reply address; ignored');
+      return;
+    }
+    for (const runner of this.#runners.values()) {
+      if (runner.deliverReply(message.payload)) return;
+    }
+    this.#o.logger.debug({ commandId: message.payload.commandId, host: message.payload.host, status: message.payload.status }, 'agent reply for no running rollout (late, or after a restart); ignored');
+  }
+
+  // ---- recovery ----
+
+  /** At start: every unfinished deployment whose app/env no live conductor holds is finished as failed. */
+  async #recover(): Promise<void> {
+    const { ledger, logger } = this.#o;
+    for (const [key, deployments] of groupByTarget(await ledger.unfinished())) {
+      if (!(await ledger.tryAcquireLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()))) continue;
+      try {
+        for (const d of deployments) await this.#failInterrupted(d);
+      } finally {
+        await ledger.releaseLease(key, this.#o.instance);
+      }
+    }
+    logger.debug({}, 'recovery done');
+  }
+
+  /** Every leaseTtlMs: app/envs with unfinished deployments whose conductor is gone (or never came) are drained here. */
+  async #sweep(): Promise<void> {
+    try {
+      for (const deployments of groupByTarget(await this.#o.ledger.unfinished()).values()) {
+        const first = deployments[0];
+        if (first !== undefined) this.#kick(first.app, first.env);
+      }
+    } catch (error) {
+      this.#o.logger.warn({ err: errorText(error) }, 'ledger sweep failed; trying again later');
+    }
+  }
+
+  async #failInterrupted(deployment: Deployment): Promise<void> {
+    if (!(await this.#o.ledger.finish(deployment.id, { state: 'failed', at: new Date(), reason: RESTART_REASON }))) return;
+    this.#o.logger.warn({ deploymentId: deployment.id, app: deployment.app, env: deployment.env, state: deployment.state }, 'unfinished deployment of a conductor that is gone, finished as failed');
+    await this.#publishFailed(deployment, RESTART_REASON);
+  }
+
+  async #publishFailed(deployment: Deployment, reason: string): Promise<void> {
+    const hosts = await this.#o.ledger.hostResults(deployment.id);
+    const started = deployment.startedAt === undefined ? undefined : Date.parse(deployment.startedAt);
+    await this.#publish(this.#o.bus.message('deploy.failed', {
+      deploymentId: deployment.id,
+      app: deployment.app,
+      env: deployment.env,
+      ref: deployment.ref,
+      durationMs: started === undefined ? 0 : Math.max(0, Date.now() - started),
+      succeededHosts: hosts.filter((h) => h.outcome === 'succeeded').map((h) => h.host),
+      failedHosts: hosts.filter((h) => h.outcome !== 'succeeded').map((h) => h.host),
+      reason: reason.slice(0, 4096),
+    }));
+  }
+
+  // ---- the ledger's other inputs ----
+
+  async #onBuild(message: Message): Promise<void> {
+    if (isMessageOfType(message, 'build.succeeded')) {
+      const p = message.payload;
+      await this.#o.ledger.recordBuild({ repo: p.repo, sha: p.sha, status: 'succeeded', job: p.job, number: p.number, url: p.url, at: message.time });
+    } else if (isMessageOfType(message, 'build.failed')) {
+      const p = message.payload;
+      // A build that never started has no number: nothing to record against the commit.
+      if (p.number === undefined) return;
+      await this.#o.ledger.recordBuild({ repo: p.repo, sha: p.sha, status: p.result === 'ABORTED' ? 'aborted' : 'failed', job: p.job, number: p.number, url: p.url, at: message.time });
+    }
+  }
+
+  async #onTaskLog(message: Message): Promise<void> {
+    if (!isMessageOfType(message, 'task.log')) return;
+    const p = message.payload;
+    // A batch holds at most 1000 lines, so batch * 1000 + index orders every line of a host.
+    const lines = p.lines.map((l, i) => ({ seq: p.seq * 1000 + i, line: l.text, at: l.at, stream: l.stream }));
+    await this.#o.ledger.appendLogs(p.deploymentId, p.host, lines);
+  }
+
+  // ---- shared pieces ----
+
+  /** Asks keepalive for the deploy-agents; the first complete answer, in keepaliveHosts order of arrival, wins. */
+  async #roster(): Promise<RosterEntry[]> {
+    const { bus, roster } = this.#o;
+    const query = bus.message('roster.query', { service: 'deploy-agent' }, { expectReplies: true });
+    let answered: (entries: RosterEntry[]) => void = () => undefined;
+    const first = new Promise<RosterEntry[]>((resolve) => {
+      answered = resolve;
+    });
+    const onReply = (_responder: string, reply: Message): void => {
+      if (isMessageOfType(reply, 'roster.reply') && reply.payload.truncated !== true) answered(reply.payload.entries);
+    };
+    const all = bus.request(query, { expect: roster.keepaliveHosts, timeoutMs: roster.timeoutMs, onReply });
+    const result = await Promise.race([first, all]);
+    if (Array.isArray(result)) {
+      void all.catch(() => undefined);
+      return result;
+    }
+    for (const host of roster.keepaliveHosts) {
+      const reply = result.replies.get(host);
+      if (reply !== undefined && isMessageOfType(reply, 'roster.reply') && reply.payload.truncated !== true) return reply.payload.entries;
+    }
+    throw new RosterUnavailableError(roster.keepaliveHosts, result.missing.length > 0 ? `no answer within ${roster.timeoutMs} ms from ${result.missing.join(', ')}` : 'every answer was truncated');
+  }
+
+  async #publish(message: Message): Promise<void> {
+    await this.#o.bus.publish(message);
+    await this.#record(message);
+  }
+
+  async #record(message: Message): Promise<void> {
+    const payload = message.payload as { deploymentId?: string; app?: string; env?: string };
+    await this.#o.ledger.appendEvent({ id: message.id, type: message.type, deploymentId: payload.deploymentId, app: payload.app, env: payload.env, time: message.time, payload: message.payload });
+  }
+}
+
+/** One id per request message, so a redelivered request finds its deployment instead of making a second. */
+export function deploymentIdFor(requestId: string): string {
+  return `d-${createHash('sha256').update(requestId).digest('hex').slice(0, 24)}`;
+}
+
+function leaseKey(app: string, env: string): string {
+  return `deploy/${app}/${env}`;
+}
+
+function refOf(d: Deployment): DeploymentRef {
+  return { deploymentId: d.id, app: d.app, env: d.env, ref: d.ref, requestedBy: d.requestedBy };
+}
+
+function groupByTarget(deployments: readonly Deployment[]): Map<string, Deployment[]> {
+  const groups = new Map<string, Deployment[]>();
+  for (const d of deployments) {
+    const key = leaseKey(d.app, d.env);
+    const group = groups.get(key) ?? [];
+    group.push(d);
+    groups.set(key, group);
+  }
+  return groups;
+}
+
+/** The request options stored with the deployment, read back through the request's own schema. */
+function storedRequestOf(d: Deployment): StoredRequest | undefined {
+  const options = d.options as Partial<StoredRequest> | null | undefined;
+  const parsed = deployRequested.payload.safeParse({ app: d.app, env: d.env, ref: d.ref, requestedBy: d.requestedBy, targets: options?.targets, rollout: options?.rollout });
+  return parsed.success ? { targets: parsed.data.targets, rollout: parsed.data.rollout } : undefined;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
