@@ -1,178 +1,13 @@
 // The conductor daemon on the in-memory bus with a SQLite ledger in a temp dir: deploy requests
 // answered and gated, rollouts driven through fake agents that verify each command's signature, and
 // everything recorded in the ledger. keepalive is played by a tiny roster.query responder.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectBus, type Bus } from '@deploybus/bus';
-import { commandQueueName, commandRoutingKey, generateSigningKeyPair, isMessageOfType, verifyMessage, type Message, type PayloadInputOf } from '@deploybus/protocol';
-import { startDaemon, type DaemonHandle } from '@deploybus/runtime';
-import { openLedger, type Ledger } from '@deploybus/store';
-import { conductorDaemon, RESTART_REASON } from '../src/index.js';
-import { CaptureLogger } from '../../../packages/bus/test/support/capture-logger.js';
-import { randomName, waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { openLedger } from '@deploybus/store';
+import { RESTART_REASON } from '../src/index.js';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { cleanUp, deploymentIdOf, finished, OTHER_SHA, passBuild, SHA, world } from './support/conductor-world.js';
 
-const SHA = '9fceb02d0ae598e95dc970b74767f19372d61af8';
-const OTHER_SHA = '1111111111111111111111111111111111111111';
-const keys = generateSigningKeyPair();
-const trusted = new Map([['conductor-test', keys.publicKey]]);
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
-});
-
-type Behaviour = 'ok' | 'fail' | 'silent' | 'hold';
-
-interface Fleet {
-  readonly commands: Message<'agent.command'>[];
-  readonly verified: boolean[];
-  behaviour: Map<string, Behaviour>;
-  /** Held deploys (behaviour 'hold'): call to let them succeed. */
-  readonly held: Array<() => Promise<void>>;
-}
-
-interface World {
-  readonly url: string;
-  readonly dir: string;
-  readonly ledgerUrl: string;
-  readonly client: Bus;
-  readonly events: Message[];
-  readonly fleet: Fleet;
-  daemon: DaemonHandle | undefined;
-  start(overrides?: Record<string, unknown>): Promise<DaemonHandle>;
-  ledger(): Promise<Ledger>;
-  request(payload: Partial<PayloadInputOf<'deploy.requested'>>): Promise<Message>;
-  eventsOf(deploymentId: string): Message[];
-}
-
-async function world(hosts: readonly string[] = ['web1', 'web2', 'web3']): Promise<World> {
-  const url = `memory://${randomName('conductor')}`;
-  const dir = await mkdtemp(join(tmpdir(), 'conductor-test-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const ledgerUrl = `sqlite:${join(dir, 'ledger.db')}`;
-  const logger = new CaptureLogger();
-  const connect = async (service: string, host: string): Promise<Bus> => {
-    const bus = await connectBus(url, { service, host, logger });
-    cleanups.push(() => bus.close());
-    return bus;
-  };
-
-  // keepalive, as far as the conductor sees it: the roster of the fake agents.
-  const keepalive = await connect('keepalive', 'ka1');
-  await keepalive.subscribe({ patterns: ['roster.query'] }, async (query) => {
-    const now = new Date().toISOString();
-    const entries = hosts.map((host) => ({
-      service: 'deploy-agent',
-      host,
-      instance: `${host}-1`,
-      version: '0.1.0',
-      state: 'up' as const,
-      firstSeen: now,
-      lastSeen: now,
-      uptimeMs: 1000,
-      intervalMs: 10_000,
-      apps: [{ app: 'shop', env: 'production', release: 'r-old', ref: 'v1.0.0' }],
-    }));
-    await keepalive.reply(query, keepalive.message('roster.reply', { entries, observer: 'ka1-1' }, { correlationId: query.id }));
-  });
-
-  const fleet: Fleet = { commands: [], verified: [], behaviour: new Map(), held: [] };
-  const agents = await connect('deploy-agent', 'agents');
-  let releaseNo = 0;
-  for (const host of hosts) {
-    await agents.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)] }, async (message) => {
-      if (!isMessageOfType(message, 'agent.command')) return;
-      fleet.commands.push(message);
-      const ok = verifyMessage(JSON.parse(JSON.stringify(message)), trusted).ok;
-      fleet.verified.push(ok);
-      const p = message.payload;
-      const reply = async (payload: Omit<PayloadInputOf<'agent.reply'>, 'commandId' | 'host'>): Promise<void> => {
-        await agents.reply(message, agents.message('agent.reply', { commandId: p.commandId, host, ...payload }, { correlationId: message.id }));
-      };
-      if (!ok) return reply({ status: 'refused', error: 'bad signature' });
-      const behaviour = fleet.behaviour.get(host) ?? 'ok';
-      if (behaviour === 'silent') return;
-      await reply({ status: 'accepted' });
-      if (p.action === 'rollback') return reply({ status: 'succeeded', release: p.release ?? 'r-previous' });
-      if (behaviour === 'fail') return reply({ status: 'failed', failedStep: 'health-check', exitCode: 1, error: 'health check failed' });
-      releaseNo += 1;
-      const succeed = (): Promise<void> => reply({ status: 'succeeded', release: `r-new-${releaseNo}` });
-      if (behaviour === 'hold') fleet.held.push(succeed);
-      else await succeed();
-    });
-  }
-
-  const client = await connect('cli', 'laptop');
-  const events: Message[] = [];
-  await client.subscribe({ patterns: ['deploy.#'] }, (m) => {
-    events.push(m);
-  });
-
-  const w: World = {
-    url,
-    dir,
-    ledgerUrl,
-    client,
-    events,
-    fleet,
-    daemon: undefined,
-    async start(overrides = {}) {
-      const file = join(dir, 'conductor.json');
-      const config = {
-        logLevel: 'silent',
-        host: 'ops1',
-        bus: { url },
-        ledger: { url: ledgerUrl },
-        signing: { keyId: 'conductor-test', privateKey: { env: 'CONDUCTOR_TEST_KEY' } },
-        roster: { keepaliveHosts: ['ka1'], timeoutMs: 2_000 },
-        admins: ['root'],
-        ...overrides,
-      };
-      await writeFile(file, JSON.stringify(config));
-      const handle = await startDaemon(conductorDaemon, { configFile: file, env: { CONDUCTOR_TEST_KEY: keys.privateKey } });
-      w.daemon = handle;
-      cleanups.push(() => handle.stop());
-      return handle;
-    },
-    async ledger() {
-      const ledger = await openLedger(ledgerUrl);
-      await ledger.migrate();
-      cleanups.push(() => ledger.close());
-      return ledger;
-    },
-    async request(payload) {
-      const message = client.message('deploy.requested', { app: 'shop', env: 'production', ref: SHA, requestedBy: 'ada', rollout: { canary: 0, batchSize: 1, hostTimeoutMs: 5_000 }, ...payload }, { expectReplies: true });
-      const result = await client.request(message, { expect: ['ops1'], timeoutMs: 5_000 });
-      const reply = result.replies.get('ops1');
-      if (reply === undefined) throw new Error('the conductor did not answer the request');
-      return reply;
-    },
-    eventsOf(deploymentId) {
-      return events.filter((e) => (e.payload as { deploymentId?: string }).deploymentId === deploymentId);
-    },
-  };
-  return w;
-}
-
-async function passBuild(w: World, sha = SHA): Promise<void> {
-  const ledger = await w.ledger();
-  await w.client.publish(w.client.message('build.succeeded', { repo: 'shop', ref: 'refs/tags/v1.4.1', sha, job: 'shop-ci', number: 42, url: 'http://jenkins.example.com/job/shop-ci/42/' }));
-  await waitFor('the build recorded in the ledger', () => ledger.buildPassed('shop', sha));
-}
-
-function deploymentIdOf(reply: Message): string {
-  if (!isMessageOfType(reply, 'deploy.queued')) throw new Error(`expected deploy.queued, got ${reply.type}: ${JSON.stringify(reply.payload)}`);
-  return reply.payload.deploymentId;
-}
-
-async function finished(w: World, deploymentId: string): Promise<Message> {
-  await waitFor(`deployment ${deploymentId} to finish`, () => w.eventsOf(deploymentId).some((e) => ['deploy.succeeded', 'deploy.failed', 'deploy.cancelled'].includes(e.type)));
-  const last = w.eventsOf(deploymentId).find((e) => ['deploy.succeeded', 'deploy.failed', 'deploy.cancelled'].includes(e.type));
-  if (last === undefined) throw new Error('unreachable');
-  return last;
-}
+afterEach(cleanUp);
 
 describe('conductor daemon', () => {
   it('deploys 3 hosts in batches of 1: signed commands, deploy.* events in order, and the ledger shows it', async () => {
@@ -228,7 +63,7 @@ describe('conductor daemon', () => {
   });
 
   it('refuses a locked environment with LOCKED, unless an admin forces it', async () => {
-    const w = await world(['web1']);
+    const w = await world({ hosts: ['web1'] });
     await w.start();
     await passBuild(w);
     const ledger = await w.ledger();
@@ -250,7 +85,7 @@ describe('conductor daemon', () => {
   });
 
   it('refuses a commit without a succeeded build, and a ref it cannot resolve', async () => {
-    const w = await world(['web1']);
+    const w = await world({ hosts: ['web1'] });
     await w.start();
     await passBuild(w, OTHER_SHA);
     const unbuilt = await w.request({});
@@ -266,7 +101,7 @@ describe('conductor daemon', () => {
   });
 
   it('reports a silent agent as no-response and the deploy as failed', async () => {
-    const w = await world(['web1']);
+    const w = await world({ hosts: ['web1'] });
     w.fleet.behaviour.set('web1', 'silent');
     await w.start();
     await passBuild(w);
@@ -281,7 +116,7 @@ describe('conductor daemon', () => {
   });
 
   it('queues a second request behind a running one and starts it when the first ends', async () => {
-    const w = await world(['web1']);
+    const w = await world({ hosts: ['web1'] });
     w.fleet.behaviour.set('web1', 'hold');
     await w.start();
     await passBuild(w);
@@ -306,7 +141,7 @@ describe('conductor daemon', () => {
   });
 
   it('at start, finishes a deployment left running by a conductor that is gone as failed', async () => {
-    const w = await world(['web1']);
+    const w = await world({ hosts: ['web1'] });
     const before = await openLedger(w.ledgerUrl);
     await before.migrate();
     await before.createDeployment({ id: 'd-interrupted-1', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options: {} });
@@ -321,5 +156,23 @@ describe('conductor daemon', () => {
     expect(await ledger.deployment('d-interrupted-1')).toMatchObject({ state: 'failed', reason: RESTART_REASON });
     expect(await ledger.unfinished()).toEqual([]);
     expect(w.fleet.commands).toHaveLength(0);
+  });
+
+  it('leaves a deployment alone while another conductor holds its lease, and takes over once the lease runs out', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const before = await openLedger(w.ledgerUrl);
+    await before.migrate();
+    await before.createDeployment({ id: 'd-other-conductor', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options: {} });
+    expect(await before.markRunning('d-other-conductor', new Date())).toBe(true);
+    expect(await before.tryAcquireLease('deploy/shop/production', 'conductor-elsewhere', 1_500, new Date())).toBe(true);
+    await before.close();
+
+    await w.start({ leaseTtlMs: 200 });
+    const ledger = await w.ledger();
+    // Recovery at start saw the lease held: the deployment still runs for its owner.
+    expect((await ledger.deployment('d-other-conductor'))?.state).toBe('running');
+    const end = await finished(w, 'd-other-conductor');
+    expect(end.payload).toMatchObject({ reason: RESTART_REASON });
+    expect((await ledger.deployment('d-other-conductor'))?.state).toBe('failed');
   });
 });
