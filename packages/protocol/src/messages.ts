@@ -511,6 +511,102 @@ export const rosterReply = defineMessage({
   sentAsReply: true,
 });
 
+const lockScope = {
+  env: deployRef.env,
+  app: deployRef.app.optional().describe('One app in the environment; absent: the whole environment.'),
+};
+
+export const lockRequested = defineMessage({
+  type: 'lock.requested',
+  summary: 'Locks or unlocks an environment (or one app in it). Sent with `replyTo`; one conductor (shared queue) answers with lock.state and publishes the same lock.state for everyone.',
+  payload: z.object({
+    ...lockScope,
+    action: z.enum(['lock', 'unlock']).describe('What to do.'),
+    by: person,
+    reason: z.string().max(2048).optional().describe('Why, for people (shown to whoever is refused by the lock).'),
+    force: z.boolean().default(false).describe('Unlock a lock someone else holds (admins only).'),
+  }),
+  routingTemplate: 'conductor.lock.requested.{env}',
+  routingKey: (p) => `conductor.lock.requested.${seg(p.env)}`,
+  example: { env: 'production', action: 'lock', by: 'bob', reason: 'incident 311' },
+});
+
+export const lockState = defineMessage({
+  type: 'lock.state',
+  summary: 'A lock changed, or was asked to: the conductor\'s answer to a lock.requested (to its `replyTo`, with its `correlationId`), also published on its routing key so UIs see lock changes.',
+  payload: z.object({
+    ...lockScope,
+    locked: z.boolean().describe('Whether this environment (or app) is locked now.'),
+    by: person.optional().describe('Who holds the lock, when locked.'),
+    reason: z.string().max(2048).optional().describe('The lock\'s reason, when locked.'),
+    since: isoTime.optional().describe('When the lock was taken, when locked.'),
+    outcome: z
+      .enum(['locked', 'already-locked', 'unlocked', 'not-locked', 'held-by-other', 'refused'])
+      .describe('What the request did: `held-by-other` = someone else holds the lock (an admin may force); `refused` = not allowed, see `error`.'),
+    requestedBy: person.optional().describe('Who asked.'),
+    error: z.string().max(2048).optional().describe('Why the request was refused, for people.'),
+  }),
+  routingTemplate: 'conductor.lock.state.{env}',
+  routingKey: (p) => `conductor.lock.state.${seg(p.env)}`,
+  example: { env: 'production', locked: true, by: 'bob', reason: 'incident 311', since: exampleTime, outcome: 'locked', requestedBy: 'bob' },
+});
+
+export const deployCancelRequested = defineMessage({
+  type: 'deploy.cancel-requested',
+  summary: 'Asks to cancel a queued deployment, or a running rollout before its next batch. Every conductor sees it (private subscriptions); the one that can act answers on `replyTo` with deploy.cancel-result.',
+  payload: z.object({ deploymentId, by: person, reason: z.string().min(1).max(2048).describe('Why, for people.') }),
+  routingTemplate: 'conductor.deploy.cancel-requested',
+  routingKey: () => 'conductor.deploy.cancel-requested',
+  example: { deploymentId: 'd-7f3c2a10', by: 'ada', reason: 'wrong tag' },
+});
+
+export const deployCancelResult = defineMessage({
+  type: 'deploy.cancel-result',
+  summary: 'The answer to a deploy.cancel-requested: `cancelled` (it was queued; deploy.cancelled published), `cancelling` (a running rollout stops before its next batch; deploy.cancelled follows when it ends, unless the batch in flight was its last), `not-found`, `already-finished`.',
+  payload: z.object({
+    deploymentId,
+    outcome: z.enum(['cancelled', 'cancelling', 'not-found', 'already-finished']).describe('What happened.'),
+    state: z.string().max(32).optional().describe('The deployment\'s state in the ledger, when found.'),
+  }),
+  routingTemplate: 'conductor.deploy.cancel-result',
+  routingKey: () => 'conductor.deploy.cancel-result',
+  example: { deploymentId: 'd-7f3c2a10', outcome: 'cancelling', state: 'running' },
+  sentAsReply: true,
+});
+
+export const stateQuery = defineMessage({
+  type: 'state.query',
+  summary: 'Asks the ledger (through any conductor, shared queue) for history, one deployment, releases, the release matrix, locks, the queue or a deployment\'s logs. Fields are checked by the conductor, so a bad query is answered with a state.reply whose `error` names the field. Which fields each kind uses: history (app, env, offset, limit), deployment (deploymentId), releases (app, env, host, offset, limit), matrix (app, env: required), locks (env, app), queue (app, env, offset, limit), logs (deploymentId required, host, offset, limit, or tail = the last lines).',
+  payload: z.object({
+    kind: z.string().min(1).max(64).describe('history, deployment, releases, matrix, locks, queue or logs.'),
+    app: z.string().max(255).optional().describe('Application name.'),
+    env: z.string().max(255).optional().describe('Environment name.'),
+    deploymentId: z.string().max(255).optional().describe('A deployment id (deployment, logs).'),
+    host: z.string().max(255).optional().describe('Only this host (releases, logs).'),
+    offset: z.number().optional().describe('Rows to skip (whole number, at most 100000).'),
+    limit: z.number().optional().describe('Most rows to return: 1 to 1000, default 50.'),
+    tail: z.number().optional().describe('logs: the last this many lines (1 to 1000) instead of offset/limit.'),
+  }),
+  routingTemplate: 'conductor.state.query.{kind}',
+  routingKey: (p) => `conductor.state.query.${seg(p.kind)}`,
+  example: { kind: 'history', app: 'shop', env: 'production', limit: 20 },
+});
+
+export const stateReply = defineMessage({
+  type: 'state.reply',
+  summary: 'A conductor\'s answer to a state.query, to its `replyTo` with its `correlationId`: the ledger\'s `result` (shaped per kind, see docs), or `error` naming the bad field.',
+  payload: z.object({
+    kind: z.string().max(64).describe('The kind asked for.'),
+    result: z.unknown().optional().describe('The answer: a list (history, releases, locks, queue, logs) or an object (deployment with its hosts, matrix); null for a deployment that is not there.'),
+    error: z.string().max(2048).optional().describe('Why the query was not answered, naming the field.'),
+    truncated: z.boolean().optional().describe('True when rows were left out to stay under the body size limit; page with offset/limit.'),
+  }),
+  routingTemplate: 'conductor.state.reply',
+  routingKey: () => 'conductor.state.reply',
+  example: { kind: 'locks', result: [{ env: 'production', by: 'bob', reason: 'incident 311', at: exampleTime }] },
+  sentAsReply: true,
+});
+
 /** Every message type, in the order the docs list them. */
 export const messageSpecs = [
   commitPushed,
@@ -539,6 +635,12 @@ export const messageSpecs = [
   presenceChanged,
   rosterQuery,
   rosterReply,
+  lockRequested,
+  lockState,
+  deployCancelRequested,
+  deployCancelResult,
+  stateQuery,
+  stateReply,
 ] as const;
 
 type Spec = (typeof messageSpecs)[number];
