@@ -1,0 +1,507 @@
+// `npm run bench:deploy`: a fleet deploy with deploybus (conductor + N deploy-agents on the real
+// RabbitMQ over AMQP, all in this process, one broker connection each) against the shell floor
+// (`git archive | tar -x` into N dirs in parallel) and Ansible's git module (forks = 10, local).
+// Prints a table and writes bench/results/deploy-<timestamp>.json and deploy-latest.json.
+//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory]
+// DEPLOYBUS_BENCH_AMQP_URL points it at another broker (default: vhost deploybus-bench on 127.0.0.1,
+// created with rabbitmqctl when missing, so the bench's conductor never competes with another's work queue).
+import { execFile, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import type { MachineInfo } from './bench-report.js';
+import { RUN_ID, uniqueWord } from './bench-names.js';
+import { withDeadline } from './deadline.js';
+import { APP, DeployFleet } from './deploy-fleet.js';
+import { roundSpread, spreadOf, type Spread } from './stats.js';
+
+const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO_DIR = join(BENCH_DIR, '..');
+const FLOOR_SCRIPT = join(BENCH_DIR, 'floor-checkout.sh');
+const ANSIBLE_PLAYBOOK = join(BENCH_DIR, 'ansible-checkout.yml');
+const AGENT_MAIN = join(REPO_DIR, 'services', 'deploy-agent', 'dist', 'main.js');
+const DEFAULT_VHOST = 'deploybus-bench';
+const DEFAULT_AMQP = `amqp://guest:guest@127.0.0.1:5672/${DEFAULT_VHOST}`;
+
+interface Settings {
+  readonly sizes: readonly number[];
+  readonly files: number;
+  readonly rounds: number;
+  readonly ansibleRounds: number;
+  readonly memoryRounds: number;
+  readonly forks: number;
+  readonly deployTimeoutMs: number;
+  readonly ansibleTimeoutMs: number;
+  readonly rssIdleMs: number;
+  readonly ansible: boolean;
+  readonly memory: boolean;
+}
+
+function settingsFrom(argv: readonly string[]): Settings {
+  const quick = argv.includes('--quick');
+  const sizesArg = argv.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length);
+  const sizes = sizesArg === undefined ? [10, 50] : sizesArg.split(',').map((s) => Number.parseInt(s, 10));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 500)) throw new Error(`--sizes: "${sizesArg ?? ''}" must be whole numbers 1-500, comma-separated`);
+  return {
+    sizes,
+    files: 200,
+    rounds: quick ? 2 : 5,
+    ansibleRounds: quick ? 1 : 3,
+    memoryRounds: quick ? 1 : 3,
+    forks: 10,
+    deployTimeoutMs: 120_000,
+    ansibleTimeoutMs: 300_000,
+    rssIdleMs: 3_000,
+    ansible: !argv.includes('--no-ansible'),
+    memory: !argv.includes('--no-memory'),
+  };
+}
+
+// ---- processes: argument arrays only, always with a timeout ----
+
+interface RunResult {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function run(file: string, args: readonly string[], options: { cwd?: string; timeoutMs: number; env?: NodeJS.ProcessEnv }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd: options.cwd, timeout: options.timeoutMs, maxBuffer: 64 * 1024 * 1024, env: options.env ?? { ...process.env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0' }, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${file} ${args.slice(0, 3).join(' ')}… failed: ${error.message}\n${String(stderr).slice(-2000)}`, { cause: error }));
+      else resolve({ stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+const git = (cwd: string, ...args: string[]): Promise<RunResult> => run('git', args, { cwd, timeoutMs: 60_000 });
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** Runs `work` over `items`, at most `limit` at once. */
+async function inParallel<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+// ---- the origin repository: about 200 files, a new tag per round ----
+
+class Origin {
+  private tagNo = 0;
+  constructor(readonly path: string) {}
+
+  static async create(path: string, files: number): Promise<Origin> {
+    await mkdir(path, { recursive: true });
+    await git(path, 'init', '--quiet', '--initial-branch=main');
+    await git(path, 'config', 'user.email', 'bench@example.com');
+    await git(path, 'config', 'user.name', 'bench');
+    for (let i = 0; i < files - 1; i++) {
+      const dir = join(path, 'src', `mod${Math.floor(i / 20)}`);
+      await mkdir(dir, { recursive: true });
+      const body = Array.from({ length: 40 }, (_, line) => `export const value${line} = ${i * 1000 + line}; // file ${i} of the bench app, line ${line}`).join('\n');
+      await writeFile(join(dir, `file${i}.js`), `${body}\n`);
+    }
+    await writeFile(join(path, 'VERSION'), 'v0\n');
+    await git(path, 'add', '-A');
+    await git(path, 'commit', '--quiet', '-m', 'the bench app');
+    return new Origin(path);
+  }
+
+  /** Commits a change and tags it; returns the new tag. */
+  async newTag(): Promise<string> {
+    this.tagNo += 1;
+    const tag = `v1.0.${this.tagNo}`;
+    await writeFile(join(this.path, 'VERSION'), `${tag}\n`);
+    await writeFile(join(this.path, 'src', 'mod0', 'file0.js'), `export const release = '${tag}';\n`);
+    await git(this.path, 'commit', '--quiet', '-am', `release ${tag}`);
+    await git(this.path, 'tag', tag);
+    return tag;
+  }
+
+  async fileCount(): Promise<number> {
+    return (await git(this.path, 'ls-files')).stdout.split('\n').filter((l) => l !== '').length;
+  }
+}
+
+const fetchInto = (mirror: string): Promise<RunResult> => git(mirror, 'fetch', '--prune', '--tags', '--quiet', 'origin');
+
+// ---- the measurements ----
+
+interface Row {
+  readonly size: number;
+  readonly runner: string;
+  readonly case: string;
+  readonly seconds: Spread | undefined;
+  readonly note?: string;
+}
+
+async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, number[]>> {
+  const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
+  const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs }));
+  try {
+    // Warm-up, not counted: each agent clones its mirror (what repo-updater did long before).
+    const warm = await fleet.deploy(await origin.newTag());
+    log(`  warm-up deploy (clones ${size} mirrors): ${warm.toFixed(2)} s`);
+    for (const kind of cases) {
+      for (let r = 0; r < rounds; r++) {
+        const tag = await origin.newTag();
+        if (kind === 'prefetched') await withDeadline(`pre-fetching ${tag} into ${size} mirrors`, 120_000, inParallel(fleet.agents, 16, (a) => fetchInto(a.mirror)));
+        const seconds = await fleet.deploy(tag);
+        samples.get(kind)?.push(seconds);
+        log(`  deploybus ${kind}, N=${size}, ${tag}: ${seconds.toFixed(3)} s`);
+      }
+    }
+  } finally {
+    await fleet.stop();
+    if (busUrl.startsWith('amqp')) await deleteQueues(busUrl, fleet.commandQueues());
+  }
+  return samples;
+}
+
+async function measureShell(size: number, origin: Origin, dir: string, rounds: number, log: (line: string) => void): Promise<{ fetch: number[]; nofetch: number[] }> {
+  const mirrors = Array.from({ length: size }, (_, i) => join(dir, String(i), 'mirror.git'));
+  await withDeadline(`cloning ${size} shell mirrors`, 120_000, inParallel(mirrors, 16, (m) => run('git', ['clone', '--mirror', '--quiet', '--', origin.path, m], { timeoutMs: 60_000 })));
+  const once = async (mode: 'fetch' | 'nofetch', tag: string): Promise<number> => {
+    const args = [FLOOR_SCRIPT, mode, tag, ...mirrors.flatMap((m, i) => [m, join(dir, String(i), 'releases', tag)])];
+    return timed(() => run('bash', args, { timeoutMs: 120_000 }));
+  };
+  const result = { fetch: [] as number[], nofetch: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    const tag = await origin.newTag();
+    const seconds = await once('fetch', tag);
+    result.fetch.push(seconds);
+    log(`  shell floor with fetch, N=${size}: ${seconds.toFixed(3)} s`);
+  }
+  for (let r = 0; r < rounds; r++) {
+    const tag = await origin.newTag();
+    await inParallel(mirrors, 16, fetchInto);
+    const seconds = await once('nofetch', tag);
+    result.nofetch.push(seconds);
+    log(`  shell floor pre-fetched, N=${size}: ${seconds.toFixed(3)} s`);
+  }
+  return result;
+}
+
+async function ansibleVersion(): Promise<string | undefined> {
+  try {
+    return (await run('ansible-playbook', ['--version'], { timeoutMs: 30_000 })).stdout.split('\n')[0]?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function measureAnsible(size: number, origin: Origin, dir: string, rounds: number, settings: Settings, log: (line: string) => void): Promise<number[]> {
+  await mkdir(join(dir, 'tmp'), { recursive: true });
+  const inventory = join(dir, 'inventory.ini');
+  const hosts = Array.from({ length: size }, (_, i) => `bench${i} bench_dest=${join(dir, 'hosts', String(i), 'checkout')}`);
+  await writeFile(inventory, `[fleet]\n${hosts.join('\n')}\n\n[fleet:vars]\nansible_connection=local\nansible_python_interpreter=/usr/bin/python3\n`);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    HOME: process.env['HOME'] ?? '/tmp',
+    LC_ALL: 'C.UTF-8',
+    ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'),
+    ANSIBLE_REMOTE_TEMP: join(dir, 'tmp'),
+    ANSIBLE_HOST_KEY_CHECKING: 'False',
+    ANSIBLE_RETRY_FILES_ENABLED: 'False',
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_FORKS: String(settings.forks),
+  };
+  const once = (tag: string): Promise<number> =>
+    timed(() => run('ansible-playbook', ['-i', inventory, '-f', String(settings.forks), '-e', JSON.stringify({ bench_repo: origin.path, bench_version: tag }), ANSIBLE_PLAYBOOK], { timeoutMs: settings.ansibleTimeoutMs, env }));
+  const warm = await once(await origin.newTag());
+  log(`  ansible warm-up (clones ${size} checkouts): ${warm.toFixed(2)} s`);
+  const samples: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const seconds = await once(await origin.newTag());
+    samples.push(seconds);
+    log(`  ansible git module, N=${size}: ${seconds.toFixed(3)} s`);
+  }
+  return samples;
+}
+
+/** An idle deploy-agent as its own process on AMQP: its RSS after `idleMs`, in MB. */
+async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs: number): Promise<{ agent: number; bareNode: number; queue: string }> {
+  await mkdir(dir, { recursive: true });
+  const host = uniqueWord('idle');
+  const file = join(dir, 'deploy-agent.json');
+  await writeFile(
+    file,
+    JSON.stringify({
+      logLevel: 'info',
+      host,
+      bus: { url: busUrl },
+      mirrorsDir: join(dir, 'mirrors'),
+      stateDir: join(dir, 'state'),
+      allowedProtocols: ['file'],
+      apps: [{ name: APP, env: 'production', repo: APP, url: origin.path, deployRoot: join(dir, 'deploy') }],
+    }),
+  );
+  const rssOf = async (pid: number): Promise<number> => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+    if (kb === undefined) throw new Error(`no VmRSS for process ${pid}`);
+    return Number(kb) / 1024;
+  };
+  const measure = async (args: readonly string[], readyLine: string | undefined): Promise<number> => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' } });
+    let output = '';
+    try {
+      await withDeadline(`an idle ${readyLine === undefined ? 'node' : 'deploy-agent'} to start`, 30_000, () => {
+        if (readyLine === undefined) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => {
+          const onData = (chunk: Buffer): void => {
+            output += chunk.toString();
+            if (output.includes(readyLine)) resolve();
+          };
+          child.stdout.on('data', onData);
+          child.stderr.on('data', onData);
+          child.once('exit', (code) => reject(new Error(`the agent exited with ${String(code)}: ${output.slice(-1000)}`)));
+        });
+      });
+      await new Promise((r) => setTimeout(r, idleMs));
+      if (child.pid === undefined) throw new Error('no pid');
+      return await rssOf(child.pid);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await withDeadline('an idle process to exit', 10_000, exited).catch(() => child.kill('SIGKILL'));
+    }
+  };
+  const agent = await measure([AGENT_MAIN, '--config', file], 'deploy-agent started');
+  const bareNode = await measure(['-e', 'setInterval(() => {}, 1000)'], undefined);
+  return { agent, bareNode, queue: `deploybus.agent.${host}` };
+}
+
+// ---- the broker: the bench's own vhost ----
+
+async function canConnect(url: string): Promise<boolean> {
+  try {
+    const connection = await withDeadline('connecting to the broker', 10_000, amqp.connect(url));
+    await connection.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function brokerUrl(notes: string[]): Promise<string> {
+  const configured = process.env['DEPLOYBUS_BENCH_AMQP_URL']?.trim();
+  if (configured !== undefined && configured !== '') return configured;
+  if (await canConnect(DEFAULT_AMQP)) return DEFAULT_AMQP;
+  try {
+    await run('rabbitmqctl', ['add_vhost', DEFAULT_VHOST], { timeoutMs: 30_000 });
+    await run('rabbitmqctl', ['set_permissions', '-p', DEFAULT_VHOST, 'guest', '.*', '.*', '.*'], { timeoutMs: 30_000 });
+    if (await canConnect(DEFAULT_AMQP)) return DEFAULT_AMQP;
+  } catch {
+    // fall through
+  }
+  const fallback = 'amqp://guest:guest@127.0.0.1:5672';
+  notes.push(`vhost ${DEFAULT_VHOST} is missing and could not be created: the bench ran on vhost "/", where its conductor shares the deploybus.conductor work queue with any other conductor running there`);
+  return fallback;
+}
+
+async function deleteQueues(url: string, queues: readonly string[]): Promise<void> {
+  if (queues.length === 0) return;
+  await withDeadline('deleting the bench queues', 20_000, async () => {
+    const connection = await amqp.connect(url);
+    try {
+      const channel = await connection.createChannel();
+      for (const queue of queues) await channel.deleteQueue(queue);
+    } finally {
+      await connection.close().catch(() => undefined);
+    }
+  }).catch((error: unknown) => {
+    process.stderr.write(`could not delete ${queues.length} bench queues: ${error instanceof Error ? error.message : String(error)}\n`);
+  });
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
+}
+
+// ---- the report ----
+
+function roundedLoad(): number[] {
+  return loadavg().map((v) => Math.round(v * 100) / 100);
+}
+
+function machineInfo(loadavgAtStart: readonly number[]): MachineInfo {
+  const list = cpus();
+  return {
+    cpuModel: list[0]?.model ?? 'unknown',
+    cpuCount: list.length,
+    loadavgAtStart,
+    loadavgAtEnd: roundedLoad(),
+    node: process.version,
+    platform: process.platform,
+    osRelease: release(),
+    totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
+  };
+}
+
+function spreadOrUndefined(values: readonly number[] | undefined): Spread | undefined {
+  return values === undefined || values.length === 0 ? undefined : spreadOf(values);
+}
+
+function fmt(spread: Spread | undefined): string {
+  if (spread === undefined) return 'not measured';
+  const n = (v: number): string => (v >= 10 ? v.toFixed(1) : v.toFixed(3));
+  return spread.samples === 1 ? `${n(spread.median)} (1 run)` : `${n(spread.median)} (${n(spread.min)}-${n(spread.max)}, ${spread.samples} runs)`;
+}
+
+interface Verdict {
+  readonly size: number;
+  readonly target: string;
+  readonly deploybus: number | undefined;
+  readonly reference: number | undefined;
+  readonly ratio: number | undefined;
+  readonly met: boolean | undefined;
+}
+
+function verdict(size: number, target: string, deploybus: Spread | undefined, reference: Spread | undefined, limit: number): Verdict {
+  const ratio = deploybus === undefined || reference === undefined ? undefined : deploybus.median / reference.median;
+  return { size, target, deploybus: deploybus?.median, reference: reference?.median, ratio, met: ratio === undefined ? undefined : ratio <= limit };
+}
+
+function table(rows: readonly Row[]): string {
+  const header = ['N', 'runner', 'case', 'seconds: median (min-max, runs)'];
+  const lines = rows.map((r) => [String(r.size), r.runner, r.case, fmt(r.seconds) + (r.note === undefined ? '' : `  [${r.note}]`)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const render = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [render(header), render(widths.map((w) => '-'.repeat(w))), ...lines.map(render)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFrom(process.argv.slice(2));
+  const startedAt = new Date().toISOString();
+  const loadAtStart = roundedLoad();
+  const begin = performance.now();
+  const notes: string[] = [];
+  const phaseSeconds: Record<string, number> = {};
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const root = await mkdtemp(join(tmpdir(), `deploybus-deploy-bench-${RUN_ID}-`));
+  const rows: Row[] = [];
+  const verdicts: Verdict[] = [];
+  let busUrl = DEFAULT_AMQP;
+  let idle: { agent: number; bareNode: number; queue: string } | undefined;
+  const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    log(`${name} ...`);
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      phaseSeconds[name] = Math.round((performance.now() - started) / 10) / 100;
+    }
+  };
+  try {
+    busUrl = await brokerUrl(notes);
+    const origin = await Origin.create(join(root, 'origin'), settings.files);
+    const files = await origin.fileCount();
+    const ansible = settings.ansible ? await ansibleVersion() : undefined;
+    if (settings.ansible && ansible === undefined) notes.push('Ansible is not installed (ansible-playbook not found): not measured. Install Debian\'s package with `apt-get install -y ansible`.');
+    if (!settings.ansible) notes.push('Ansible was left out (--no-ansible): not measured.');
+    for (const size of settings.sizes) {
+      const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, ['prefetched', 'fetch'], settings, log));
+      const shell = await phase(`shell floor, N=${size}`, () => measureShell(size, origin, join(root, `shell-${size}`), settings.rounds, log));
+      const memory = settings.memory
+        ? await phase(`deploybus on memory://, N=${size}`, () => measureDeploybus(`memory://deploy-bench-${RUN_ID}-${size}`, size, origin, join(root, `memory-${size}`), settings.memoryRounds, ['prefetched'], settings, log))
+        : undefined;
+      let ansibleRuns: number[] | undefined;
+      let ansibleNote: string | undefined;
+      if (ansible !== undefined) {
+        try {
+          ansibleRuns = await phase(`ansible, N=${size}`, () => measureAnsible(size, origin, join(root, `ansible-${size}`), settings.ansibleRounds, settings, log));
+        } catch (error) {
+          ansibleNote = `failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`;
+          notes.push(`Ansible N=${size} not measured: ${ansibleNote}`);
+        }
+      }
+      const prefetched = spreadOrUndefined(amqpRuns.get('prefetched'));
+      const fetched = spreadOrUndefined(amqpRuns.get('fetch'));
+      const floorFetch = spreadOrUndefined(shell.fetch);
+      const floorNoFetch = spreadOrUndefined(shell.nofetch);
+      const ansibleSpread = spreadOrUndefined(ansibleRuns);
+      rows.push(
+        { size, runner: 'deploybus (amqp)', case: 'tag pre-fetched', seconds: prefetched },
+        { size, runner: 'deploybus (amqp)', case: 'tag fetched by the agent', seconds: fetched },
+        ...(memory === undefined ? [] : [{ size, runner: 'deploybus (memory://)', case: 'tag pre-fetched', seconds: spreadOrUndefined(memory.get('prefetched')) }]),
+        { size, runner: 'shell floor', case: 'fetch, then archive|tar', seconds: floorFetch },
+        { size, runner: 'shell floor', case: 'pre-fetched, archive|tar', seconds: floorNoFetch },
+        { size, runner: `ansible git (forks ${settings.forks})`, case: 'fetch + checkout', seconds: ansibleSpread, ...(ansibleNote === undefined ? (ansible === undefined ? { note: settings.ansible ? 'not installed' : 'left out (--no-ansible)' } : {}) : { note: 'failed' }) },
+      );
+      verdicts.push(
+        verdict(size, 'deploybus pre-fetched <= shell floor with fetch (ratio <= 1)', prefetched, floorFetch, 1),
+        verdict(size, 'deploybus pre-fetched <= ansible / 20 (ratio <= 0.05)', prefetched, ansibleSpread, 0.05),
+        verdict(size, 'deploybus fetched <= ansible / 20 (ratio <= 0.05)', fetched, ansibleSpread, 0.05),
+      );
+    }
+    idle = await phase('idle deploy-agent RSS', () => idleAgentRss(busUrl, origin, join(root, 'idle-agent'), settings.rssIdleMs));
+    notes.push(
+      `origin: ${files} files in the tag; a new tag per round (a commit changing 2 files); each agent has preDeploy [true], no restart or health check; one batch (batchSize 100%), force past the build gate`,
+      'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed; each agent checks, records the id, resolves the ref, git archive | tar, runs the hook, switches current)',
+      'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process, each with its own broker connection: the whole fleet shares this machine\'s CPUs, as the shell loop and Ansible do',
+      'pre-fetched case: `git fetch` into every agent mirror before the clock starts (what repo-updater does after the green build); fetch case: the agent finds the tag missing and fetches it itself',
+      `ansible: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
+    );
+  } finally {
+    await deleteQueues(busUrl, [...(idle === undefined ? [] : [idle.queue]), 'deploybus.conductor']);
+    await rm(root, { recursive: true, force: true }).catch(() => undefined);
+  }
+  const machine = machineInfo(loadAtStart);
+  const busiest = Math.max(machine.loadavgAtStart[0] ?? 0, machine.loadavgAtEnd[0] ?? 0);
+  if (busiest > machine.cpuCount) notes.unshift(`WARNING: the machine was busy (1-minute load ${busiest} on ${machine.cpuCount} CPUs): the figures are noisy`);
+  const report = {
+    startedAt,
+    durationS: Math.round((performance.now() - begin) / 100) / 10,
+    machine,
+    broker: { amqp: redact(busUrl) },
+    settings: { ...settings, sizes: settings.sizes.join(',') },
+    phaseSeconds,
+    notes,
+    results: rows.map((r) => ({ ...r, seconds: r.seconds === undefined ? undefined : roundSpread(r.seconds) })),
+    targets: verdicts.map((v) => ({ ...v, ratio: v.ratio === undefined ? undefined : Math.round(v.ratio * 1000) / 1000 })),
+    idleAgentRssMb: idle === undefined ? undefined : { deployAgent: Math.round(idle.agent * 10) / 10, bareNode: Math.round(idle.bareNode * 10) / 10, target: '< 60', met: idle.agent < 60 },
+  };
+  const resultsDir = join(BENCH_DIR, 'results');
+  await mkdir(resultsDir, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const file = join(resultsDir, `deploy-${startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, text);
+  await writeFile(join(resultsDir, 'deploy-latest.json'), text);
+
+  const out = [
+    `\ndeploybus deploy bench, ${startedAt}, ${report.durationS} s; ${machine.cpuCount} x ${machine.cpuModel}, load ${machine.loadavgAtStart.join('/')} -> ${machine.loadavgAtEnd.join('/')}, node ${machine.node}, broker ${redact(busUrl)}`,
+    '',
+    table(rows),
+    '',
+    'targets:',
+    ...verdicts.map((v) => `  N=${v.size}  ${v.target}: ${v.ratio === undefined ? 'not measured' : `${v.deploybus?.toFixed(3) ?? '?'} s vs ${v.reference?.toFixed(3) ?? '?'} s = ${v.ratio.toFixed(3)} ${v.met ? 'ok' : 'MISSED'}`}`),
+    idle === undefined ? '  idle deploy-agent RSS: not measured' : `  idle deploy-agent RSS (AMQP, ${settings.rssIdleMs / 1000} s idle) < 60 MB: ${idle.agent.toFixed(1)} MB ${idle.agent < 60 ? 'ok' : 'MISSED'} (a bare idle node process: ${idle.bareNode.toFixed(1)} MB)`,
+    '',
+    'notes:',
+    ...notes.map((n) => `  - ${n}`),
+    '',
+    `written to ${file}`,
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`deploy bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,189 @@
+// The deploybus side of the deploy bench: a conductor, N deploy-agents (each its own daemon with its
+// own bus connection, mirror, state dir and deploy root) and a stand-in keepalive that answers
+// roster.query with the fleet, all in this process. A client publishes deploy.requested and waits for
+// the deployment's deploy.succeeded.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { connectBus, type Bus } from '@deploybus/bus';
+import { conductorDaemon } from '@deploybus/conductor';
+import { deployAgent } from '@deploybus/deploy-agent';
+import { commandQueueName, generateSigningKeyPair, isMessageOfType, type Message } from '@deploybus/protocol';
+import { startDaemon, type DaemonHandle } from '@deploybus/runtime';
+import { uniqueWord } from './bench-names.js';
+import { withDeadline } from './deadline.js';
+
+export const APP = 'shop';
+export const ENV = 'production';
+const KEY_ID = 'deploy-bench';
+const FINAL = new Set(['deploy.succeeded', 'deploy.failed', 'deploy.cancelled']);
+
+export interface FleetOptions {
+  readonly busUrl: string;
+  readonly size: number;
+  /** Where this fleet's dirs go (agents/<i>/{mirrors,state,deploy}, the ledger, config files). */
+  readonly dir: string;
+  /** The origin repository the mirrors are cloned from and the conductor resolves tags against. */
+  readonly originPath: string;
+  /** Each agent's preDeploy hook (undefined: no hook). */
+  readonly preDeploy: readonly string[] | undefined;
+  readonly deployTimeoutMs: number;
+}
+
+export interface AgentPaths {
+  readonly host: string;
+  readonly mirror: string;
+  readonly deployRoot: string;
+}
+
+export class DeployFleet {
+  private readonly handles: DaemonHandle[] = [];
+  private readonly buses: Bus[] = [];
+  private readonly events: Message[] = [];
+  private readonly waiters = new Map<string, (event: Message) => void>();
+  private client: Bus | undefined;
+  private readonly conductorHost = uniqueWord('ops');
+  readonly agents: AgentPaths[];
+
+  private constructor(private readonly options: FleetOptions) {
+    this.agents = Array.from({ length: options.size }, (_, i) => {
+      const root = join(options.dir, 'agents', String(i));
+      return { host: uniqueWord(`agent${i}-`), mirror: join(root, 'mirrors', `${APP}.git`), deployRoot: join(root, 'deploy', APP) };
+    });
+  }
+
+  /** Starts everything; on a failure stops what started and rethrows. */
+  static async start(options: FleetOptions): Promise<DeployFleet> {
+    const fleet = new DeployFleet(options);
+    try {
+      await fleet.startAll();
+      return fleet;
+    } catch (error) {
+      await fleet.stop();
+      throw error;
+    }
+  }
+
+  private async startAll(): Promise<void> {
+    const { busUrl, dir } = this.options;
+    await mkdir(dir, { recursive: true });
+    const keys = generateSigningKeyPair();
+    const keepaliveHost = uniqueWord('ka');
+
+    const keepalive = await connectBus(busUrl, { service: 'keepalive', host: keepaliveHost });
+    this.buses.push(keepalive);
+    await keepalive.subscribe({ patterns: ['roster.query'] }, async (query) => {
+      const now = new Date().toISOString();
+      const entries = this.agents.map((agent) => ({
+        service: 'deploy-agent',
+        host: agent.host,
+        instance: `${agent.host}-1`,
+        version: '0.1.0',
+        state: 'up' as const,
+        firstSeen: now,
+        lastSeen: now,
+        uptimeMs: 1000,
+        intervalMs: 10_000,
+        apps: [{ app: APP, env: ENV }],
+      }));
+      await keepalive.reply(query, keepalive.message('roster.reply', { entries, observer: `${keepaliveHost}-1` }, { correlationId: query.id }));
+    });
+
+    const conductorFile = join(dir, 'conductor.json');
+    await writeFile(
+      conductorFile,
+      JSON.stringify({
+        logLevel: 'warn',
+        host: this.conductorHost,
+        bus: { url: busUrl },
+        heartbeatIntervalMs: 60_000,
+        ledger: { url: `sqlite:${join(dir, 'ledger.db')}` },
+        signing: { keyId: KEY_ID, privateKey: { env: 'DEPLOY_BENCH_KEY' } },
+        roster: { keepaliveHosts: [keepaliveHost], timeoutMs: 10_000 },
+        admins: ['bench'],
+        apps: { [APP]: { repoUrl: this.options.originPath } },
+      }),
+    );
+    this.handles.push(await startDaemon(conductorDaemon, { configFile: conductorFile, env: { DEPLOY_BENCH_KEY: keys.privateKey }, logDestination: process.stderr }));
+
+    // Agents start a few at a time: each opens its own broker connection.
+    const startOne = async (agent: AgentPaths, i: number): Promise<void> => {
+      const root = join(dir, 'agents', String(i));
+      const file = join(root, 'deploy-agent.json');
+      await mkdir(root, { recursive: true });
+      await writeFile(
+        file,
+        JSON.stringify({
+          logLevel: 'warn',
+          host: agent.host,
+          bus: { url: busUrl },
+          heartbeatIntervalMs: 60_000,
+          mirrorsDir: join(root, 'mirrors'),
+          stateDir: join(root, 'state'),
+          allowedProtocols: ['file'],
+          trustedKeys: [{ keyId: KEY_ID, publicKey: keys.publicKey }],
+          apps: [
+            {
+              name: APP,
+              env: ENV,
+              repo: APP,
+              url: this.options.originPath,
+              deployRoot: agent.deployRoot,
+              keepReleases: 3,
+              hooks: this.options.preDeploy === undefined ? {} : { preDeploy: [...this.options.preDeploy] },
+            },
+          ],
+        }),
+      );
+      this.handles.push(await startDaemon(deployAgent, { configFile: file, env: {}, logDestination: process.stderr }));
+    };
+    for (let i = 0; i < this.agents.length; i += 10) await Promise.all(this.agents.slice(i, i + 10).map((agent, j) => startOne(agent, i + j)));
+
+    const client = await connectBus(busUrl, { service: 'cli', host: uniqueWord('bench') });
+    this.buses.push(client);
+    this.client = client;
+    await client.subscribe({ patterns: ['deploy.#'] }, (event) => {
+      const id = (event.payload as { deploymentId?: unknown }).deploymentId;
+      if (!FINAL.has(event.type) || typeof id !== 'string') return;
+      const waiter = this.waiters.get(id);
+      if (waiter === undefined) this.events.push(event);
+      else waiter(event);
+    });
+  }
+
+  /** Publishes deploy.requested for `ref` to every agent in one batch; resolves with the seconds until deploy.succeeded. */
+  async deploy(ref: string): Promise<number> {
+    const client = this.client;
+    if (client === undefined) throw new Error('the fleet is not started');
+    const message = client.message(
+      'deploy.requested',
+      { app: APP, env: ENV, ref, requestedBy: 'bench', force: true, rollout: { canary: 0, batchSize: '100%', hostTimeoutMs: this.options.deployTimeoutMs, rollbackOnFailure: false } },
+      { expectReplies: true },
+    );
+    const started = performance.now();
+    const result = await withDeadline(`the conductor's answer to a deploy of ${ref}`, 30_000, client.request(message, { expect: [this.conductorHost], timeoutMs: 30_000 }));
+    const reply = result.replies.get(this.conductorHost);
+    if (reply === undefined) throw new Error(`the conductor did not answer the deploy request of ${ref}`);
+    if (!isMessageOfType(reply, 'deploy.queued')) throw new Error(`the conductor answered ${reply.type}: ${JSON.stringify(reply.payload)}`);
+    const id = reply.payload.deploymentId;
+    const final = await withDeadline(`deployment ${id} of ${ref} to ${this.agents.length} agents`, this.options.deployTimeoutMs + 10_000, () => {
+      const early = this.events.find((e) => (e.payload as { deploymentId?: string }).deploymentId === id);
+      if (early !== undefined) return Promise.resolve(early);
+      return new Promise<Message>((resolve) => this.waiters.set(id, resolve));
+    }).finally(() => this.waiters.delete(id));
+    const seconds = (performance.now() - started) / 1000;
+    if (final.type !== 'deploy.succeeded') throw new Error(`deployment of ${ref} ended ${final.type}: ${JSON.stringify(final.payload).slice(0, 600)}`);
+    return seconds;
+  }
+
+  /** Durable queues this fleet leaves on the broker: every agent's command queue. */
+  commandQueues(): string[] {
+    return this.agents.map((agent) => commandQueueName(agent.host));
+  }
+
+  async stop(): Promise<void> {
+    const handles = this.handles.splice(0).reverse();
+    for (let i = 0; i < handles.length; i += 10) await Promise.allSettled(handles.slice(i, i + 10).map((h) => withDeadline('stopping a daemon', 15_000, h.stop())));
+    await Promise.allSettled(this.buses.splice(0).map((bus) => withDeadline('closing a bus', 10_000, bus.close())));
+  }
+}
