@@ -28,6 +28,8 @@ import {
 import type { Logger } from '@deploybus/runtime';
 import type { Deployment, Ledger } from '@deploybus/store';
 import { CommandSigner, type SignedCommand } from './command-signer.js';
+import { handleLockRequest } from './lock-requests.js';
+import { answerStateQuery } from './state-queries.js';
 import { RolloutOptionsError, RosterUnavailableError } from './errors.js';
 import { evaluateGates, type BuildGateAnswer, type DeploymentRef, type RefusalCode } from './gates.js';
 import type { RefResolver } from './ref-resolver.js';
@@ -38,6 +40,10 @@ import { selectTargets, type RosterEntry } from './target-selection.js';
 /** The shared work queue competing conductors take deploy requests from. */
 export const CONDUCTOR_QUEUE = workQueueName('conductor');
 export const RESTART_REASON = 'conductor restarted during the rollout; re-request it';
+/** What the shared queue carries: deploy requests, lock changes, state queries. */
+export const CONDUCTOR_QUEUE_PATTERNS = ['deploy.requested.*.*', 'conductor.lock.requested.*', 'conductor.state.query.*'] as const;
+/** Cancels go to every conductor (a private subscription each). */
+export const CANCEL_ROUTING_KEY = 'conductor.deploy.cancel-requested';
 
 export interface DeployCoordinatorOptions {
   readonly bus: Bus;
@@ -71,6 +77,10 @@ export class DeployCoordinator {
   readonly #draining = new Map<string, symbol>();
   readonly #drains = new Set<Promise<void>>();
   readonly #declaredQueues = new Set<string>();
+  /** Per app/env key: the deployment #run is starting (between reading it from the queue and registering its runner). */
+  readonly #starting = new Map<string, string>();
+  /** Cancels of a deployment #run is starting, for #run to act on. */
+  readonly #pendingCancels = new Map<string, Message<'deploy.cancel-requested'>>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #stopping = false;
 
@@ -91,7 +101,10 @@ export class DeployCoordinator {
     this.#subscriptions.push(await bus.subscribe({ patterns: [this.#replyTo] }, (m) => this.#onAgentReply(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['build.succeeded.*', 'build.failed.*'] }, (m) => this.#onBuild(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['task.log.#'] }, (m) => this.#onTaskLog(m)));
-    this.#subscriptions.push(await bus.subscribe({ queue: CONDUCTOR_QUEUE, patterns: ['deploy.requested.*.*'] }, (m) => this.#onRequest(m)));
+    // Every conductor must see a cancel: only the one running the rollout (or draining its queue) can act on it.
+    this.#subscriptions.push(await bus.subscribe({ patterns: [CANCEL_ROUTING_KEY] }, (m) => this.#onCancel(m)));
+    // Kept last: stop() unsubscribes it first. Deploy requests, lock changes and state queries: any conductor may answer.
+    this.#subscriptions.push(await bus.subscribe({ queue: CONDUCTOR_QUEUE, patterns: CONDUCTOR_QUEUE_PATTERNS }, (m) => this.#onShared(m)));
     this.#sweepTimer = setInterval(() => void this.#sweep(), this.#o.leaseTtlMs);
     this.#sweepTimer.unref();
   }
@@ -109,12 +122,106 @@ export class DeployCoordinator {
 
   // ---- requests ----
 
-  async #onRequest(message: Message): Promise<void> {
-    const { ledger, logger } = this.#o;
-    if (!isMessageOfType(message, 'deploy.requested')) {
-      logger.warn({ id: message.id, type: message.type }, 'not a deploy.requested on the request queue; ignored');
+  async #onShared(message: Message): Promise<void> {
+    if (isMessageOfType(message, 'deploy.requested')) return this.#onRequest(message);
+    if (isMessageOfType(message, 'lock.requested')) return this.#onLockRequest(message);
+    if (isMessageOfType(message, 'state.query')) return this.#onStateQuery(message);
+    this.#o.logger.warn({ id: message.id, type: message.type }, 'not a deploy.requested, lock.requested or state.query on the conductor queue; ignored');
+  }
+
+  async #onLockRequest(message: Message<'lock.requested'>): Promise<void> {
+    const { bus, ledger, logger } = this.#o;
+    const state = await handleLockRequest(ledger, message.payload, this.#o.admins);
+    logger.info({ env: state.env, app: state.app, action: message.payload.action, by: message.payload.by, outcome: state.outcome }, 'lock request answered');
+    const answer = bus.message('lock.state', state, { correlationId: message.id });
+    if (message.replyTo !== undefined) await bus.reply(message, answer);
+    // Everyone sees lock changes (and refusals); recorded in the ledger's event log like deploy events.
+    await this.#publish(answer);
+  }
+
+  async #onStateQuery(message: Message<'state.query'>): Promise<void> {
+    const { bus, logger } = this.#o;
+    if (message.replyTo === undefined) {
+      logger.warn({ id: message.id }, 'state.query without replyTo; nobody to answer, ignored');
       return;
     }
+    const answer = await answerStateQuery(this.#o.ledger, message.payload);
+    if (!answer.ok) logger.info({ kind: answer.kind, error: answer.error }, 'bad state.query answered with an error');
+    const payload = answer.ok ? { kind: answer.kind, result: answer.result, ...(answer.truncated ? { truncated: true } : {}) } : { kind: answer.kind, error: answer.error };
+    await bus.reply(message, bus.message('state.reply', payload, { correlationId: message.id }));
+  }
+
+  // ---- cancel ----
+
+  /**
+   * Every conductor sees every cancel. not-found and already-finished are answered by each (the same
+   * answer; the requester takes the first). A running rollout is cancelled by the conductor running it.
+   * A queued deployment is cancelled by the conductor draining its app/env, or, when none is, by the one
+   * that gets the app/env's lease for the moment; the others stay silent.
+   */
+  async #onCancel(message: Message): Promise<void> {
+    const { ledger, logger } = this.#o;
+    if (!isMessageOfType(message, 'deploy.cancel-requested')) {
+      logger.warn({ id: message.id, type: message.type }, 'not a deploy.cancel-requested on the cancel subscription; ignored');
+      return;
+    }
+    const { deploymentId: id, by, reason } = message.payload;
+    const runner = this.#runners.get(id);
+    if (runner !== undefined) {
+      runner.cancel(by, reason);
+      logger.info({ deploymentId: id, by, reason }, 'rollout cancelling before its next batch');
+      return this.#cancelAnswer(message, 'cancelling', 'running');
+    }
+    const deployment = await ledger.deployment(id);
+    if (deployment === undefined) return this.#cancelAnswer(message, 'not-found');
+    if (deployment.state !== 'queued' && deployment.state !== 'running') return this.#cancelAnswer(message, 'already-finished', deployment.state);
+    const key = leaseKey(deployment.app, deployment.env);
+    if (!this.#draining.has(key)) {
+      if (deployment.state === 'running') return; // another conductor's rollout: that one answers
+      if (this.#stopping || !(await ledger.tryAcquireLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()))) return;
+      if (!this.#draining.has(key)) {
+        // Holding the lease and marked as draining, no conductor can start this deployment meanwhile.
+        const token = Symbol(key);
+        this.#draining.set(key, token);
+        try {
+          await this.#cancelQueued(message, deployment);
+        } finally {
+          if (this.#draining.get(key) === token) this.#draining.delete(key);
+          await ledger.releaseLease(key, this.#o.instance);
+        }
+        if ((await ledger.queue(deployment.app, deployment.env)).length > 0) this.#kick(deployment.app, deployment.env);
+        return;
+      }
+    }
+    // This conductor drains the app/env: only its #run marks deployments running.
+    if (this.#starting.get(key) === id) {
+      // #run is about to start it (or just did): it acts on the cancel there.
+      this.#pendingCancels.set(id, message);
+      return;
+    }
+    await this.#cancelQueued(message, deployment);
+  }
+
+  async #cancelQueued(message: Message<'deploy.cancel-requested'>, deployment: Deployment): Promise<void> {
+    const { by, reason } = message.payload;
+    this.#pendingCancels.delete(deployment.id);
+    if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: `cancelled by ${by}: ${reason}`.slice(0, 2048) }))) {
+      const now = await this.#o.ledger.deployment(deployment.id);
+      return this.#cancelAnswer(message, now?.state === 'running' ? 'cancelling' : 'already-finished', now?.state);
+    }
+    this.#o.logger.info({ deploymentId: deployment.id, by, reason }, 'queued deployment cancelled');
+    await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: deployment.id, app: deployment.app, env: deployment.env, cancelledBy: by, reason: reason.slice(0, 2048) }));
+    await this.#cancelAnswer(message, 'cancelled', 'cancelled');
+  }
+
+  async #cancelAnswer(message: Message<'deploy.cancel-requested'>, outcome: PayloadOf<'deploy.cancel-result'>['outcome'], state?: string): Promise<void> {
+    if (message.replyTo === undefined) return;
+    const { bus } = this.#o;
+    await bus.reply(message, bus.message('deploy.cancel-result', { deploymentId: message.payload.deploymentId, outcome, ...(state === undefined ? {} : { state }) }, { correlationId: message.id }));
+  }
+
+  async #onRequest(message: Message<'deploy.requested'>): Promise<void> {
+    const { ledger, logger } = this.#o;
     const request = message.payload;
     const deploymentId = deploymentIdFor(message.id);
     const existing = await ledger.deployment(deploymentId);
@@ -224,6 +331,17 @@ export class DeployCoordinator {
   }
 
   async #run(deployment: Deployment): Promise<void> {
+    const key = leaseKey(deployment.app, deployment.env);
+    this.#starting.set(key, deployment.id);
+    try {
+      await this.#runStarting(deployment);
+    } finally {
+      if (this.#starting.get(key) === deployment.id) this.#starting.delete(key);
+      this.#pendingCancels.delete(deployment.id);
+    }
+  }
+
+  async #runStarting(deployment: Deployment): Promise<void> {
     const { ledger, logger } = this.#o;
     const { id, app, env, ref, sha } = deployment;
     const stored = storedRequestOf(deployment);
@@ -234,7 +352,11 @@ export class DeployCoordinator {
     }
     // The roster before markRunning: a keepalive that does not answer leaves the deployment queued for a later try.
     const selection = selectTargets(await this.#roster(), app, env, stored.targets);
+    const cancelFirst = this.#pendingCancels.get(id);
+    if (cancelFirst !== undefined) return this.#cancelQueued(cancelFirst, deployment);
     if (!(await ledger.markRunning(id, new Date()))) {
+      const now = await ledger.deployment(id);
+      if (now !== undefined && now.state !== 'queued' && now.state !== 'running') return; // cancelled or superseded meanwhile
       logger.warn({ deploymentId: id }, 'deployment could not be marked running; another rollout of its app and environment runs');
       throw new Error(`deployment ${id} could not start: another rollout of ${app} in ${env} is running`);
     }
@@ -269,6 +391,13 @@ export class DeployCoordinator {
     );
     this.#runners.set(id, runner);
     const key = leaseKey(app, env);
+    this.#starting.delete(key);
+    const cancel = this.#pendingCancels.get(id);
+    if (cancel !== undefined) {
+      this.#pendingCancels.delete(id);
+      runner.cancel(cancel.payload.by, cancel.payload.reason);
+      await this.#cancelAnswer(cancel, 'cancelling', 'running');
+    }
     const renew = setInterval(() => {
       ledger.renewLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()).then(
         (held) => {

@@ -1,0 +1,109 @@
+// state.query -> the ledger's answer. The wire schema of state.query is deliberately loose (strings and
+// numbers) so that a bad query reaches the conductor and is answered with an error naming the field;
+// the strict checks live here. Answers are bounded: at most `limit` rows (1..1000, default 50), and
+// rows are dropped from the end (with `truncated`) until the reply fits well under MAX_BODY_BYTES.
+import { hostSchema, MAX_BODY_BYTES, nameSchema, type PayloadOf } from '@deploybus/protocol';
+import type { Ledger } from '@deploybus/store';
+import { z } from 'zod';
+
+export const STATE_KINDS = ['history', 'deployment', 'releases', 'matrix', 'locks', 'queue', 'logs'] as const;
+export type StateKind = (typeof STATE_KINDS)[number];
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 1000;
+export const MAX_OFFSET = 100_000;
+/** Room left in the body for the envelope and the reply's other fields. */
+const RESULT_BUDGET = MAX_BODY_BYTES - 64 * 1024;
+
+const count = (min: number, max: number): z.ZodNumber => z.number().int(`must be a whole number from ${min} to ${max}`).min(min, `must be a whole number from ${min} to ${max}`).max(max, `must be a whole number from ${min} to ${max}`);
+
+const checkedQuery = z.strictObject({
+  kind: z.enum(STATE_KINDS, `must be one of ${STATE_KINDS.join(', ')}`),
+  app: nameSchema.optional(),
+  env: nameSchema.optional(),
+  deploymentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$/, 'must be a deployment id (8 to 128 letters, digits, "_", ".", ":", "-")').optional(),
+  host: hostSchema.optional(),
+  offset: count(0, MAX_OFFSET).optional(),
+  limit: count(1, MAX_LIMIT).optional(),
+  tail: count(1, MAX_LIMIT).optional(),
+});
+
+export type StateQuery = z.output<typeof checkedQuery>;
+
+export type StateAnswer =
+  | { readonly ok: true; readonly kind: StateKind; readonly result: unknown; readonly truncated: boolean }
+  | { readonly ok: false; readonly kind: string; readonly error: string };
+
+/** Checks a state.query payload field by field; the error names the first bad field. */
+export function checkStateQuery(payload: PayloadOf<'state.query'>): { ok: true; query: StateQuery } | { ok: false; error: string } {
+  const parsed = checkedQuery.safeParse(payload);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || 'query';
+    return { ok: false, error: `${field}: ${issue?.message ?? 'invalid'}` };
+  }
+  const q = parsed.data;
+  const need = (field: keyof StateQuery): string | undefined => (q[field] === undefined ? `${field}: required for kind ${q.kind}` : undefined);
+  const missing =
+    q.kind === 'deployment' || q.kind === 'logs' ? need('deploymentId') : q.kind === 'matrix' ? (need('app') ?? need('env')) : undefined;
+  if (missing !== undefined) return { ok: false, error: missing };
+  if (q.tail !== undefined && q.kind !== 'logs') return { ok: false, error: `tail: only for kind logs, not ${q.kind}` };
+  if (q.tail !== undefined && q.offset !== undefined) return { ok: false, error: 'tail: give tail or offset, not both' };
+  return { ok: true, query: q };
+}
+
+/** Answers a state.query from the ledger (checking it first). */
+export async function answerStateQuery(ledger: Ledger, payload: PayloadOf<'state.query'>): Promise<StateAnswer> {
+  const checked = checkStateQuery(payload);
+  if (!checked.ok) return { ok: false, kind: payload.kind.slice(0, 64), error: checked.error };
+  const q = checked.query;
+  const offset = q.offset ?? 0;
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const page = <T>(rows: readonly T[]): T[] => rows.slice(offset, offset + limit);
+  const bounded = (result: unknown): StateAnswer => ({ ok: true, kind: q.kind, ...fitResult(result) });
+  switch (q.kind) {
+    case 'history':
+      // The ledger pages history by a cursor; an offset is read past (bounded by MAX_OFFSET + MAX_LIMIT).
+      return bounded(page(await ledger.history({ app: q.app, env: q.env, limit: offset + limit })));
+    case 'deployment':
+      return bounded((await ledger.deployment(q.deploymentId ?? '')) ?? null);
+    case 'releases':
+      return bounded(page((await ledger.releases({ app: q.app, env: q.env })).filter((r) => q.host === undefined || r.host.toLowerCase() === q.host.toLowerCase())));
+    case 'matrix':
+      return bounded(await ledger.matrix(q.app ?? '', q.env ?? ''));
+    case 'locks':
+      return bounded(page((await ledger.locks()).filter((l) => (q.env === undefined || l.env === q.env) && (q.app === undefined || l.app === undefined || l.app === q.app))));
+    case 'queue':
+      // Running first (the ledger orders unfinished oldest first; a running one is older than its queue).
+      return bounded(page((await ledger.unfinished()).filter((d) => (q.app === undefined || d.app === q.app) && (q.env === undefined || d.env === q.env))));
+    case 'logs':
+      if (q.tail !== undefined) return bounded(await ledger.tail(q.deploymentId ?? '', q.tail, q.host));
+      return bounded(await ledger.logs(q.deploymentId ?? '', { host: q.host, offset, limit }));
+  }
+}
+
+/** Drops rows from the end of the result (a list, or an object's `hosts`) until its JSON fits the budget. */
+export function fitResult(result: unknown, budget = RESULT_BUDGET): { result: unknown; truncated: boolean } {
+  if (size(result) <= budget) return { result, truncated: false };
+  if (Array.isArray(result)) return { result: shrink(result, (rows) => rows, budget), truncated: true };
+  if (typeof result === 'object' && result !== null && Array.isArray((result as { hosts?: unknown }).hosts)) {
+    const object = result as { hosts: unknown[] };
+    return { result: shrink(object.hosts, (hosts) => ({ ...object, hosts }), budget), truncated: true };
+  }
+  return { result: null, truncated: true };
+}
+
+function shrink<T>(rows: readonly T[], wrap: (rows: T[]) => unknown, budget: number): unknown {
+  // The largest prefix that fits, by bisection.
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (size(wrap(rows.slice(0, mid))) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return wrap(rows.slice(0, lo));
+}
+
+function size(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+}

@@ -1,0 +1,201 @@
+// Lock changes, cancels and state queries over the bus: the conductor daemon on the in-memory bus with a
+// SQLite ledger and fake agents (see support/conductor-world.ts).
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Message, PayloadInputOf } from '@deploybus/protocol';
+import { fitResult } from '../src/index.js';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { cleanUp, deploymentIdOf, finished, passBuild, SHA, world, type World } from './support/conductor-world.js';
+
+afterEach(cleanUp);
+
+async function ask(w: World, message: Message): Promise<Message> {
+  const type = message.type;
+  const result = await w.client.request(message, { expect: ['ops1'], timeoutMs: 10_000 });
+  const reply = result.replies.get('ops1');
+  if (reply === undefined) throw new Error(`the conductor did not answer the ${type}`);
+  return reply;
+}
+
+const lock = (w: World, payload: PayloadInputOf<'lock.requested'>): Promise<Message> => ask(w, w.client.message('lock.requested', payload, { expectReplies: true }));
+const cancel = (w: World, deploymentId: string, by = 'ada'): Promise<Message> =>
+  ask(w, w.client.message('deploy.cancel-requested', { deploymentId, by, reason: 'wrong tag' }, { expectReplies: true }));
+const query = (w: World, payload: PayloadInputOf<'state.query'>): Promise<Message> => ask(w, w.client.message('state.query', payload, { expectReplies: true }));
+
+describe('conductor: locks over the bus', () => {
+  it('lock then a deploy is refused LOCKED; someone else cannot unlock; the holder unlocks and the deploy is accepted', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const lockEvents: Message[] = [];
+    await w.client.subscribe({ patterns: ['conductor.lock.state.*'] }, (m) => {
+      lockEvents.push(m);
+    });
+    await w.start();
+    await passBuild(w);
+
+    const locked = await lock(w, { env: 'production', action: 'lock', by: 'bob', reason: 'incident 311' });
+    expect(locked.type).toBe('lock.state');
+    expect(locked.payload).toMatchObject({ env: 'production', locked: true, by: 'bob', reason: 'incident 311', outcome: 'locked' });
+    await waitFor('the lock change published for everyone', () => lockEvents.some((e) => (e.payload as { outcome: string }).outcome === 'locked'));
+
+    const refused = await w.request({});
+    expect(refused.payload).toMatchObject({ code: 'LOCKED' });
+    expect((refused.payload as { reason: string }).reason).toContain('incident 311');
+
+    expect((await lock(w, { env: 'production', action: 'lock', by: 'carol', reason: 'me too' })).payload).toMatchObject({ outcome: 'already-locked', locked: true, by: 'bob' });
+    expect((await lock(w, { env: 'production', action: 'unlock', by: 'carol' })).payload).toMatchObject({ outcome: 'held-by-other', locked: true, by: 'bob' });
+    const notAdmin = await lock(w, { env: 'production', action: 'unlock', by: 'carol', force: true });
+    expect(notAdmin.payload).toMatchObject({ outcome: 'refused', locked: true });
+    expect((notAdmin.payload as { error: string }).error).toContain('admins');
+    expect((await w.request({})).payload).toMatchObject({ code: 'LOCKED' });
+
+    expect((await lock(w, { env: 'production', action: 'unlock', by: 'bob' })).payload).toMatchObject({ outcome: 'unlocked', locked: false });
+    expect((await lock(w, { env: 'production', action: 'unlock', by: 'bob' })).payload).toMatchObject({ outcome: 'not-locked', locked: false });
+    const accepted = await w.request({});
+    expect(accepted.type).toBe('deploy.queued');
+    expect((await finished(w, deploymentIdOf(accepted))).type).toBe('deploy.succeeded');
+  });
+
+  it('an app lock refuses that app only; an admin force-unlocks a lock someone else holds', async () => {
+    const w = await world({ hosts: ['web1'] });
+    await w.start();
+    await passBuild(w);
+    expect((await lock(w, { env: 'production', app: 'blog', action: 'lock', by: 'bob', reason: 'blog migration' })).payload).toMatchObject({ app: 'blog', outcome: 'locked' });
+    expect((await w.request({})).type).toBe('deploy.queued'); // shop is not locked
+    expect((await lock(w, { env: 'production', app: 'shop', action: 'lock', by: 'bob', reason: 'shop freeze' })).payload).toMatchObject({ app: 'shop', outcome: 'locked' });
+    expect((await w.request({ requestedBy: 'eve' })).payload).toMatchObject({ code: 'LOCKED' });
+    expect((await lock(w, { env: 'production', app: 'shop', action: 'unlock', by: 'root', force: true })).payload).toMatchObject({ outcome: 'unlocked', locked: false });
+    const ledger = await w.ledger();
+    expect((await ledger.locks()).map((l) => [l.env, l.app])).toEqual([['production', 'blog']]);
+  });
+});
+
+describe('conductor: cancel over the bus', () => {
+  it('cancels a queued deployment: deploy.cancelled, cancelled in the ledger, never sent to an agent', async () => {
+    const w = await world({ hosts: ['web1'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    await w.start();
+    await passBuild(w);
+    const first = deploymentIdOf(await w.request({}));
+    await waitFor('the first deploy held by the agent', () => w.fleet.held.length === 1);
+    const second = deploymentIdOf(await w.request({ requestedBy: 'bob' }));
+
+    const result = await cancel(w, second, 'bob');
+    expect(result.type).toBe('deploy.cancel-result');
+    expect(result.payload).toMatchObject({ deploymentId: second, outcome: 'cancelled' });
+    const cancelled = await finished(w, second);
+    expect(cancelled.type).toBe('deploy.cancelled');
+    expect(cancelled.payload).toMatchObject({ cancelledBy: 'bob', reason: 'wrong tag' });
+    const ledger = await w.ledger();
+    expect((await ledger.deployment(second))?.state).toBe('cancelled');
+
+    expect((await cancel(w, second)).payload).toMatchObject({ outcome: 'already-finished', state: 'cancelled' });
+    expect((await cancel(w, 'd-no-such-deployment')).payload).toMatchObject({ outcome: 'not-found' });
+
+    await w.fleet.held.shift()?.();
+    expect((await finished(w, first)).type).toBe('deploy.succeeded');
+    await waitFor('the first finished in the ledger', async () => (await ledger.deployment(first))?.state === 'succeeded');
+    expect(w.fleet.commands.map((c) => c.payload.action === 'deploy' && c.payload.deploymentId)).toEqual([first]);
+    expect(await ledger.unfinished()).toEqual([]);
+  });
+
+  it('cancels a running rollout between batches: the batch in flight finishes, later hosts never get a command', async () => {
+    const w = await world({ hosts: ['web1', 'web2', 'web3'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    await w.start();
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({}));
+    await waitFor('web1 holds its deploy', () => w.fleet.held.length === 1);
+
+    expect((await cancel(w, id)).payload).toMatchObject({ deploymentId: id, outcome: 'cancelling' });
+    await w.fleet.held.shift()?.();
+    const end = await finished(w, id);
+    expect(end.type).toBe('deploy.cancelled');
+    expect(end.payload).toMatchObject({ cancelledBy: 'ada', reason: 'wrong tag' });
+    expect(w.fleet.commands.map((c) => [c.payload.host, c.payload.action])).toEqual([['web1', 'deploy']]);
+    const ledger = await w.ledger();
+    await waitFor('cancelled in the ledger', async () => (await ledger.deployment(id))?.state === 'cancelled');
+    expect((await ledger.deployment(id))?.hosts.map((h) => [h.host, h.outcome])).toEqual([['web1', 'succeeded']]);
+    expect((await cancel(w, id)).payload).toMatchObject({ outcome: 'already-finished', state: 'cancelled' });
+  });
+});
+
+describe('conductor: state queries over the bus', () => {
+  it('answers every kind with what the ledger holds', async () => {
+    const w = await world({ hosts: ['web1', 'web2', 'web3'] });
+    await w.start();
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({}));
+    expect((await finished(w, id)).type).toBe('deploy.succeeded');
+    const ledger = await w.ledger();
+    await waitFor('succeeded in the ledger', async () => (await ledger.deployment(id))?.state === 'succeeded');
+    const at = new Date().toISOString();
+    await w.client.publish(
+      w.client.message('task.log', { deploymentId: id, app: 'shop', env: 'production', host: 'web2', step: 'restart', seq: 0, lines: ['one', 'two', 'three'].map((text) => ({ stream: 'stdout' as const, text, at })) }),
+    );
+    await waitFor('the log lines in the ledger', async () => (await ledger.logs(id)).length === 3);
+    await ledger.lock({ env: 'staging', by: 'bob', reason: 'tests', at: new Date() });
+    await ledger.createDeployment({ id: 'd-queued-blog-1', app: 'blog', env: 'staging', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options: {} });
+
+    const result = async (payload: PayloadInputOf<'state.query'>): Promise<unknown> => {
+      const reply = await query(w, payload);
+      expect(reply.type).toBe('state.reply');
+      expect(reply.payload).not.toHaveProperty('error');
+      expect(reply.payload).toMatchObject({ kind: payload.kind });
+      return (reply.payload as { result: unknown }).result;
+    };
+
+    expect(await result({ kind: 'history', app: 'shop' })).toMatchObject([{ id, state: 'succeeded', ref: SHA }]);
+    expect(await result({ kind: 'history', limit: 1 })).toMatchObject([{ id: 'd-queued-blog-1' }]);
+    expect(await result({ kind: 'history', offset: 1, limit: 1 })).toMatchObject([{ id }]);
+    const deployment = (await result({ kind: 'deployment', deploymentId: id })) as { hosts: Array<{ host: string; outcome: string }> };
+    expect(deployment).toMatchObject({ id, app: 'shop', state: 'succeeded' });
+    expect(deployment.hosts.map((h) => [h.host, h.outcome]).sort()).toEqual([['web1', 'succeeded'], ['web2', 'succeeded'], ['web3', 'succeeded']]);
+    expect(await result({ kind: 'deployment', deploymentId: 'd-not-there' })).toBeNull();
+    expect(((await result({ kind: 'releases', app: 'shop', env: 'production' })) as Array<{ host: string }>).map((r) => r.host)).toEqual(['web1', 'web2', 'web3']);
+    expect(await result({ kind: 'releases', host: 'web2' })).toMatchObject([{ host: 'web2', app: 'shop', ref: SHA }]);
+    expect(await result({ kind: 'matrix', app: 'shop', env: 'production' })).toMatchObject({ app: 'shop', env: 'production', commonRef: SHA, lastDeployedRef: SHA });
+    expect(await result({ kind: 'locks' })).toMatchObject([{ env: 'staging', by: 'bob', reason: 'tests' }]);
+    expect(await result({ kind: 'locks', env: 'production' })).toEqual([]);
+    expect(await result({ kind: 'queue' })).toMatchObject([{ id: 'd-queued-blog-1', state: 'queued' }]);
+    expect(await result({ kind: 'queue', app: 'shop' })).toEqual([]);
+    expect(((await result({ kind: 'logs', deploymentId: id })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+    expect(((await result({ kind: 'logs', deploymentId: id, offset: 1, limit: 1 })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['two']);
+    expect(((await result({ kind: 'logs', deploymentId: id, tail: 2, host: 'web2' })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['two', 'three']);
+  });
+
+  it('answers a bad query with an error naming the bad field', async () => {
+    const w = await world({ hosts: ['web1'] });
+    await w.start();
+    const error = async (payload: PayloadInputOf<'state.query'>): Promise<string> => {
+      const reply = await query(w, payload);
+      expect(reply.type).toBe('state.reply');
+      expect(reply.payload).not.toHaveProperty('result');
+      return (reply.payload as { error: string }).error;
+    };
+    expect(await error({ kind: 'everything' })).toMatch(/^kind: must be one of history, deployment/);
+    expect(await error({ kind: 'history', limit: 5000 })).toMatch(/^limit: /);
+    expect(await error({ kind: 'history', limit: 0 })).toMatch(/^limit: /);
+    expect(await error({ kind: 'history', offset: -1 })).toMatch(/^offset: /);
+    expect(await error({ kind: 'history', limit: 2.5 })).toMatch(/^limit: /);
+    expect(await error({ kind: 'releases', app: '../etc' })).toMatch(/^app: /);
+    expect(await error({ kind: 'releases', host: 'web 1' })).toMatch(/^host: /);
+    expect(await error({ kind: 'deployment' })).toBe('deploymentId: required for kind deployment');
+    expect(await error({ kind: 'logs', deploymentId: 'x' })).toMatch(/^deploymentId: /);
+    expect(await error({ kind: 'matrix', app: 'shop' })).toBe('env: required for kind matrix');
+    expect(await error({ kind: 'history', tail: 5 })).toMatch(/^tail: /);
+  });
+
+  it('keeps an answer under the size budget by dropping rows from the end, and says so', () => {
+    const rows = Array.from({ length: 100 }, (_, i) => ({ i, text: 'x'.repeat(100) }));
+    const fitted = fitResult(rows, 2_000);
+    expect(fitted.truncated).toBe(true);
+    const kept = fitted.result as typeof rows;
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.length).toBeLessThan(100);
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(2_000);
+    expect(kept[0]).toEqual(rows[0]);
+    const object = fitResult({ app: 'shop', hosts: rows }, 2_000);
+    expect(object.truncated).toBe(true);
+    expect((object.result as { app: string; hosts: unknown[] }).app).toBe('shop');
+    expect(fitResult(rows.slice(0, 2), 2_000)).toEqual({ result: rows.slice(0, 2), truncated: false });
+  });
+});
