@@ -15,7 +15,7 @@ import amqp from 'amqplib';
 import type { MachineInfo } from './bench-report.js';
 import { RUN_ID, uniqueWord } from './bench-names.js';
 import { withDeadline } from './deadline.js';
-import { APP, DeployFleet } from './deploy-fleet.js';
+import { APP, DeployFleet, type DeployTiming } from './deploy-fleet.js';
 import { roundSpread, spreadOf, type Spread } from './stats.js';
 
 const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -147,20 +147,20 @@ interface Row {
   readonly note?: string;
 }
 
-async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, number[]>> {
-  const samples = new Map<string, number[]>(cases.map((c) => [c, []]));
+async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
+  const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
   const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs }));
   try {
     // Warm-up, not counted: each agent clones its mirror (what repo-updater did long before).
     const warm = await fleet.deploy(await origin.newTag());
-    log(`  warm-up deploy (clones ${size} mirrors): ${warm.toFixed(2)} s`);
+    log(`  warm-up deploy (clones ${size} mirrors): ${warm.total.toFixed(2)} s`);
     for (const kind of cases) {
       for (let r = 0; r < rounds; r++) {
         const tag = await origin.newTag();
         if (kind === 'prefetched') await withDeadline(`pre-fetching ${tag} into ${size} mirrors`, 120_000, inParallel(fleet.agents, 16, (a) => fetchInto(a.mirror)));
-        const seconds = await fleet.deploy(tag);
-        samples.get(kind)?.push(seconds);
-        log(`  deploybus ${kind}, N=${size}, ${tag}: ${seconds.toFixed(3)} s`);
+        const timing = await fleet.deploy(tag);
+        samples.get(kind)?.push(timing);
+        log(`  deploybus ${kind}, N=${size}, ${tag}: ${describeTiming(timing)}`);
       }
     }
   } finally {
@@ -194,10 +194,16 @@ async function measureShell(size: number, origin: Origin, dir: string, rounds: n
   return result;
 }
 
-async function ansibleVersion(): Promise<string | undefined> {
+/** Ansible refuses to start unless the locale's encoding is UTF-8 (LC_ALL=C is not). */
+function ansibleEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8', ...extra };
+}
+
+async function ansibleVersion(notes: string[]): Promise<string | undefined> {
   try {
-    return (await run('ansible-playbook', ['--version'], { timeoutMs: 30_000 })).stdout.split('\n')[0]?.trim();
-  } catch {
+    return (await run('ansible-playbook', ['--version'], { timeoutMs: 60_000, env: ansibleEnv() })).stdout.split('\n')[0]?.trim();
+  } catch (error) {
+    notes.push(`ansible-playbook --version failed, so Ansible is not measured (Debian's package: \`apt-get install -y ansible\`): ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`);
     return undefined;
   }
 }
@@ -207,17 +213,14 @@ async function measureAnsible(size: number, origin: Origin, dir: string, rounds:
   const inventory = join(dir, 'inventory.ini');
   const hosts = Array.from({ length: size }, (_, i) => `bench${i} bench_dest=${join(dir, 'hosts', String(i), 'checkout')}`);
   await writeFile(inventory, `[fleet]\n${hosts.join('\n')}\n\n[fleet:vars]\nansible_connection=local\nansible_python_interpreter=/usr/bin/python3\n`);
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: process.env['HOME'] ?? '/tmp',
-    LC_ALL: 'C.UTF-8',
+  const env = ansibleEnv({
     ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'),
     ANSIBLE_REMOTE_TEMP: join(dir, 'tmp'),
     ANSIBLE_HOST_KEY_CHECKING: 'False',
     ANSIBLE_RETRY_FILES_ENABLED: 'False',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_FORKS: String(settings.forks),
-  };
+  });
   const once = (tag: string): Promise<number> =>
     timed(() => run('ansible-playbook', ['-i', inventory, '-f', String(settings.forks), '-e', JSON.stringify({ bench_repo: origin.path, bench_version: tag }), ANSIBLE_PLAYBOOK], { timeoutMs: settings.ansibleTimeoutMs, env }));
   const warm = await once(await origin.newTag());
@@ -282,6 +285,23 @@ async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs:
   const agent = await measure([AGENT_MAIN, '--config', file], 'deploy-agent started');
   const bareNode = await measure(['-e', 'setInterval(() => {}, 1000)'], undefined);
   return { agent, bareNode, queue: `deploybus.agent.${host}` };
+}
+
+function describeTiming(t: DeployTiming): string {
+  const f = (v: number): string => (Number.isNaN(v) ? '?' : v.toFixed(3));
+  return `${f(t.total)} s (queued ${f(t.queued)}, started ${f(t.started)}, first host ${f(t.firstHostResult)}, last host ${f(t.lastHostResult)}, host median ${f(t.hostMedian)})${t.connectionsLost > 0 ? `, DISTURBED: ${t.connectionsLost} bus connections lost and reconnected during this deploy` : ''}`;
+}
+
+/** Medians of each part of the deploys' timings, for the JSON file and the notes. */
+function breakdown(timings: readonly DeployTiming[] | undefined): Record<keyof DeployTiming, number> | undefined {
+  if (timings === undefined || timings.length === 0) return undefined;
+  const keys = ['total', 'queued', 'started', 'firstHostResult', 'lastHostResult', 'hostMedian'] as const;
+  const out = { connectionsLost: timings.reduce((sum, t) => sum + t.connectionsLost, 0) } as Record<keyof DeployTiming, number>;
+  for (const key of keys) {
+    const values = timings.map((t) => t[key]).filter((v) => !Number.isNaN(v));
+    out[key] = values.length === 0 ? Number.NaN : Math.round(spreadOf(values).median * 1000) / 1000;
+  }
+  return out;
 }
 
 // ---- the broker: the bench's own vhost ----
@@ -394,6 +414,7 @@ async function main(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), `deploybus-deploy-bench-${RUN_ID}-`));
   const rows: Row[] = [];
   const verdicts: Verdict[] = [];
+  const breakdowns: Record<string, Record<keyof DeployTiming, number> | undefined> = {};
   let busUrl = DEFAULT_AMQP;
   let idle: { agent: number; bareNode: number; queue: string } | undefined;
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
@@ -409,8 +430,7 @@ async function main(): Promise<void> {
     busUrl = await brokerUrl(notes);
     const origin = await Origin.create(join(root, 'origin'), settings.files);
     const files = await origin.fileCount();
-    const ansible = settings.ansible ? await ansibleVersion() : undefined;
-    if (settings.ansible && ansible === undefined) notes.push('Ansible is not installed (ansible-playbook not found): not measured. Install Debian\'s package with `apt-get install -y ansible`.');
+    const ansible = settings.ansible ? await ansibleVersion(notes) : undefined;
     if (!settings.ansible) notes.push('Ansible was left out (--no-ansible): not measured.');
     for (const size of settings.sizes) {
       const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, ['prefetched', 'fetch'], settings, log));
@@ -428,18 +448,22 @@ async function main(): Promise<void> {
           notes.push(`Ansible N=${size} not measured: ${ansibleNote}`);
         }
       }
-      const prefetched = spreadOrUndefined(amqpRuns.get('prefetched'));
-      const fetched = spreadOrUndefined(amqpRuns.get('fetch'));
+      const totals = (runs: Map<string, DeployTiming[]> | undefined, kind: string): number[] | undefined => runs?.get(kind)?.map((t) => t.total);
+      const prefetched = spreadOrUndefined(totals(amqpRuns, 'prefetched'));
+      const fetched = spreadOrUndefined(totals(amqpRuns, 'fetch'));
+      breakdowns[`amqp N=${size} prefetched`] = breakdown(amqpRuns.get('prefetched'));
+      breakdowns[`amqp N=${size} fetch`] = breakdown(amqpRuns.get('fetch'));
+      if (memory !== undefined) breakdowns[`memory N=${size} prefetched`] = breakdown(memory.get('prefetched'));
       const floorFetch = spreadOrUndefined(shell.fetch);
       const floorNoFetch = spreadOrUndefined(shell.nofetch);
       const ansibleSpread = spreadOrUndefined(ansibleRuns);
       rows.push(
         { size, runner: 'deploybus (amqp)', case: 'tag pre-fetched', seconds: prefetched },
         { size, runner: 'deploybus (amqp)', case: 'tag fetched by the agent', seconds: fetched },
-        ...(memory === undefined ? [] : [{ size, runner: 'deploybus (memory://)', case: 'tag pre-fetched', seconds: spreadOrUndefined(memory.get('prefetched')) }]),
+        ...(memory === undefined ? [] : [{ size, runner: 'deploybus (memory://)', case: 'tag pre-fetched', seconds: spreadOrUndefined(totals(memory, 'prefetched')) }]),
         { size, runner: 'shell floor', case: 'fetch, then archive|tar', seconds: floorFetch },
         { size, runner: 'shell floor', case: 'pre-fetched, archive|tar', seconds: floorNoFetch },
-        { size, runner: `ansible git (forks ${settings.forks})`, case: 'fetch + checkout', seconds: ansibleSpread, ...(ansibleNote === undefined ? (ansible === undefined ? { note: settings.ansible ? 'not installed' : 'left out (--no-ansible)' } : {}) : { note: 'failed' }) },
+        { size, runner: `ansible git (forks ${settings.forks})`, case: 'fetch + checkout', seconds: ansibleSpread, ...(ansibleNote === undefined ? (ansible === undefined ? { note: settings.ansible ? 'not available, see notes' : 'left out (--no-ansible)' } : {}) : { note: 'failed' }) },
       );
       verdicts.push(
         verdict(size, 'deploybus pre-fetched <= shell floor with fetch (ratio <= 1)', prefetched, floorFetch, 1),
@@ -453,7 +477,7 @@ async function main(): Promise<void> {
       'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed; each agent checks, records the id, resolves the ref, git archive | tar, runs the hook, switches current)',
       'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process, each with its own broker connection: the whole fleet shares this machine\'s CPUs, as the shell loop and Ansible do',
       'pre-fetched case: `git fetch` into every agent mirror before the clock starts (what repo-updater does after the green build); fetch case: the agent finds the tag missing and fetches it itself',
-      `ansible: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
+      `ansible${ansible === undefined ? ' (not measured in this run)' : ` (${ansible})`}: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
     );
   } finally {
     await deleteQueues(busUrl, [...(idle === undefined ? [] : [idle.queue]), 'deploybus.conductor']);
@@ -471,6 +495,7 @@ async function main(): Promise<void> {
     phaseSeconds,
     notes,
     results: rows.map((r) => ({ ...r, seconds: r.seconds === undefined ? undefined : roundSpread(r.seconds) })),
+    breakdownSeconds: breakdowns,
     targets: verdicts.map((v) => ({ ...v, ratio: v.ratio === undefined ? undefined : Math.round(v.ratio * 1000) / 1000 })),
     idleAgentRssMb: idle === undefined ? undefined : { deployAgent: Math.round(idle.agent * 10) / 10, bareNode: Math.round(idle.bareNode * 10) / 10, target: '< 60', met: idle.agent < 60 },
   };
@@ -489,6 +514,9 @@ async function main(): Promise<void> {
     'targets:',
     ...verdicts.map((v) => `  N=${v.size}  ${v.target}: ${v.ratio === undefined ? 'not measured' : `${v.deploybus?.toFixed(3) ?? '?'} s vs ${v.reference?.toFixed(3) ?? '?'} s = ${v.ratio.toFixed(3)} ${v.met ? 'ok' : 'MISSED'}`}`),
     idle === undefined ? '  idle deploy-agent RSS: not measured' : `  idle deploy-agent RSS (AMQP, ${settings.rssIdleMs / 1000} s idle) < 60 MB: ${idle.agent.toFixed(1)} MB ${idle.agent < 60 ? 'ok' : 'MISSED'} (a bare idle node process: ${idle.bareNode.toFixed(1)} MB)`,
+    '',
+    'where the deploybus time went (medians, seconds from publishing the request):',
+    ...Object.entries(breakdowns).map(([k, b]) => `  ${k}: ${b === undefined ? '-' : `queued ${b.queued}, started ${b.started}, first host ${b.firstHostResult}, last host ${b.lastHostResult}, succeeded ${b.total}; a host's own time ${b.hostMedian}${b.connectionsLost > 0 ? `; WARNING: ${b.connectionsLost} bus connections were lost and reconnected during these deploys (someone restarted or dropped the broker): these figures include the reconnects` : ''}`}`),
     '',
     'notes:',
     ...notes.map((n) => `  - ${n}`),

@@ -18,6 +18,21 @@ export const ENV = 'production';
 const KEY_ID = 'deploy-bench';
 const FINAL = new Set(['deploy.succeeded', 'deploy.failed', 'deploy.cancelled']);
 
+/** One deploy's times in seconds from publishing deploy.requested: where the total went. */
+export interface DeployTiming {
+  readonly total: number;
+  /** The conductor's deploy.queued answer (roster query, ref resolution by ls-remote, gates, ledger). */
+  readonly queued: number;
+  /** deploy.started: the rollout began (a second roster query, lease, ledger). */
+  readonly started: number;
+  readonly firstHostResult: number;
+  readonly lastHostResult: number;
+  /** Median of the hosts' own durations (command sent -> final reply) as the conductor reports them. */
+  readonly hostMedian: number;
+  /** Bus connections of the fleet that were lost (and reconnected) during this deploy: the broker was restarted or dropped us. */
+  readonly connectionsLost: number;
+}
+
 export interface FleetOptions {
   readonly busUrl: string;
   readonly size: number;
@@ -41,7 +56,10 @@ export class DeployFleet {
   private readonly buses: Bus[] = [];
   private readonly events: Message[] = [];
   private readonly waiters = new Map<string, (event: Message) => void>();
+  /** Arrival times (performance.now()) of deploy.started and deploy.host-result per deployment. */
+  private readonly marks = new Map<string, { started?: number; hostResults: number[]; hostDurations: number[] }>();
   private client: Bus | undefined;
+  private connectionsLost = 0;
   private readonly conductorHost = uniqueWord('ops');
   readonly agents: AgentPaths[];
 
@@ -72,6 +90,7 @@ export class DeployFleet {
 
     const keepalive = await connectBus(busUrl, { service: 'keepalive', host: keepaliveHost });
     this.buses.push(keepalive);
+    this.watch(keepalive);
     await keepalive.subscribe({ patterns: ['roster.query'] }, async (query) => {
       const now = new Date().toISOString();
       const entries = this.agents.map((agent) => ({
@@ -104,7 +123,9 @@ export class DeployFleet {
         apps: { [APP]: { repoUrl: this.options.originPath } },
       }),
     );
-    this.handles.push(await startDaemon(conductorDaemon, { configFile: conductorFile, env: { DEPLOY_BENCH_KEY: keys.privateKey }, logDestination: process.stderr }));
+    const conductor = await startDaemon(conductorDaemon, { configFile: conductorFile, env: { DEPLOY_BENCH_KEY: keys.privateKey }, logDestination: process.stderr });
+    this.handles.push(conductor);
+    this.watch(conductor.context.bus);
 
     // Agents start a few at a time: each opens its own broker connection.
     const startOne = async (agent: AgentPaths, i: number): Promise<void> => {
@@ -135,24 +156,41 @@ export class DeployFleet {
           ],
         }),
       );
-      this.handles.push(await startDaemon(deployAgent, { configFile: file, env: {}, logDestination: process.stderr }));
+      const handle = await startDaemon(deployAgent, { configFile: file, env: {}, logDestination: process.stderr });
+      this.handles.push(handle);
+      this.watch(handle.context.bus);
     };
     for (let i = 0; i < this.agents.length; i += 10) await Promise.all(this.agents.slice(i, i + 10).map((agent, j) => startOne(agent, i + j)));
 
     const client = await connectBus(busUrl, { service: 'cli', host: uniqueWord('bench') });
     this.buses.push(client);
+    this.watch(client);
     this.client = client;
     await client.subscribe({ patterns: ['deploy.#'] }, (event) => {
       const id = (event.payload as { deploymentId?: unknown }).deploymentId;
-      if (!FINAL.has(event.type) || typeof id !== 'string') return;
+      if (typeof id !== 'string') return;
+      const marks = this.marks.get(id) ?? { hostResults: [], hostDurations: [] };
+      this.marks.set(id, marks);
+      if (event.type === 'deploy.started') marks.started = performance.now();
+      if (isMessageOfType(event, 'deploy.host-result')) {
+        marks.hostResults.push(performance.now());
+        if (event.payload.durationMs !== undefined) marks.hostDurations.push(event.payload.durationMs / 1000);
+      }
+      if (!FINAL.has(event.type)) return;
       const waiter = this.waiters.get(id);
       if (waiter === undefined) this.events.push(event);
       else waiter(event);
     });
   }
 
-  /** Publishes deploy.requested for `ref` to every agent in one batch; resolves with the seconds until deploy.succeeded. */
-  async deploy(ref: string): Promise<number> {
+  private watch(bus: Bus): void {
+    bus.onStateChange((state) => {
+      if (state === 'reconnecting') this.connectionsLost += 1;
+    });
+  }
+
+  /** Publishes deploy.requested for `ref` to every agent in one batch; resolves with the times until deploy.succeeded. */
+  async deploy(ref: string): Promise<DeployTiming> {
     const client = this.client;
     if (client === undefined) throw new Error('the fleet is not started');
     const message = client.message(
@@ -160,20 +198,34 @@ export class DeployFleet {
       { app: APP, env: ENV, ref, requestedBy: 'bench', force: true, rollout: { canary: 0, batchSize: '100%', hostTimeoutMs: this.options.deployTimeoutMs, rollbackOnFailure: false } },
       { expectReplies: true },
     );
+    const lostBefore = this.connectionsLost;
     const started = performance.now();
     const result = await withDeadline(`the conductor's answer to a deploy of ${ref}`, 30_000, client.request(message, { expect: [this.conductorHost], timeoutMs: 30_000 }));
     const reply = result.replies.get(this.conductorHost);
     if (reply === undefined) throw new Error(`the conductor did not answer the deploy request of ${ref}`);
     if (!isMessageOfType(reply, 'deploy.queued')) throw new Error(`the conductor answered ${reply.type}: ${JSON.stringify(reply.payload)}`);
     const id = reply.payload.deploymentId;
+    const queued = (performance.now() - started) / 1000;
     const final = await withDeadline(`deployment ${id} of ${ref} to ${this.agents.length} agents`, this.options.deployTimeoutMs + 10_000, () => {
       const early = this.events.find((e) => (e.payload as { deploymentId?: string }).deploymentId === id);
       if (early !== undefined) return Promise.resolve(early);
       return new Promise<Message>((resolve) => this.waiters.set(id, resolve));
     }).finally(() => this.waiters.delete(id));
-    const seconds = (performance.now() - started) / 1000;
+    const total = (performance.now() - started) / 1000;
     if (final.type !== 'deploy.succeeded') throw new Error(`deployment of ${ref} ended ${final.type}: ${JSON.stringify(final.payload).slice(0, 600)}`);
-    return seconds;
+    const marks = this.marks.get(id);
+    this.marks.delete(id);
+    const since = (at: number | undefined): number => (at === undefined ? Number.NaN : (at - started) / 1000);
+    const durations = [...(marks?.hostDurations ?? [])].sort((a, b) => a - b);
+    return {
+      total,
+      queued,
+      started: since(marks?.started),
+      firstHostResult: since(marks?.hostResults[0]),
+      lastHostResult: since(marks?.hostResults[marks.hostResults.length - 1]),
+      hostMedian: durations[Math.floor(durations.length / 2)] ?? Number.NaN,
+      connectionsLost: this.connectionsLost - lostBefore,
+    };
   }
 
   /** Durable queues this fleet leaves on the broker: every agent's command queue. */
