@@ -97,6 +97,18 @@ describe('conductor: cancel over the bus', () => {
     expect(await ledger.unfinished()).toEqual([]);
   });
 
+  it('cancels a queued deployment nobody is draining: takes the lease for the moment, then gives it back', async () => {
+    const w = await world({ hosts: ['web1'] });
+    await w.start();
+    const ledger = await w.ledger();
+    await ledger.createDeployment({ id: 'd-queued-nobody-1', app: 'blog', env: 'staging', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options: {} });
+    expect((await cancel(w, 'd-queued-nobody-1')).payload).toMatchObject({ outcome: 'cancelled' });
+    expect(await ledger.deployment('d-queued-nobody-1')).toMatchObject({ state: 'cancelled', reason: 'cancelled by ada: wrong tag' });
+    expect((await finished(w, 'd-queued-nobody-1')).payload).toMatchObject({ app: 'blog', env: 'staging', cancelledBy: 'ada' });
+    expect(await ledger.leaseOf('deploy/blog/staging')).toBeUndefined();
+    expect(w.fleet.commands).toHaveLength(0);
+  });
+
   it('cancels a running rollout between batches: the batch in flight finishes, later hosts never get a command', async () => {
     const w = await world({ hosts: ['web1', 'web2', 'web3'] });
     w.fleet.behaviour.set('web1', 'hold');
@@ -115,6 +127,28 @@ describe('conductor: cancel over the bus', () => {
     await waitFor('cancelled in the ledger', async () => (await ledger.deployment(id))?.state === 'cancelled');
     expect((await ledger.deployment(id))?.hosts.map((h) => [h.host, h.outcome])).toEqual([['web1', 'succeeded']]);
     expect((await cancel(w, id)).payload).toMatchObject({ outcome: 'already-finished', state: 'cancelled' });
+  });
+});
+
+describe('conductor: cancel with two conductors', () => {
+  it('only the conductor running the rollout answers and acts; the other stays silent', async () => {
+    const w = await world({ hosts: ['web1', 'web2'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    await w.start();
+    await w.start({ host: 'ops2' });
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({}));
+    await waitFor('web1 holds its deploy', () => w.fleet.held.length === 1);
+
+    const message = w.client.message('deploy.cancel-requested', { deploymentId: id, by: 'ada', reason: 'wrong tag' }, { expectReplies: true });
+    const result = await w.client.request(message, { expect: ['ops1', 'ops2'], timeoutMs: 1_500 });
+    expect([...result.replies.values()].map((r) => r.payload)).toEqual([{ deploymentId: id, outcome: 'cancelling', state: 'running' }]);
+    expect(result.missing).toHaveLength(1);
+
+    await w.fleet.held.shift()?.();
+    expect((await finished(w, id)).type).toBe('deploy.cancelled');
+    expect(w.fleet.commands.map((c) => c.payload.host)).toEqual(['web1']);
+    expect(w.events.filter((e) => e.type === 'deploy.cancelled')).toHaveLength(1);
   });
 });
 
