@@ -15,7 +15,7 @@ import amqp from 'amqplib';
 import type { MachineInfo } from './bench-report.js';
 import { RUN_ID, uniqueWord } from './bench-names.js';
 import { withDeadline } from './deadline.js';
-import { APP, DeployFleet, type DeployTiming } from './deploy-fleet.js';
+import { APP, DeployFailedError, DeployFleet, type DeployTiming } from './deploy-fleet.js';
 import { roundSpread, spreadOf, type Spread } from './stats.js';
 
 const BENCH_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -147,6 +147,9 @@ interface Row {
   readonly note?: string;
 }
 
+/** Deploys the conductor reported failed (left out of the timings, listed in the notes). */
+const failures: string[] = [];
+
 async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
   const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
   const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs }));
@@ -158,9 +161,15 @@ async function measureDeploybus(busUrl: string, size: number, origin: Origin, di
       for (let r = 0; r < rounds; r++) {
         const tag = await origin.newTag();
         if (kind === 'prefetched') await withDeadline(`pre-fetching ${tag} into ${size} mirrors`, 120_000, inParallel(fleet.agents, 16, (a) => fetchInto(a.mirror)));
-        const timing = await fleet.deploy(tag);
-        samples.get(kind)?.push(timing);
-        log(`  deploybus ${kind}, N=${size}, ${tag}: ${describeTiming(timing)}`);
+        try {
+          const timing = await fleet.deploy(tag);
+          samples.get(kind)?.push(timing);
+          log(`  deploybus ${kind}, N=${size}, ${tag}: ${describeTiming(timing)}`);
+        } catch (error) {
+          if (!(error instanceof DeployFailedError)) throw error;
+          failures.push(`${redact(busUrl).split(':')[0] ?? ''} N=${size} ${kind} ${tag}: ${error.message}`);
+          log(`  deploybus ${kind}, N=${size}, ${tag}: FAILED: ${error.message}`);
+        }
       }
     }
   } finally {
@@ -483,6 +492,7 @@ async function main(): Promise<void> {
     await deleteQueues(busUrl, [...(idle === undefined ? [] : [idle.queue]), 'deploybus.conductor']);
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
+  if (failures.length > 0) notes.unshift(`${failures.length} deploys failed and are left out of the timings: ${failures.join(' | ')}`);
   const machine = machineInfo(loadAtStart);
   const busiest = Math.max(machine.loadavgAtStart[0] ?? 0, machine.loadavgAtEnd[0] ?? 0);
   if (busiest > machine.cpuCount) notes.unshift(`WARNING: the machine was busy (1-minute load ${busiest} on ${machine.cpuCount} CPUs): the figures are noisy`);

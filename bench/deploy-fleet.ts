@@ -18,6 +18,19 @@ export const ENV = 'production';
 const KEY_ID = 'deploy-bench';
 const FINAL = new Set(['deploy.succeeded', 'deploy.failed', 'deploy.cancelled']);
 
+/** A deploy the conductor ended as failed or cancelled: a result to report, not a broken bench. */
+export class DeployFailedError extends Error {
+  readonly code = 'DEPLOY_FAILED';
+  constructor(
+    readonly ref: string,
+    readonly outcome: string,
+    readonly reason: string,
+  ) {
+    super(`deployment of ${ref} ended ${outcome}: ${reason}`);
+    this.name = 'DeployFailedError';
+  }
+}
+
 /** One deploy's times in seconds from publishing deploy.requested: where the total went. */
 export interface DeployTiming {
   readonly total: number;
@@ -212,7 +225,10 @@ export class DeployFleet {
       return new Promise<Message>((resolve) => this.waiters.set(id, resolve));
     }).finally(() => this.waiters.delete(id));
     const total = (performance.now() - started) / 1000;
-    if (final.type !== 'deploy.succeeded') throw new Error(`deployment of ${ref} ended ${final.type}: ${JSON.stringify(final.payload).slice(0, 600)}`);
+    if (final.type !== 'deploy.succeeded') {
+      const { reason, failedHosts } = final.payload as { reason?: string; failedHosts?: string[] };
+      throw new DeployFailedError(ref, final.type, `${reason ?? '(no reason)'}${failedHosts === undefined ? '' : ` [failed hosts: ${failedHosts.length}]`}`.slice(0, 1000));
+    }
     const marks = this.marks.get(id);
     this.marks.delete(id);
     const since = (at: number | undefined): number => (at === undefined ? Number.NaN : (at - started) / 1000);
