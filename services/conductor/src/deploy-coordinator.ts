@@ -73,6 +73,8 @@ export class DeployCoordinator {
   readonly #replyTo: string;
   readonly #subscriptions: Subscription[] = [];
   readonly #runners = new Map<string, RolloutRunner>();
+  /** host/app/env -> the release and ref last recorded from a heartbeat (bounded by the fleet's size). */
+  readonly #heartbeatReleases = new Map<string, string>();
   /** app/env keys this conductor is draining now, with the token of the drain that owns the key. */
   readonly #draining = new Map<string, symbol>();
   readonly #drains = new Set<Promise<void>>();
@@ -101,6 +103,8 @@ export class DeployCoordinator {
     this.#subscriptions.push(await bus.subscribe({ patterns: [this.#replyTo] }, (m) => this.#onAgentReply(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['build.succeeded.*', 'build.failed.*'] }, (m) => this.#onBuild(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['task.log.#'] }, (m) => this.#onTaskLog(m)));
+    // What runs where also comes from the agents' heartbeats, so a release changed outside a rollout shows (as drift).
+    this.#subscriptions.push(await bus.subscribe({ patterns: ['heartbeat.deploy-agent.*'] }, (m) => this.#onAgentHeartbeat(m)));
     // Every conductor must see a cancel: only the one running the rollout (or draining its queue) can act on it.
     this.#subscriptions.push(await bus.subscribe({ patterns: [CANCEL_ROUTING_KEY] }, (m) => this.#onCancel(m)));
     // Kept last: stop() unsubscribes it first. Deploy requests, lock changes and state queries: any conductor may answer.
@@ -530,6 +534,20 @@ export class DeployCoordinator {
       // A build that never started has no number: nothing to record against the commit.
       if (p.number === undefined) return;
       await this.#o.ledger.recordBuild({ repo: p.repo, sha: p.sha, status: p.result === 'ABORTED' ? 'aborted' : 'failed', job: p.job, number: p.number, url: p.url, at: message.time });
+    }
+  }
+
+  /** Records each app's release from an agent heartbeat, writing only when it changed since the last one seen. */
+  async #onAgentHeartbeat(message: Message): Promise<void> {
+    if (!isMessageOfType(message, 'heartbeat')) return;
+    const p = message.payload;
+    for (const app of p.apps ?? []) {
+      if (app.release === undefined || app.ref === undefined) continue;
+      const key = `${p.host}\u0000${app.app}\u0000${app.env}`;
+      const seen = `${app.release}\u0000${app.ref}`;
+      if (this.#heartbeatReleases.get(key) === seen) continue;
+      await this.#o.ledger.recordRelease({ app: app.app, env: app.env, host: p.host, release: app.release, ref: app.ref, at: message.time });
+      this.#heartbeatReleases.set(key, seen);
     }
   }
 

@@ -175,4 +175,30 @@ describe('conductor daemon', () => {
     expect(end.payload).toMatchObject({ reason: RESTART_REASON });
     expect((await ledger.deployment('d-other-conductor'))?.state).toBe('failed');
   });
+
+  it('records what runs where from agents\' heartbeats, so the release matrix shows drift', async () => {
+    const w = await world();
+    await w.start();
+    const ledger = await w.ledger();
+    const beat = (host: string, ref: string) =>
+      w.client.publish(
+        w.client.message('heartbeat', {
+          service: 'deploy-agent',
+          host,
+          instance: `${host}-1`,
+          version: '0.1.0',
+          uptimeMs: 1,
+          intervalMs: 1000,
+          apps: [{ app: 'shop', env: 'production', release: `20261122100000000-${ref}`, ref }],
+        }),
+      );
+    await beat('web1', 'v1.0.0');
+    await beat('web2', 'v1.0.0');
+    await beat('web3', 'v0.9.0');
+    await waitFor('three releases recorded', async () => (await ledger.releases({ app: 'shop', env: 'production' })).length === 3);
+    const matrix = await ledger.matrix('shop', 'production');
+    expect(matrix.commonRef).toBe('v1.0.0');
+    expect(matrix.hosts.filter((h) => h.drift).map((h) => h.host)).toEqual(['web3']);
+  });
 });
+
