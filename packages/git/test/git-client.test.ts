@@ -45,6 +45,11 @@ describe('GitClient', () => {
     expect(await client.resolveRef(mirror, 'v9.9.9')).toBeUndefined();
   });
 
+  it('never clones over something that is already at the mirror path', async () => {
+    await expect(client.ensureMirror(origin, join(root, 'elsewhere.git'))).rejects.toThrow(/is not a bare mirror/);
+    expect(git(origin, 'rev-parse', '--is-bare-repository')).toBe('false');
+  });
+
   it('lists the commits a push brought, newest first', async () => {
     const [c3, c2, c1] = git(origin, 'rev-list', 'main').split('\n');
     const commits = await client.commitsBetween(origin, c1 ?? '', c3 ?? '');
