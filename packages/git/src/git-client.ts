@@ -2,7 +2,7 @@
 // (never a shell), `--end-of-options` before anything from outside, no prompts, and only allowed
 // transports: GIT_ALLOW_PROTOCOL is git's own allow-list, so `ext::` and `fd::` are refused by git
 // itself too, even from a submodule or a redirect.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { GitCommandError } from './errors.js';
@@ -78,14 +78,14 @@ export class GitClient {
   /** Makes a bare mirror of `url` at `path` unless one is there already. */
   async ensureMirror(path: string, url: string): Promise<void> {
     assertRepoUrl(url, this.allowed);
-    // A bare repository has a HEAD file at its top; its absence (not a failed git command, which can
-    // be a passing fault) is what says there is no mirror yet.
-    if (!existsSync(join(path, 'HEAD'))) {
+    // Clone only into nothing (or an empty directory). Anything else must already be a bare mirror:
+    // a failed git command can be a passing fault, never a reason to clone over what is there.
+    if (!existsSync(path) || readdirSync(path).length === 0) {
       await this.run('clone --mirror', ['clone', '--mirror', '--quiet', '--', url, path]);
       return;
     }
-    const bare = (await this.run('rev-parse', ['rev-parse', '--is-bare-repository'], path)).trim();
-    if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds a repository that is not a bare mirror`);
+    const bare = existsSync(join(path, 'HEAD')) ? (await this.run('rev-parse', ['rev-parse', '--is-bare-repository'], path)).trim() : 'false';
+    if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror`);
   }
 
   /** `git fetch --prune --tags` into a mirror; returns its head and tags afterwards. */
