@@ -270,6 +270,20 @@ export const deployStarted = defineMessage({
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', hosts: ['web1', 'web2'], batches: [['web1'], ['web2']] },
 });
 
+export const deployBatch = defineMessage({
+  type: 'deploy.batch',
+  summary: 'A rollout begins one batch (after the pause before it, if any); its hosts are sent their commands now.',
+  payload: z.object({
+    ...deployRef,
+    index: z.number().int().positive().describe('Which batch, counting from 1.'),
+    total: z.number().int().positive().describe('How many batches the rollout has.'),
+    hosts: z.array(hostSchema).min(1).describe('The hosts of this batch.'),
+  }),
+  routingTemplate: 'deploy.batch.{app}.{env}',
+  routingKey: (p) => `deploy.batch.${seg(p.app)}.${seg(p.env)}`,
+  example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', index: 2, total: 2, hosts: ['web2'] },
+});
+
 export const deployHostResult = defineMessage({
   type: 'deploy.host-result',
   summary: 'One host finished its part of a rollout. `no-response` means the agent never answered: never counted as success.',
@@ -622,6 +636,7 @@ export const messageSpecs = [
   deployQueued,
   deployRefused,
   deployStarted,
+  deployBatch,
   deployHostResult,
   deploySucceeded,
   deployFailed,

@@ -437,6 +437,9 @@ export class DeployCoordinator {
       case 'deploy.started':
         await this.#publish(this.#o.bus.message(event.type, event.payload));
         return;
+      case 'deploy.batch':
+        await this.#publish(this.#o.bus.message(event.type, event.payload));
+        return;
       case 'deploy.host-result': {
         await this.#publish(this.#o.bus.message(event.type, event.payload));
         const p = event.payload;

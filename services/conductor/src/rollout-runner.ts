@@ -36,13 +36,14 @@ export const systemTimer: RolloutTimer = {
   },
 };
 
-type EventOf<T extends 'deploy.started' | 'deploy.host-result' | 'deploy.succeeded' | 'deploy.failed' | 'deploy.cancelled'> = {
+type EventOf<T extends 'deploy.started' | 'deploy.batch' | 'deploy.host-result' | 'deploy.succeeded' | 'deploy.failed' | 'deploy.cancelled'> = {
   readonly type: T;
   readonly payload: PayloadInputOf<T>;
 };
 
 export type RolloutEvent =
   | EventOf<'deploy.started'>
+  | EventOf<'deploy.batch'>
   | EventOf<'deploy.host-result'>
   | EventOf<'deploy.succeeded'>
   | EventOf<'deploy.failed'>
@@ -153,6 +154,7 @@ export class RolloutRunner {
         if (index > 0 && spec.pauseMs > 0 && this.#cancel === undefined) await this.#pause(spec.pauseMs);
         if (this.#cancel !== undefined) return await this.#finishCancelled(startedAt, succeeded);
 
+        await this.#emit({ type: 'deploy.batch', payload: { ...this.#ref(), index: index + 1, total: spec.batches.length, hosts: [...batch] } });
         const results = await Promise.all(batch.map((host) => this.#deployHost(host)));
         const ok = results.filter((r) => r.outcome === 'succeeded').map((r) => r.host);
         succeeded.push(...ok);

@@ -37,7 +37,7 @@ describe('conductor on RabbitMQ', () => {
     const id = deploymentIdOf(reply);
     const end = await finished(w, id);
     expect(end.type).toBe('deploy.succeeded');
-    expect(w.eventsOf(id).map((e) => e.type)).toEqual(['deploy.queued', 'deploy.started', 'deploy.host-result', 'deploy.host-result', 'deploy.host-result', 'deploy.succeeded']);
+    expect(w.eventsOf(id).map((e) => e.type)).toEqual(['deploy.queued', 'deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.succeeded']);
     expect(w.fleet.verified).toEqual([true, true, true]);
     const ledger = await w.ledger();
     await waitFor('succeeded in the ledger', async () => (await ledger.deployment(id))?.state === 'succeeded');

@@ -23,7 +23,7 @@ describe('conductor daemon', () => {
     expect(end.payload).toMatchObject({ succeededHosts: ['web1', 'web2', 'web3'], failedHosts: [] });
 
     const types = w.eventsOf(id).map((e) => e.type);
-    expect(types).toEqual(['deploy.queued', 'deploy.started', 'deploy.host-result', 'deploy.host-result', 'deploy.host-result', 'deploy.succeeded']);
+    expect(types).toEqual(['deploy.queued', 'deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.succeeded']);
     const started = w.eventsOf(id).find((e) => e.type === 'deploy.started');
     expect(started?.payload).toMatchObject({ batches: [['web1'], ['web2'], ['web3']], sha: SHA });
     expect(w.eventsOf(id).filter((e) => e.type === 'deploy.host-result').map((e) => (e.payload as { host: string }).host)).toEqual(['web1', 'web2', 'web3']);

@@ -106,9 +106,11 @@ describe('RolloutRunner', () => {
     expect(result.status).toBe('succeeded');
     expect(result.succeededHosts).toEqual(['web1', 'web2', 'web3']);
     expect(h.sent.map((s) => `${s.action}:${s.host}`)).toEqual(['deploy:web1', 'deploy:web2', 'deploy:web3']);
-    expect(h.types()).toEqual(['deploy.started', 'deploy.host-result', 'deploy.host-result', 'deploy.host-result', 'deploy.succeeded']);
+    expect(h.types()).toEqual(['deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.host-result', 'deploy.succeeded']);
     expect(h.events[0]?.payload).toMatchObject({ hosts: ['web1', 'web2', 'web3'], batches: [['web1'], ['web2', 'web3']], sha: SHA });
-    expect(h.events[1]?.payload).toMatchObject({ host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: REPLY_DELAY_MS });
+    expect(h.events[1]?.payload).toEqual({ deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', index: 1, total: 2, hosts: ['web1'] });
+    expect(h.events[3]?.payload).toMatchObject({ index: 2, total: 2, hosts: ['web2', 'web3'] });
+    expect(h.events[2]?.payload).toMatchObject({ host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: REPLY_DELAY_MS });
     expect(h.events.at(-1)?.payload).toMatchObject({ succeededHosts: ['web1', 'web2', 'web3'], failedHosts: [] });
     // The second batch starts only once the first has answered.
     expect(h.sent[1]!.at - h.sent[0]!.at).toBe(REPLY_DELAY_MS);
@@ -177,7 +179,7 @@ describe('RolloutRunner', () => {
     const result = await h.run();
     expect(h.sent.map((s) => `${s.action}:${s.host}`)).toEqual(['deploy:web1']);
     expect(result).toMatchObject({ status: 'failed', succeededHosts: [], failedHosts: ['web1'], rolledBackHosts: [] });
-    expect(h.types()).toEqual(['deploy.started', 'deploy.host-result', 'deploy.failed']);
+    expect(h.types()).toEqual(['deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.failed']);
   });
 
   it('lets the rest of a batch finish when one host fails, then rolls back latest batch first', async () => {
@@ -216,7 +218,7 @@ describe('RolloutRunner', () => {
     const result = await h.run();
     expect(h.sent.map((s) => `${s.action}:${s.host}`)).toEqual(['deploy:web1', 'deploy:web2']);
     expect(result).toMatchObject({ status: 'cancelled', succeededHosts: ['web1', 'web2'], rolledBackHosts: [] });
-    expect(h.types()).toEqual(['deploy.started', 'deploy.host-result', 'deploy.host-result', 'deploy.cancelled']);
+    expect(h.types()).toEqual(['deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.batch', 'deploy.host-result', 'deploy.cancelled']);
     expect(h.events.at(-1)?.payload).toEqual({ deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', cancelledBy: 'bob', reason: 'wrong tag' });
     expect(h.runner.cancel('carol', 'again')).toBe(false);
   });
@@ -273,7 +275,7 @@ describe('RolloutRunner', () => {
     });
     const result = await h.run();
     expect(result.status).toBe('succeeded');
-    expect(settled).toEqual(['deploy.started', 'web1', 'web2', 'deploy.succeeded']);
+    expect(settled).toEqual(['deploy.started', 'deploy.batch', 'web1', 'web2', 'deploy.succeeded']);
   });
 
   it('keeps going when an event cannot be emitted, and reports it', async () => {
