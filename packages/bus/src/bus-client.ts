@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import {
   createMessage,
   DEAD_LETTER_EXCHANGE,
+  decodeBody,
   DEAD_LETTER_QUEUE,
   DEAD_LETTER_HEADERS,
   DEAD_LETTER_ROUTING_KEY,
@@ -79,6 +80,8 @@ interface OutboxEntry {
 }
 
 const QUEUE_NAME = /^deploybus\.[A-Za-z0-9_.-]{1,200}$/;
+/** The form of `replyTo` (protocol envelope): a routing key on the events exchange. */
+const REPLY_TO = /^reply\.[A-Za-z0-9_-]{1,128}$/;
 const DEFAULT_PREFETCH = 16;
 const DEFAULT_RETRY_DELAY_MS = 100;
 
@@ -401,6 +404,9 @@ export class BusClient implements Bus {
       logger.warn({ queue, routingKey: delivery.routingKey, reason: decision.reason }, 'unreadable message dead-lettered');
       await this.deadLetter(delivery, queue, decision.reason);
       report('unreadable', undefined);
+      // A work queue's consumer is the message's intended handler: it tells a sender that asked for
+      // replies why, instead of leaving it to time out. Private subscribers only watch, and stay quiet.
+      if (record.spec.kind === 'shared') await this.answerRejected(delivery.body, queue, decision.reason);
       return;
     }
     const message = decision.message;
@@ -443,6 +449,24 @@ export class BusClient implements Bus {
     if (this.deadLetterGeneration === generation) return;
     await wire.declareQueue({ name: DEAD_LETTER_QUEUE, kind: 'dead-letter', patterns: [DEAD_LETTER_ROUTING_KEY], exchange: DEAD_LETTER_EXCHANGE });
     this.deadLetterGeneration = generation;
+  }
+
+  /** Sends `message.rejected` to the `replyTo` of an unreadable message, when it has a usable id and replyTo. */
+  private async answerRejected(body: Uint8Array, queue: string, reason: string): Promise<void> {
+    const decoded = decodeBody(body);
+    if (!decoded.ok || typeof decoded.value !== 'object' || decoded.value === null) return;
+    const { id, replyTo, type } = decoded.value as Record<string, unknown>;
+    if (typeof id !== 'string' || id.length < 8 || id.length > 128 || typeof replyTo !== 'string' || !REPLY_TO.test(replyTo)) return;
+    try {
+      const rejected = this.message(
+        'message.rejected',
+        { ...(typeof type === 'string' && type.length <= 64 ? { rejectedType: type } : {}), reason: reason.slice(0, 2048), queue },
+        { correlationId: id },
+      );
+      await this.publish(rejected, { routingKey: replyTo });
+    } catch (error) {
+      this.options.logger.warn({ queue, err: error instanceof Error ? error.message : String(error) }, 'could not tell the sender why its message was rejected');
+    }
   }
 
   /** Copies the delivery to the dead-letter queue, then acknowledges it; if the copy fails, the original stays. */

@@ -379,6 +379,21 @@ export const agentReply = defineMessage({
   sentAsReply: true,
 });
 
+export const messageRejected = defineMessage({
+  type: 'message.rejected',
+  summary:
+    'Sent to the `replyTo` of a message a work queue\'s consumer could not read (not valid JSON, an unknown type, a field that breaks its rules), with its `id` as `correlationId`, so the sender learns why instead of waiting; the message itself is dead-lettered.',
+  payload: z.object({
+    rejectedType: z.string().max(64).optional().describe('The type the rejected message claimed, when it had one.'),
+    reason: z.string().max(2048).describe('What is wrong with it, naming the field.'),
+    queue: z.string().max(255).describe('The queue it was taken from.'),
+  }),
+  routingTemplate: 'message.rejected.{queue}',
+  routingKey: (p) => `message.rejected.${seg(p.queue)}`,
+  example: { rejectedType: 'deploy.requested', reason: 'deploy.requested payload.ref: must be a valid ref name', queue: 'deploybus.conductor' },
+  sentAsReply: true,
+});
+
 const taskRef = {
   ...deployRef,
   host: hostSchema.describe('The agent host.'),
@@ -643,6 +658,7 @@ export const messageSpecs = [
   deployCancelled,
   agentCommand,
   agentReply,
+  messageRejected,
   taskStarted,
   taskCompleted,
   taskLog,

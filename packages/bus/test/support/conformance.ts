@@ -253,6 +253,38 @@ export function conformanceSuite(options: ConformanceOptions): void {
     });
   });
 
+  describe('rejected messages', () => {
+    it('tell a sender that asked for replies why a work queue could not read its message; watchers stay quiet', async () => {
+      const logger = new CaptureLogger();
+      const worker = await bus('worker', { logger, host: 'worker-1' });
+      const watcher = await bus('watcher');
+      const sender = await bus('sender');
+      const word = topicWord();
+      const handled: string[] = [];
+      await worker.subscribe({ queue: sharedQueue('rejecting'), patterns: [`deploy.requested.shop.${word}`] }, (m) => void handled.push(m.id));
+      await watcher.subscribe({ patterns: [`deploy.requested.shop.${word}`] }, () => undefined);
+      const replyKey = `reply.${word}`;
+      const answers: Message[] = [];
+      await sender.subscribe({ patterns: [replyKey] }, (m) => void answers.push(m));
+      const id = `req-${word}`;
+      const body = { v: 1, id, type: 'deploy.requested', time: new Date().toISOString(), source: { service: 'chatbot', host: 'bot1' }, replyTo: replyKey, payload: { app: 'shop', env: word, ref: '--upload-pack=touch /tmp/x', requestedBy: 'mallory' } };
+      await harness.publishRaw(`deploy.requested.shop.${word}`, Buffer.from(JSON.stringify(body)));
+      await waitFor('the rejection', () => answers.length > 0);
+      await sleep(300);
+      expect(answers).toHaveLength(1); // from the work queue's consumer only, not from the watcher
+      const answer = answers[0];
+      expect(answer?.type).toBe('message.rejected');
+      expect(answer?.correlationId).toBe(id);
+      expect(answer?.source).toEqual({ service: 'worker', host: 'worker-1' });
+      if (answer?.type === 'message.rejected') {
+        expect(answer.payload.rejectedType).toBe('deploy.requested');
+        expect(answer.payload.reason).toMatch(/payload\.ref/);
+      }
+      expect(handled).toEqual([]);
+      await harness.drainDeadLetters();
+    });
+  });
+
   describe('observer', () => {
     it('reports what was published and what became of each delivery, for metrics', async () => {
       const published: string[] = [];
