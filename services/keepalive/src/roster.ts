@@ -19,7 +19,16 @@ export interface RosterOptions {
   readonly minTimeoutMs: number;
   /** A down entry is forgotten this long after its last heartbeat. */
   readonly retentionMs: number;
+  /**
+   * After keepalive's own outage, how long daemons get to be heard again before any is reported down:
+   * they most likely lost the broker too and come back on their own reconnect backoff (default 15 s,
+   * the bus's longest backoff).
+   */
+  readonly reconnectGraceMs?: number;
 }
+
+/** The bus's longest reconnect backoff: a daemon cut off with keepalive is back within about this long. */
+export const DEFAULT_RECONNECT_GRACE_MS = 15_000;
 
 /** Milliseconds since the epoch, now. */
 export type Clock = () => number;
@@ -120,12 +129,17 @@ export class Roster {
     this.pausedAt ??= this.now();
   }
 
-  /** Starts the clock again; the time spent paused is not counted as anyone's silence. */
+  /**
+   * Starts the clock again. The time spent paused is not counted as anyone's silence, and nobody is
+   * reported down before the reconnect grace has passed: the daemons reconnect on their own backoff.
+   */
   resume(): void {
     if (this.pausedAt === undefined) return;
-    const pausedFor = Math.max(0, this.now() - this.pausedAt);
+    const now = this.now();
+    const pausedFor = Math.max(0, now - this.pausedAt);
     this.pausedAt = undefined;
-    for (const entry of this.tracked.values()) entry.heardAt += pausedFor;
+    const grace = this.options.reconnectGraceMs ?? DEFAULT_RECONNECT_GRACE_MS;
+    for (const entry of this.tracked.values()) entry.heardAt = Math.max(entry.heardAt + pausedFor, now + grace - this.timeoutOf(entry));
   }
 
   get paused(): boolean {

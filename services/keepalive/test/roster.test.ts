@@ -145,10 +145,31 @@ describe('Roster', () => {
     advance(60_000);
     expect(roster.check()).toEqual([]);
     roster.resume();
-    advance(1_999);
+    // Its own 2 s of timeout left would end here, but daemons get the reconnect grace (15 s) to be heard.
+    advance(14_999);
     expect(roster.check()).toEqual([]);
     advance(2);
     expect(roster.check()).toEqual([expect.objectContaining({ state: 'down', reason: 'timed-out' })]);
+  });
+
+  it('keeps the time a daemon had left after an outage when that is longer than the reconnect grace', () => {
+    const { roster, beat, advance } = setup(); // timeout 6 s
+    beat();
+    roster.pause();
+    advance(60_000);
+    roster.resume();
+    // Heard just before the outage: 6 s left, more than a 1 s grace.
+    const graceOnly = setup({ ...OPTIONS, reconnectGraceMs: 1_000 });
+    graceOnly.beat();
+    graceOnly.roster.pause();
+    graceOnly.advance(60_000);
+    graceOnly.roster.resume();
+    graceOnly.advance(5_999);
+    expect(graceOnly.roster.check()).toEqual([]);
+    graceOnly.advance(2);
+    expect(graceOnly.roster.check()).toEqual([expect.objectContaining({ state: 'down' })]);
+    advance(14_999);
+    expect(roster.check()).toEqual([]);
   });
 
   it('filters by service and host (host names compare case-insensitively) and sorts the rest', () => {
