@@ -50,3 +50,4 @@ export {
 } from './signing.js';
 export { envelopeJsonSchema, messageJsonSchema, type JsonSchema } from './json-schema.js';
 export { renderProtocolDoc, exampleMessage } from './protocol-doc.js';
+export { globMatches, decidingPattern, selectedBy, type NameMatchOptions } from './name-patterns.js';

@@ -1,11 +1,9 @@
-// Host glob patterns of a deploy request's target filter, and the rule that picks a winner among them.
-//
-// A pattern is a host name that may hold `*` (any run of characters, dots included) and `?` (one
-// character); a leading `!` makes it an exclusion. For each host, the longest pattern that matches it
-// wins (length counted without the `!`), so `web*` with `!web-canary*` keeps web1 and drops
-// web-canary3, and `!web*` with `web12` keeps web12 alone. On a tie in length the pattern with fewer
-// wildcards wins (`web1` beats `!web*`), then the exclusion: when in doubt, deploy to fewer hosts. A host no pattern matches is left out, unless every pattern is an
-// exclusion: then `!web3` on its own means "all but web3".
+// Host glob patterns of a deploy request's target filter: checked here (host characters, `*`, `?`, a
+// leading `!`), matched by the protocol's one rule for name patterns (packages/protocol/src/
+// name-patterns.ts): the longest matching pattern wins, then the one with fewer wildcards, then the
+// exclusion; a list of only exclusions means "all but these". Matching is iterative, never a regular
+// expression, so a request full of stars cannot make the conductor backtrack for ever.
+import { decidingPattern as decidingSource } from '@deploybus/protocol';
 import { HostPatternError } from './errors.js';
 
 export interface HostPattern {
@@ -16,7 +14,6 @@ export interface HostPattern {
   readonly weight: number;
   /** Number of `*` and `?`: on a tie in weight, fewer is more specific. */
   readonly wildcards: number;
-  readonly regex: RegExp;
 }
 
 const GLOB_CHARS = /^[A-Za-z0-9.*?-]+$/;
@@ -29,21 +26,17 @@ export function compileHostPattern(source: string): HostPattern {
   if (glob.length === 0) throw new HostPatternError(source, 'is empty');
   if (glob.length > MAX_PATTERN_LENGTH) throw new HostPatternError(source, `is longer than ${MAX_PATTERN_LENGTH} characters`);
   if (!GLOB_CHARS.test(glob)) throw new HostPatternError(source, 'may hold only letters, digits, ".", "-", "*" and "?" (and a leading "!")');
-  const body = [...glob]
-    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.-]/g, '\\$&')))
-    .join('');
-  // Host names compare case-insensitively (RFC 4343).
-  return { source, exclude, weight: glob.length, wildcards: glob.replace(/[^*?]/g, '').length, regex: new RegExp(`^${body}$`, 'i') };
+  return { source, exclude, weight: glob.length, wildcards: glob.replace(/[^*?]/g, '').length };
 }
 
 /** The pattern that decides a host (longest, then fewest wildcards, then the exclusion); undefined when none matches. */
 export function decidingPattern(host: string, patterns: readonly HostPattern[]): HostPattern | undefined {
-  let winner: HostPattern | undefined;
-  for (const pattern of patterns) {
-    if (!pattern.regex.test(host)) continue;
-    if (winner === undefined || beats(pattern, winner)) winner = pattern;
-  }
-  return winner;
+  const source = decidingSource(
+    patterns.map((p) => p.source),
+    host,
+    { caseInsensitive: true },
+  );
+  return patterns.find((p) => p.source === source);
 }
 
 /** Whether the patterns select a host, by the rules in this file's header. */
@@ -51,10 +44,4 @@ export function patternsSelect(host: string, patterns: readonly HostPattern[]): 
   const winner = decidingPattern(host, patterns);
   if (winner !== undefined) return !winner.exclude;
   return patterns.every((p) => p.exclude);
-}
-
-function beats(a: HostPattern, b: HostPattern): boolean {
-  if (a.weight !== b.weight) return a.weight > b.weight;
-  if (a.wildcards !== b.wildcards) return a.wildcards < b.wildcards;
-  return a.exclude && !b.exclude;
 }
