@@ -293,8 +293,13 @@ describe('a fleet of deploy-agent processes on RabbitMQ, driven by the conductor
     }
     await sleep(1_000);
     for (const marker of markers) expect(existsSync(marker), marker).toBe(false);
-    // Nothing was queued or started for them; any answer is a refusal.
-    expect(seen.filter((m) => m.correlationId !== undefined && requestIds.includes(m.correlationId) && m.type !== 'deploy.refused')).toEqual([]);
+    // Nothing was queued or started for them; the requester is told why (message.rejected names the field).
+    const answers = seen.filter((m) => m.correlationId !== undefined && requestIds.includes(m.correlationId));
+    expect(answers.filter((m) => m.type !== 'message.rejected' && m.type !== 'deploy.refused')).toEqual([]);
+    for (const id of requestIds) {
+      const rejected = answers.find((m) => m.correlationId === id && m.type === 'message.rejected');
+      expect(rejected?.type === 'message.rejected' ? rejected.payload.reason : '', id).toMatch(/payload\.ref/);
+    }
     expect(seen.filter((m) => m.type === 'deploy.started' && hostile.includes((m.payload as { ref: string }).ref))).toEqual([]);
     expect(ofType('agent.reply').filter((r) => r.payload.status !== 'refused' && r.payload.commandId.startsWith('hostile'))).toEqual([]);
     expect(await currents()).toEqual(before);
