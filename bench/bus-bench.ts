@@ -5,17 +5,17 @@
 // DEPLOYBUS_BENCH_AMQP_URL and DEPLOYBUS_BENCH_STOMP_URL point it at another broker.
 import { execFile } from 'node:child_process';
 import { createConnection } from 'node:net';
-import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { routingKeyOf, type Message } from '@deploybus/protocol';
 import { encodedSize, heartbeats } from './bench-messages.js';
 import { RUN_ID, uniqueWord } from './bench-names.js';
-import { absoluteRow, compareRow, formatTable, writeReport, type BenchReport, type MachineInfo, type ResultRow } from './bench-report.js';
+import { absoluteRow, compareRow, formatTable, writeReport, type BenchReport, type ResultRow } from './bench-report.js';
 import type { BenchTarget, ThroughputRun, Transport } from './bench-target.js';
 import { readBrokerSockets } from './broker-sockets.js';
 import { withDeadline } from './deadline.js';
+import { machineInfo, roundedLoad } from './machine-info.js';
 import { DeploybusTarget } from './deploybus-target.js';
 import { Leftovers } from './leftovers.js';
 import { RawAmqpTarget } from './raw-amqp.js';
@@ -162,23 +162,7 @@ async function requireBroker(endpoints: Endpoints, transports: readonly Transpor
   }
 }
 
-function roundedLoad(): number[] {
-  return loadavg().map((v) => Math.round(v * 100) / 100);
-}
 
-function machineInfo(loadavgAtStart: readonly number[]): MachineInfo {
-  const list = cpus();
-  return {
-    cpuModel: list[0]?.model ?? 'unknown',
-    cpuCount: list.length,
-    loadavgAtStart,
-    loadavgAtEnd: roundedLoad(),
-    node: process.version,
-    platform: process.platform,
-    osRelease: release(),
-    totalMemoryMb: Math.round(totalmem() / 2 ** 20),
-  };
-}
 
 /** Runs `rounds` samples of each target, alternating which goes first, so drift hits both alike. */
 async function alternate(targets: readonly [BenchTarget, BenchTarget], rounds: number, sample: (target: BenchTarget) => Promise<number>): Promise<[number[], number[]]> {

@@ -7,14 +7,14 @@
 // created with rabbitmqctl when missing, so the bench's conductor never competes with another's work queue).
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
-import type { MachineInfo } from './bench-report.js';
 import { RUN_ID, uniqueWord } from './bench-names.js';
 import { withDeadline } from './deadline.js';
+import { machineInfo, roundedLoad } from './machine-info.js';
 import { APP, DeployFailedError, DeployFleet, type DeployTiming } from './deploy-fleet.js';
 import { roundSpread, spreadOf, type Spread } from './stats.js';
 
@@ -362,23 +362,7 @@ function redact(url: string): string {
 
 // ---- the report ----
 
-function roundedLoad(): number[] {
-  return loadavg().map((v) => Math.round(v * 100) / 100);
-}
 
-function machineInfo(loadavgAtStart: readonly number[]): MachineInfo {
-  const list = cpus();
-  return {
-    cpuModel: list[0]?.model ?? 'unknown',
-    cpuCount: list.length,
-    loadavgAtStart,
-    loadavgAtEnd: roundedLoad(),
-    node: process.version,
-    platform: process.platform,
-    osRelease: release(),
-    totalMemoryMb: Math.round(totalmem() / 1024 / 1024),
-  };
-}
 
 function spreadOrUndefined(values: readonly number[] | undefined): Spread | undefined {
   return values === undefined || values.length === 0 ? undefined : spreadOf(values);
