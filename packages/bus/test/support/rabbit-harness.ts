@@ -55,8 +55,10 @@ async function waitForRabbit(): Promise<void> {
 export function rabbitHarness(name: 'stomp' | 'amqp'): TransportHarness {
   let connection: amqp.ChannelModel | undefined;
   const channel = async (): Promise<amqp.ConfirmChannel> => {
-    connection ??= await amqp.connect(AMQP_URL);
-    connection.on('error', () => undefined);
+    if (!connection) {
+      connection = await amqp.connect(AMQP_URL);
+      connection.on('error', () => undefined);
+    }
     const ch = await connection.createConfirmChannel();
     ch.on('error', () => undefined);
     return ch;
