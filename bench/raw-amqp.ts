@@ -9,7 +9,7 @@ import { EVENTS_EXCHANGE, type Message } from '@deploybus/protocol';
 import { messageAt, rawEnvelope, readRawEnvelope } from './bench-messages.js';
 import type { BenchTarget, FanOutGroup, ThroughputRun } from './bench-target.js';
 import { benchQueueName, uniqueWord } from './bench-names.js';
-import { withDeadline } from './deadline.js';
+import { timeRawFanOutRound } from './raw-fan-out-round.js';
 import type { Leftovers } from './leftovers.js';
 import { closeMany, openMany } from './open-many.js';
 import { DeliveryCounter, publishPaced } from './throughput-pacing.js';
@@ -136,24 +136,14 @@ export class RawAmqpTarget implements BenchTarget {
     return {
       round: async (timeoutMs) => {
         const { id, body } = rawEnvelope('agent.command', requesterSource, { action: 'state', commandId: `c-${word}`, host: word }, { replyTo: replyKey });
-        const heard = new Set<string>();
-        const started = performance.now();
-        const allReplied = new Promise<void>((resolve) => {
-          waiting.set(id, (responder) => {
-            heard.add(responder);
-            if (heard.size === responders) resolve();
-          });
+        return timeRawFanOutRound({
+          waiting,
+          id,
+          responders,
+          timeoutMs,
+          label: 'raw amqplib',
+          send: () => publishConfirmed(publisher, requestKey, body, properties(id, 'agent.command')),
         });
-        try {
-          await withDeadline(
-            () => `raw amqplib fan-out: ${responders - heard.size} of ${responders} responders did not reply`,
-            timeoutMs,
-            Promise.all([publishConfirmed(publisher, requestKey, body, properties(id, 'agent.command')), allReplied]),
-          );
-        } finally {
-          waiting.delete(id);
-        }
-        return performance.now() - started;
       },
       close: async () => {
         await closeMany(agents, this.connectConcurrency, (agent) => this.closeResponder(agent));

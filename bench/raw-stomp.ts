@@ -12,7 +12,7 @@ import { queueArguments } from '@deploybus/bus';
 import { messageAt, rawEnvelope, readRawEnvelope } from './bench-messages.js';
 import type { BenchTarget, FanOutGroup, ThroughputRun } from './bench-target.js';
 import { benchQueueName, uniqueWord } from './bench-names.js';
-import { withDeadline } from './deadline.js';
+import { timeRawFanOutRound } from './raw-fan-out-round.js';
 import type { Leftovers } from './leftovers.js';
 import { closeMany, openMany } from './open-many.js';
 import { connectRawStomp } from './raw-stomp-connection.js';
@@ -148,23 +148,17 @@ export class RawStompTarget implements BenchTarget {
     return {
       round: async (timeoutMs) => {
         const { id, body } = rawEnvelope('agent.command', requesterSource, { action: 'state', commandId: `c-${word}`, host: word }, { replyTo: replyKey });
-        const heard = new Set<string>();
-        const started = performance.now();
-        const allReplied = new Promise<void>((resolve) => {
-          waiting.set(id, (responder) => {
-            heard.add(responder);
-            if (heard.size === responders) resolve();
-          });
+        return timeRawFanOutRound({
+          waiting,
+          id,
+          responders,
+          timeoutMs,
+          label: 'raw stompjs',
+          send: () =>
+            withReceipt(requester, (receipt) =>
+              requester.publish({ destination: requestDestination, body: body.toString('utf8'), headers: { ...sendHeaders(id, 'agent.command'), ...receipt } }),
+            ),
         });
-        const sent = withReceipt(requester, (receipt) =>
-          requester.publish({ destination: requestDestination, body: body.toString('utf8'), headers: { ...sendHeaders(id, 'agent.command'), ...receipt } }),
-        );
-        try {
-          await withDeadline(() => `raw stompjs fan-out: ${responders - heard.size} of ${responders} responders did not reply`, timeoutMs, Promise.all([sent, allReplied]));
-        } finally {
-          waiting.delete(id);
-        }
-        return performance.now() - started;
       },
       close: async () => {
         await closeMany(agents, this.connectConcurrency, (agent) => this.disconnect(agent.client));
