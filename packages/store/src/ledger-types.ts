@@ -25,6 +25,14 @@ export interface LedgerEvent {
   readonly payload: unknown;
 }
 
+/** Narrows an event replay. `types` are exact types ("deploy.started") or a prefix with a star ("task.*", "*"). */
+export interface EventFilter {
+  readonly deploymentId?: string | undefined;
+  readonly app?: string | undefined;
+  readonly env?: string | undefined;
+  readonly types?: readonly string[] | undefined;
+}
+
 export interface EventPage {
   readonly events: LedgerEvent[];
   /** The cursor to pass next time (the last event's seq, or the given cursor when there was nothing new). */

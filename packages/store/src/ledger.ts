@@ -7,6 +7,7 @@ import type {
   Deployment,
   DeploymentState,
   DeploymentWithHosts,
+  EventFilter,
   EventPage,
   FinishedState,
   HistoryQuery,
@@ -147,13 +148,18 @@ export class Ledger {
     return (await this.appendEvents([event])) === 1;
   }
 
-  /** Events stored after `cursor` (0: from the start), oldest first. */
-  async eventsAfter(cursor: number, limit: number): Promise<EventPage> {
+  /** Events stored after `cursor` (0: from the start), oldest first, narrowed by `filter`. */
+  async eventsAfter(cursor: number, limit: number, filter: EventFilter = {}): Promise<EventPage> {
     checkLimit(cursor, 'cursor', Number.MAX_SAFE_INTEGER);
-    const rows = await this.#db
-      .selectFrom('ledger_events')
-      .selectAll()
-      .where('seq', '>', cursor)
+    const types = (filter.types ?? []).map((t, i) => eventTypePattern(t, `types[${i}]`));
+    let query = this.#db.selectFrom('ledger_events').selectAll().where('seq', '>', cursor);
+    if (filter.deploymentId !== undefined) query = query.where('deployment_id', '=', filter.deploymentId);
+    if (filter.app !== undefined) query = query.where('app', '=', filter.app);
+    if (filter.env !== undefined) query = query.where('env', '=', filter.env);
+    if (types.length > 0 && !types.some((t) => t.prefix === '')) {
+      query = query.where((eb) => eb.or(types.map((t) => (t.exact !== undefined ? eb('type', '=', t.exact) : eb('type', 'like', `${t.prefix}%`)))));
+    }
+    const rows = await query
       .orderBy('seq')
       .limit(checkLimit(limit, 'limit'))
       .execute();
@@ -560,4 +566,16 @@ export class Ledger {
     const row = await this.#db.selectFrom('ledger_leases').selectAll().where('key', '=', key).executeTakeFirst();
     return row === undefined ? undefined : { key: row.key, owner: row.owner, acquiredAt: row.acquired_at, expiresAt: row.expires_at };
   }
+}
+
+/**
+ * An event type pattern: an exact type, `prefix.*`, or `*`. Only letters, digits, "-" and "." occur in
+ * types, so a prefix needs no LIKE escaping once checked.
+ */
+function eventTypePattern(pattern: string, field: string): { exact?: string; prefix: string } {
+  if (pattern === '*') return { prefix: '' };
+  const match = /^([a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)*)(\.\*)?$/.exec(pattern);
+  if (match === null || pattern.length > 128) throw new LedgerInputError(field, `"${pattern.slice(0, 64)}" is not an event type or a "prefix.*" pattern`);
+  const [, base = '', star] = match;
+  return star === undefined ? { exact: base, prefix: base } : { prefix: `${base}.` };
 }

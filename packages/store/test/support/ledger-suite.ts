@@ -58,6 +58,27 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect(none).toEqual({ events: [], cursor: rest.cursor });
     });
 
+    it('replays only the events a filter names: deployment, app, env, exact types and prefix patterns', async () => {
+      const app = rand('app');
+      const cursor = (await ledger.eventsAfter(0, 10_000)).cursor;
+      const rows: LedgerEventInput[] = [
+        { id: `${app}-a`, type: 'deploy.started', deploymentId: `${app}-d1`, app, env: 'prod', time: t(1), payload: {} },
+        { id: `${app}-b`, type: 'task.started', deploymentId: `${app}-d1`, app, env: 'prod', time: t(2), payload: {} },
+        { id: `${app}-c`, type: 'deploy.started', deploymentId: `${app}-d2`, app, env: 'staging', time: t(3), payload: {} },
+        { id: `${app}-d`, type: 'deploy.succeeded', deploymentId: `${app}-d1`, app, env: 'prod', time: t(4), payload: {} },
+      ];
+      await ledger.appendEvents(rows);
+      const ids = async (filter: Parameters<Ledger['eventsAfter']>[2]): Promise<string[]> => (await ledger.eventsAfter(cursor, 100, filter)).events.map((e) => e.id.slice(app.length + 1));
+      expect(await ids({ deploymentId: `${app}-d1` })).toEqual(['a', 'b', 'd']);
+      expect(await ids({ app, env: 'staging' })).toEqual(['c']);
+      expect(await ids({ app, types: ['deploy.*'] })).toEqual(['a', 'c', 'd']);
+      expect(await ids({ app, types: ['task.started', 'deploy.succeeded'] })).toEqual(['b', 'd']);
+      expect(await ids({ app, types: ['*'] })).toEqual(['a', 'b', 'c', 'd']);
+      const page = await ledger.eventsAfter(cursor, 1, { app, types: ['deploy.succeeded'] });
+      expect(page.cursor).toBe(page.events[0]?.seq);
+      await expect(ledger.eventsAfter(cursor, 10, { types: ["deploy.%' or 1=1 --"] })).rejects.toThrow(/types\[0\]: .* is not an event type/);
+    });
+
     it('appends 2,000 events in one call and prunes by time', async () => {
       const app = rand('bulk');
       const before = (await ledger.eventsAfter(0, 10_000)).cursor;
