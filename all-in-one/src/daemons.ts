@@ -1,0 +1,31 @@
+// Every daemon deploybus has, by the name people type (`deploybus keepalive --config ...`). The
+// all-in-one is the composition root, so the CLI reaches the daemons' definitions through here and
+// services never import each other.
+import type { runDaemon } from '@deploybus/runtime';
+import { gitWatcherDefinition } from '@deploybus/git-watcher';
+import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
+import { keepaliveDaemon } from '@deploybus/keepalive';
+import { repoUpdater } from '@deploybus/repo-updater';
+
+/** Any daemon's definition, as runDaemon and startDaemon take it. */
+export type AnyDaemonDefinition = Parameters<typeof runDaemon>[0];
+
+export const DAEMONS = {
+  keepalive: keepaliveDaemon,
+  'git-watcher': gitWatcherDefinition,
+  'jenkins-trigger': jenkinsTrigger,
+  'repo-updater': repoUpdater,
+} as const satisfies Record<string, AnyDaemonDefinition>;
+
+export type DaemonName = keyof typeof DAEMONS;
+
+export const DAEMON_NAMES = Object.keys(DAEMONS) as DaemonName[];
+
+export function isDaemonName(name: string): name is DaemonName {
+  return Object.hasOwn(DAEMONS, name);
+}
+
+/** The definition of the daemon called `name`, widened to what runDaemon takes. */
+export function daemonDefinition(name: DaemonName): AnyDaemonDefinition {
+  return DAEMONS[name];
+}
