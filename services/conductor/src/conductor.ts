@@ -8,6 +8,7 @@ import { DeployCoordinator } from './deploy-coordinator.js';
 import { remoteRefResolver } from './ref-resolver.js';
 
 export const DEFAULT_LEDGER_URL = 'sqlite:/var/lib/deploybus/ledger.db';
+export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
 
 export const conductorConfigSchema = daemonConfigSchema({
   ledger: z.strictObject({ url: z.string().min(1).default(DEFAULT_LEDGER_URL) }).default({ url: DEFAULT_LEDGER_URL }),
@@ -24,6 +25,8 @@ export const conductorConfigSchema = daemonConfigSchema({
   /** Requesters allowed to force a deploy past the lock and build gates. */
   admins: z.array(z.string().min(1).max(128)).default([]),
   /** Per app: the repository whose builds gate it (default: the repository named like the app), and the git URL tags and branches resolve against. */
+  /** How long the event log (deploy.*, task.started/completed, lock.state) is kept for replay; default 7 days. */
+  events: z.strictObject({ retentionMs: z.number().int().min(60_000).max(366 * 86_400_000).default(DEFAULT_EVENT_RETENTION_MS) }).default({ retentionMs: DEFAULT_EVENT_RETENTION_MS }),
   apps: z.record(nameSchema, z.strictObject({ buildRepo: nameSchema.optional(), repoUrl: z.string().min(1).optional() })).default({}),
 });
 
@@ -53,6 +56,7 @@ export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
         admins: config.admins,
         resolveRef: remoteRefResolver(repoUrls, new GitClient()),
         buildRepoOf: (app) => config.apps[app]?.buildRepo ?? app,
+        eventRetentionMs: config.events.retentionMs,
       });
       await coordinator.start();
       logger.info({ ledger: config.ledger.url.startsWith('sqlite:') ? config.ledger.url : '(postgres)', replyTo: coordinator.replyAddress }, 'conductor ready');

@@ -44,6 +44,7 @@ export const RESTART_REASON = 'conductor restarted during the rollout; re-reques
 export const CONDUCTOR_QUEUE_PATTERNS = ['deploy.requested.*.*', 'conductor.lock.requested.*', 'conductor.state.query.*'] as const;
 /** Cancels go to every conductor (a private subscription each). */
 export const CANCEL_ROUTING_KEY = 'conductor.deploy.cancel-requested';
+const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
 
 export interface DeployCoordinatorOptions {
   readonly bus: Bus;
@@ -63,6 +64,8 @@ export interface DeployCoordinatorOptions {
   /** The repository whose builds gate an app (default: the repository named like the app). */
   readonly buildRepoOf?: (app: string) => string;
   readonly timer?: RolloutTimer;
+  /** Retention of the ledger's event log (the replay window of callbacks): older events are pruned hourly. Undefined keeps them all. */
+  readonly eventRetentionMs?: number | undefined;
 }
 
 type StoredRequest = Pick<PayloadOf<'deploy.requested'>, 'targets' | 'rollout'>;
@@ -84,6 +87,7 @@ export class DeployCoordinator {
   /** Cancels of a deployment #run is starting, for #run to act on. */
   readonly #pendingCancels = new Map<string, Message<'deploy.cancel-requested'>>();
   #sweepTimer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
   #stopping = false;
 
   constructor(options: DeployCoordinatorOptions) {
@@ -103,6 +107,8 @@ export class DeployCoordinator {
     this.#subscriptions.push(await bus.subscribe({ patterns: [this.#replyTo] }, (m) => this.#onAgentReply(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['build.succeeded.*', 'build.failed.*'] }, (m) => this.#onBuild(m)));
     this.#subscriptions.push(await bus.subscribe({ patterns: ['task.log.#'] }, (m) => this.#onTaskLog(m)));
+    // Agents' step events go into the event log too, so callbacks and replays see a deploy's steps.
+    this.#subscriptions.push(await bus.subscribe({ patterns: ['task.started.#', 'task.completed.#'] }, (m) => this.#record(m)));
     // What runs where also comes from the agents' heartbeats, so a release changed outside a rollout shows (as drift).
     this.#subscriptions.push(await bus.subscribe({ patterns: ['heartbeat.deploy-agent.*'] }, (m) => this.#onAgentHeartbeat(m)));
     // Every conductor must see a cancel: only the one running the rollout (or draining its queue) can act on it.
@@ -111,12 +117,18 @@ export class DeployCoordinator {
     this.#subscriptions.push(await bus.subscribe({ queue: CONDUCTOR_QUEUE, patterns: CONDUCTOR_QUEUE_PATTERNS }, (m) => this.#onShared(m)));
     this.#sweepTimer = setInterval(() => void this.#sweep(), this.#o.leaseTtlMs);
     this.#sweepTimer.unref();
+    if (this.#o.eventRetentionMs !== undefined) {
+      void this.#pruneEvents(this.#o.eventRetentionMs);
+      this.#pruneTimer = setInterval(() => void this.#pruneEvents(this.#o.eventRetentionMs ?? 0), EVENT_PRUNE_INTERVAL_MS);
+      this.#pruneTimer.unref();
+    }
   }
 
   /** Stops taking requests, cancels running rollouts before their next batch, waits for them, gives leases up. */
   async stop(): Promise<void> {
     this.#stopping = true;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
     const request = this.#subscriptions.pop();
     await request?.unsubscribe();
     for (const runner of this.#runners.values()) runner.cancel('conductor', 'the conductor is stopping');
@@ -502,6 +514,16 @@ export class DeployCoordinator {
       }
     } catch (error) {
       this.#o.logger.warn({ err: errorText(error) }, 'ledger sweep failed; trying again later');
+    }
+  }
+
+  /** Drops events older than the retention window; every conductor may prune (deletes are idempotent). */
+  async #pruneEvents(retentionMs: number): Promise<void> {
+    try {
+      const pruned = await this.#o.ledger.pruneEventsBefore(new Date(Date.now() - retentionMs));
+      if (pruned > 0) this.#o.logger.info({ pruned, retentionMs }, 'old events pruned from the event log');
+    } catch (error) {
+      this.#o.logger.warn({ err: errorText(error) }, 'event log not pruned; trying again later');
     }
   }
 

@@ -1,0 +1,40 @@
+// The conductor's event log beyond its own deploy.* events: agents' task.started/completed are recorded
+// (so callbacks and replays see a deploy's steps), and events older than `events.retentionMs` are pruned.
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { cleanUp, world } from './support/conductor-world.js';
+
+afterEach(cleanUp);
+
+describe('conductor event log', () => {
+  it('records task.started and task.completed from agents, once each, with their deployment id', async () => {
+    const w = await world();
+    await w.start();
+    const agent = w.client;
+    const started = agent.message('task.started', { deploymentId: 'd-0123456789ab', app: 'shop', env: 'production', host: 'web1', step: 'checkout' });
+    const completed = agent.message('task.completed', { deploymentId: 'd-0123456789ab', app: 'shop', env: 'production', host: 'web1', step: 'checkout', ok: true, durationMs: 12 });
+    await agent.publish(started);
+    await agent.publish(completed);
+    await agent.publish(started); // a redelivery: stored once
+    const ledger = await w.ledger();
+    await waitFor('both task events in the event log', async () => (await ledger.eventsAfter(0, 100)).events.length >= 2);
+    const events = (await ledger.eventsAfter(0, 100)).events;
+    expect(events.map((e) => [e.id, e.type, e.deploymentId, e.app, e.env])).toEqual([
+      [started.id, 'task.started', 'd-0123456789ab', 'shop', 'production'],
+      [completed.id, 'task.completed', 'd-0123456789ab', 'shop', 'production'],
+    ]);
+  });
+
+  it('prunes events older than events.retentionMs at start', async () => {
+    const w = await world();
+    const ledger = await w.ledger();
+    const old = new Date(Date.now() - 2 * 3_600_000);
+    await ledger.appendEvents([
+      { id: 'old-event', type: 'deploy.queued', time: old, payload: {} },
+      { id: 'new-event', type: 'deploy.queued', time: new Date(), payload: {} },
+    ]);
+    await w.start({ events: { retentionMs: 3_600_000 } });
+    await waitFor('the old event pruned', async () => !(await ledger.eventsAfter(0, 100)).events.some((e) => e.id === 'old-event'));
+    expect((await ledger.eventsAfter(0, 100)).events.map((e) => e.id)).toEqual(['new-event']);
+  });
+});
