@@ -605,9 +605,9 @@ export const deployCancelResult = defineMessage({
 
 export const stateQuery = defineMessage({
   type: 'state.query',
-  summary: 'Asks the ledger (through any conductor, shared queue) for history, one deployment, releases, the release matrix, locks, the queue or a deployment\'s logs. Fields are checked by the conductor, so a bad query is answered with a state.reply whose `error` names the field. Which fields each kind uses: history (app, env, offset, limit), deployment (deploymentId), releases (app, env, host, offset, limit), matrix (app, env: required), locks (env, app), queue (app, env, offset, limit), logs (deploymentId required, host, offset, limit, or tail = the last lines).',
+  summary: 'Asks the ledger (through any conductor, shared queue) for history, one deployment, releases, the release matrix, locks, the queue, a deployment\'s logs, the event log, or an app\'s tags. Fields are checked by the conductor, so a bad query is answered with a state.reply whose `error` names the field. Which fields each kind uses: history (app, env, offset, limit), deployment (deploymentId), releases (app, env, host, offset, limit), matrix (app, env: required), locks (env, app), queue (app, env, offset, limit), logs (deploymentId required, host, offset, limit, or tail = the last lines), events (after, limit, deploymentId, app, env, types: the ledger\'s event log oldest first as `{events: [{seq, id, type, time, deploymentId, app, env, payload}], cursor}`; pass `cursor` as the next `after`), tags (app required: `[{name, sha}]`, newest version first, from the app\'s repository).',
   payload: z.object({
-    kind: z.string().min(1).max(64).describe('history, deployment, releases, matrix, locks, queue or logs.'),
+    kind: z.string().min(1).max(64).describe('history, deployment, releases, matrix, locks, queue, logs, events or tags.'),
     app: z.string().max(255).optional().describe('Application name.'),
     env: z.string().max(255).optional().describe('Environment name.'),
     deploymentId: z.string().max(255).optional().describe('A deployment id (deployment, logs).'),
@@ -615,6 +615,8 @@ export const stateQuery = defineMessage({
     offset: z.number().optional().describe('Rows to skip (whole number, at most 100000).'),
     limit: z.number().optional().describe('Most rows to return: 1 to 1000, default 50.'),
     tail: z.number().optional().describe('logs: the last this many lines (1 to 1000) instead of offset/limit.'),
+    after: z.number().optional().describe('events: the cursor (an event\'s seq) to continue after; 0 or absent: from the oldest kept.'),
+    types: z.array(z.string().max(128)).max(32).optional().describe('events: exact types ("deploy.succeeded") or prefixes ("task.*"); absent: every type.'),
   }),
   routingTemplate: 'conductor.state.query.{kind}',
   routingKey: (p) => `conductor.state.query.${seg(p.kind)}`,

@@ -6,6 +6,7 @@ import { openLedger } from '@deploybus/store';
 import { z } from 'zod';
 import { DeployCoordinator } from './deploy-coordinator.js';
 import { remoteRefResolver } from './ref-resolver.js';
+import { remoteTagLister } from './repo-tags.js';
 
 export const DEFAULT_LEDGER_URL = 'sqlite:/var/lib/deploybus/ledger.db';
 export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
@@ -43,6 +44,7 @@ export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
       if (applied.length > 0) logger.info({ migrations: applied }, 'ledger migrated');
       const repoUrls = new Map<string, string>();
       for (const [app, settings] of Object.entries(config.apps)) if (settings.repoUrl !== undefined) repoUrls.set(app, settings.repoUrl);
+      const git = new GitClient();
       const coordinator = new DeployCoordinator({
         bus,
         ledger,
@@ -54,7 +56,8 @@ export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
         commandTtlMs: config.commands.ttlMs,
         leaseTtlMs: config.leaseTtlMs,
         admins: config.admins,
-        resolveRef: remoteRefResolver(repoUrls, new GitClient()),
+        resolveRef: remoteRefResolver(repoUrls, git),
+        listTags: remoteTagLister(repoUrls, git),
         buildRepoOf: (app) => config.apps[app]?.buildRepo ?? app,
         eventRetentionMs: config.events.retentionMs,
       });

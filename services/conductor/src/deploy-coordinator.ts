@@ -33,6 +33,7 @@ import { answerStateQuery } from './state-queries.js';
 import { RolloutOptionsError, RosterUnavailableError } from './errors.js';
 import { evaluateGates, type BuildGateAnswer, type DeploymentRef, type RefusalCode } from './gates.js';
 import type { RefResolver } from './ref-resolver.js';
+import type { TagLister } from './repo-tags.js';
 import { planRollout } from './rollout-plan.js';
 import { RolloutRunner, type RolloutEvent, type RolloutTimer } from './rollout-runner.js';
 import { selectTargets, type RosterEntry } from './target-selection.js';
@@ -61,6 +62,8 @@ export interface DeployCoordinatorOptions {
   /** Requesters who may force past the lock and build gates. */
   readonly admins: readonly string[];
   readonly resolveRef: RefResolver;
+  /** An app's tags, newest first, for the `tags` state query. */
+  readonly listTags: TagLister;
   /** The repository whose builds gate an app (default: the repository named like the app). */
   readonly buildRepoOf?: (app: string) => string;
   readonly timer?: RolloutTimer;
@@ -161,7 +164,7 @@ export class DeployCoordinator {
       logger.warn({ id: message.id }, 'state.query without replyTo; nobody to answer, ignored');
       return;
     }
-    const answer = await answerStateQuery(this.#o.ledger, message.payload);
+    const answer = await answerStateQuery({ ledger: this.#o.ledger, tags: this.#o.listTags }, message.payload);
     if (!answer.ok) logger.info({ kind: answer.kind, error: answer.error }, 'bad state.query answered with an error');
     const payload = answer.ok ? { kind: answer.kind, result: answer.result, ...(answer.truncated ? { truncated: true } : {}) } : { kind: answer.kind, error: answer.error };
     await bus.reply(message, bus.message('state.reply', payload, { correlationId: message.id }));

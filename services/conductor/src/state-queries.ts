@@ -5,8 +5,9 @@
 import { hostSchema, MAX_BODY_BYTES, nameSchema, type PayloadOf } from '@deploybus/protocol';
 import type { Ledger } from '@deploybus/store';
 import { z } from 'zod';
+import type { TagLister } from './repo-tags.js';
 
-export const STATE_KINDS = ['history', 'deployment', 'releases', 'matrix', 'locks', 'queue', 'logs'] as const;
+export const STATE_KINDS = ['history', 'deployment', 'releases', 'matrix', 'locks', 'queue', 'logs', 'events', 'tags'] as const;
 export type StateKind = (typeof STATE_KINDS)[number];
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
@@ -25,7 +26,15 @@ const checkedQuery = z.strictObject({
   offset: count(0, MAX_OFFSET).optional(),
   limit: count(1, MAX_LIMIT).optional(),
   tail: count(1, MAX_LIMIT).optional(),
+  after: count(0, Number.MAX_SAFE_INTEGER).optional(),
+  types: z.array(z.string().regex(/^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?)$/, 'must be event types ("deploy.succeeded") or prefixes ("task.*")')).max(32).optional(),
 });
+
+/** Where the answers come from: the ledger, and the apps' repositories for tags. */
+export interface StateSources {
+  readonly ledger: Ledger;
+  readonly tags: TagLister;
+}
 
 export type StateQuery = z.output<typeof checkedQuery>;
 
@@ -44,15 +53,20 @@ export function checkStateQuery(payload: PayloadOf<'state.query'>): { ok: true; 
   const q = parsed.data;
   const need = (field: keyof StateQuery): string | undefined => (q[field] === undefined ? `${field}: required for kind ${q.kind}` : undefined);
   const missing =
-    q.kind === 'deployment' || q.kind === 'logs' ? need('deploymentId') : q.kind === 'matrix' ? (need('app') ?? need('env')) : undefined;
+    q.kind === 'deployment' || q.kind === 'logs' ? need('deploymentId') : q.kind === 'matrix' ? (need('app') ?? need('env')) : q.kind === 'tags' ? need('app') : undefined;
   if (missing !== undefined) return { ok: false, error: missing };
+  if (q.kind !== 'events') {
+    if (q.after !== undefined) return { ok: false, error: `after: only for kind events, not ${q.kind}` };
+    if (q.types !== undefined) return { ok: false, error: `types: only for kind events, not ${q.kind}` };
+  }
   if (q.tail !== undefined && q.kind !== 'logs') return { ok: false, error: `tail: only for kind logs, not ${q.kind}` };
   if (q.tail !== undefined && q.offset !== undefined) return { ok: false, error: 'tail: give tail or offset, not both' };
   return { ok: true, query: q };
 }
 
-/** Answers a state.query from the ledger (checking it first). */
-export async function answerStateQuery(ledger: Ledger, payload: PayloadOf<'state.query'>): Promise<StateAnswer> {
+/** Answers a state.query from the ledger or the app's repository (checking it first). */
+export async function answerStateQuery(sources: StateSources, payload: PayloadOf<'state.query'>): Promise<StateAnswer> {
+  const { ledger } = sources;
   const checked = checkStateQuery(payload);
   if (!checked.ok) return { ok: false, kind: payload.kind.slice(0, 64), error: checked.error };
   const q = checked.query;
@@ -78,6 +92,19 @@ export async function answerStateQuery(ledger: Ledger, payload: PayloadOf<'state
     case 'logs':
       if (q.tail !== undefined) return bounded(await ledger.tail(q.deploymentId ?? '', q.tail, q.host));
       return bounded(await ledger.logs(q.deploymentId ?? '', { host: q.host, offset, limit }));
+    case 'events': {
+      // Trimmed events keep the cursor honest: it becomes the last event actually returned.
+      const page = await ledger.eventsAfter(q.after ?? 0, limit, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types });
+      const fitted = fitResult(page.events);
+      const events = fitted.result as typeof page.events;
+      const cursor = fitted.truncated ? (events.at(-1)?.seq ?? q.after ?? 0) : page.cursor;
+      return { ok: true, kind: q.kind, result: { events, cursor }, truncated: fitted.truncated };
+    }
+    case 'tags': {
+      const tags = await sources.tags(q.app ?? '');
+      if (tags === undefined) return { ok: false, kind: q.kind, error: `app: ${q.app ?? ''} has no repository URL in the conductor's config (apps.${q.app ?? ''}.repoUrl)` };
+      return bounded(page(tags));
+    }
   }
 }
 

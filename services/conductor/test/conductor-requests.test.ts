@@ -1,5 +1,7 @@
 // Lock changes, cancels and state queries over the bus: the conductor daemon on the in-memory bus with a
 // SQLite ledger and fake agents (see support/conductor-world.ts).
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, PayloadInputOf } from '@deploybus/protocol';
 import { fitResult } from '../src/index.js';
@@ -194,6 +196,32 @@ describe('conductor: state queries over the bus', () => {
     expect(((await result({ kind: 'logs', deploymentId: id })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['one', 'two', 'three']);
     expect(((await result({ kind: 'logs', deploymentId: id, offset: 1, limit: 1 })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['two']);
     expect(((await result({ kind: 'logs', deploymentId: id, tail: 2, host: 'web2' })) as Array<{ line: string }>).map((l) => l.line)).toEqual(['two', 'three']);
+
+    type EventsAnswer = { events: Array<{ seq: number; id: string; type: string; deploymentId?: string }>; cursor: number };
+    const all = (await result({ kind: 'events', deploymentId: id })) as EventsAnswer;
+    expect(all.events.map((e) => e.type)).toEqual(w.events.filter((e) => (e.payload as { deploymentId?: string }).deploymentId === id).map((e) => e.type));
+    expect(all.events.map((e) => e.type)).toContain('deploy.succeeded');
+    const firstTwo = (await result({ kind: 'events', deploymentId: id, limit: 2 })) as EventsAnswer;
+    const rest = (await result({ kind: 'events', deploymentId: id, after: firstTwo.cursor })) as EventsAnswer;
+    expect([...firstTwo.events, ...rest.events].map((e) => e.id)).toEqual(all.events.map((e) => e.id));
+    const outcomes = (await result({ kind: 'events', types: ['deploy.succeeded', 'deploy.host-result'] })) as EventsAnswer;
+    expect(new Set(outcomes.events.map((e) => e.type))).toEqual(new Set(['deploy.succeeded', 'deploy.host-result']));
+  });
+
+  it('lists an app\'s tags from its repository, newest version first', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const repo = join(w.dir, 'repo');
+    const git = (...args: string[]): string => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    for (const tag of ['v1.2.0', 'v1.10.0', 'v1.9.1']) {
+      git('commit', '-q', '--allow-empty', '-m', tag);
+      git('tag', tag);
+    }
+    await w.start({ apps: { shop: { repoUrl: repo } } });
+    const reply = await query(w, { kind: 'tags', app: 'shop' });
+    expect((reply.payload as { result: Array<{ name: string; sha: string }> }).result.map((t) => t.name)).toEqual(['v1.10.0', 'v1.9.1', 'v1.2.0']);
+    const noUrl = await query(w, { kind: 'tags', app: 'blog' });
+    expect((noUrl.payload as { error: string }).error).toMatch(/^app: blog has no repository URL/);
   });
 
   it('answers a bad query with an error naming the bad field', async () => {
@@ -216,6 +244,10 @@ describe('conductor: state queries over the bus', () => {
     expect(await error({ kind: 'logs', deploymentId: 'x' })).toMatch(/^deploymentId: /);
     expect(await error({ kind: 'matrix', app: 'shop' })).toBe('env: required for kind matrix');
     expect(await error({ kind: 'history', tail: 5 })).toMatch(/^tail: /);
+    expect(await error({ kind: 'tags' })).toBe('app: required for kind tags');
+    expect(await error({ kind: 'history', after: 3 })).toBe('after: only for kind events, not history');
+    expect(await error({ kind: 'events', after: -1 })).toMatch(/^after: /);
+    expect(await error({ kind: 'events', types: ["deploy.%' --"] })).toMatch(/^types\.0: must be event types/);
   });
 
   it('keeps an answer under the size budget by dropping rows from the end, and says so', () => {
