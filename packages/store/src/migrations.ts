@@ -121,15 +121,23 @@ function ledgerMigrations(engine: Engine): Record<string, Migration> {
   };
 }
 
-/** Runs every migration not yet applied, in name order. Returns the names it applied (none on a current ledger). */
-export async function runMigrations(db: Kysely<unknown>, engine: Engine, schema: string | undefined): Promise<string[]> {
-  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(ledgerMigrations(engine)) };
+/** Runs every ledger migration not yet applied, in name order. Returns the names it applied (none on a current ledger). */
+export function runMigrations(db: Kysely<unknown>, engine: Engine, schema: string | undefined): Promise<string[]> {
+  return applyMigrations(db, ledgerMigrations(engine), { table: 'ledger_migration', schema });
+}
+
+/**
+ * Runs the migrations of one store (its own bookkeeping table `table`, lock table `${table}_lock`), so
+ * stores sharing a database migrate independently. Returns the names it applied.
+ */
+export async function applyMigrations(db: Kysely<unknown>, migrations: Record<string, Migration>, options: { table: string; schema: string | undefined }): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(migrations) };
   const migrator = new Migrator({
     db,
     provider,
-    migrationTableName: 'ledger_migration',
-    migrationLockTableName: 'ledger_migration_lock',
-    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+    migrationTableName: options.table,
+    migrationLockTableName: `${options.table}_lock`,
+    ...(options.schema === undefined ? {} : { migrationTableSchema: options.schema }),
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   const failed = results.find((r) => r.status === 'Error');
