@@ -1,6 +1,8 @@
-// Every daemon in one process on one bus (in-memory by default): keepalive, git-watcher polling a
-// demo repository, jenkins-trigger when a Jenkins is configured (else a stand-in builder), and
-// repo-updater on two simulated servers. Daemon logs go to files; the console gets one line per event.
+// Every daemon in one process on one bus (in-memory by default): keepalive, the conductor with its
+// embedded SQLite ledger, git-watcher polling a demo repository, jenkins-trigger when a Jenkins is
+// configured (else a stand-in builder), and a demo fleet of simulated servers, each with a repo-updater
+// and a deploy-agent deploying into its own folder. Daemon logs go to files; the console gets one line
+// per event.
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { connectBus, type Bus } from '@deploybus/bus';
@@ -9,9 +11,12 @@ import { gitWatcherDefinition } from '@deploybus/git-watcher';
 import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
 import { repoUpdater } from '@deploybus/repo-updater';
-import { ensureDemoRepo, type DemoRepo } from './demo-repo.js';
+import { conductorDaemon } from '@deploybus/conductor';
+import { deployAgent } from '@deploybus/deploy-agent';
+import { DEMO_APP, DEMO_SERVERS, demoAgentConfig, ensureSigningKeys, SIGNING_KEY_ID, type DemoServer } from './demo-fleet.js';
+import { demoTags, ensureDemoRepo, type DemoRepo } from './demo-repo.js';
 import { describeEvent } from './event-lines.js';
-import { startStandInBuilder } from './stand-in-builder.js';
+import { announceBuiltTags, startStandInBuilder } from './stand-in-builder.js';
 
 export interface AllInOneOptions {
   readonly busUrl: string;
@@ -22,18 +27,19 @@ export interface AllInOneOptions {
   readonly webhookPort: number;
   readonly pollIntervalMs?: number;
   readonly heartbeatIntervalMs?: number;
+  /** How long each demo hook pauses, so the live view has something to show (default 1 s). */
+  readonly demoStepDelaySeconds?: number;
 }
 
 export interface AllInOne {
   readonly repo: DemoRepo;
-  readonly servers: readonly string[];
+  readonly servers: readonly DemoServer[];
+  readonly app: string;
   readonly daemons: ReadonlyMap<string, DaemonHandle>;
   readonly tail: Bus;
   readonly builder: 'jenkins' | 'stand-in';
   stop(): Promise<void>;
 }
-
-export const SIMULATED_SERVERS = ['web1', 'web2'] as const;
 
 export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne> {
   const { dataDir, busUrl } = options;
@@ -67,10 +73,21 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   };
 
   try {
-    await tail.subscribe({ patterns: ['commit.pushed.#', 'build.#', 'repo.updated.#', 'presence.changed.#'] }, (m) => options.print(describeEvent(m)));
+    await tail.subscribe({ patterns: ['commit.pushed.#', 'build.#', 'repo.updated.#', 'presence.changed.#', 'deploy.#'] }, (m) => options.print(describeEvent(m)));
     await start('keepalive', keepaliveDaemon, { host: 'localhost' });
-    for (const host of SIMULATED_SERVERS) {
-      await start(`repo-updater-${host}`, repoUpdater, { host, mirrorsDir: join(dataDir, 'servers', host, 'mirrors'), repos: [{ name: 'demo', url: repo.origin }] });
+    const keys = ensureSigningKeys(dataDir);
+    await start('conductor', conductorDaemon, {
+      host: 'localhost',
+      ledger: { url: `sqlite:${join(dataDir, 'ledger.db')}` },
+      signing: { keyId: SIGNING_KEY_ID, privateKey: { file: keys.privateKeyFile } },
+      roster: { keepaliveHosts: ['localhost'] },
+      admins: ['admin'],
+      apps: { [DEMO_APP]: { repoUrl: repo.origin } },
+    });
+    for (const server of DEMO_SERVERS) {
+      const { host } = server;
+      await start(`repo-updater-${host}`, repoUpdater, { host, mirrorsDir: join(dataDir, 'servers', host, 'mirrors'), repos: [{ name: DEMO_APP, url: repo.origin }] });
+      await start(`deploy-agent-${host}`, deployAgent, demoAgentConfig(server, { dataDir, origin: repo.origin, keys, stepDelaySeconds: options.demoStepDelaySeconds ?? 1 }));
     }
     const jenkinsUrl = options.env['DEPLOYBUS_JENKINS_URL'];
     if (jenkinsUrl !== undefined && jenkinsUrl !== '') {
@@ -83,6 +100,8 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       });
     } else {
       builderSubscription = await startStandInBuilder(tail);
+      // The demo's tagged releases predate this process: the stand-in says they were built, so they pass the build gate.
+      await announceBuiltTags(tail, DEMO_APP, demoTags(repo));
     }
     await start('git-watcher', gitWatcherDefinition, {
       host: 'localhost',
@@ -94,5 +113,5 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
     await stop();
     throw error;
   }
-  return { repo, servers: SIMULATED_SERVERS, daemons, tail, builder: builderSubscription ? 'stand-in' : 'jenkins', stop };
+  return { repo, servers: DEMO_SERVERS, app: DEMO_APP, daemons, tail, builder: builderSubscription ? 'stand-in' : 'jenkins', stop };
 }

@@ -2,6 +2,8 @@
 // all-in-one is the composition root, so the CLI reaches the daemons' definitions through here and
 // services never import each other.
 import type { runDaemon } from '@deploybus/runtime';
+import { conductorDaemon } from '@deploybus/conductor';
+import { deployAgent } from '@deploybus/deploy-agent';
 import { gitWatcherDefinition } from '@deploybus/git-watcher';
 import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
@@ -12,6 +14,8 @@ export type AnyDaemonDefinition = Parameters<typeof runDaemon>[0];
 
 export const DAEMONS = {
   keepalive: keepaliveDaemon,
+  conductor: conductorDaemon,
+  'deploy-agent': deployAgent,
   'git-watcher': gitWatcherDefinition,
   'jenkins-trigger': jenkinsTrigger,
   'repo-updater': repoUpdater,

@@ -32,3 +32,16 @@ export function ensureDemoRepo(dataDir: string): DemoRepo {
   git(work, 'push', '--quiet', 'origin', 'main', '--tags');
   return { origin, work };
 }
+
+/** The demo repository's tags and the commits they name. */
+export function demoTags(repo: DemoRepo): Array<{ tag: string; sha: string }> {
+  const out = execFileSync('git', ['for-each-ref', '--format=%(refname:short) %(*objectname)%(objectname)', 'refs/tags'], { cwd: repo.origin, encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [tag = '', ids = ''] = line.split(' ');
+      // Annotated tags print the peeled commit first; lightweight ones only their commit.
+      return { tag, sha: ids.slice(0, 40) };
+    });
+}

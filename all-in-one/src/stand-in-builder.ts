@@ -6,8 +6,9 @@ import type { Bus, Subscription } from '@deploybus/bus';
 
 const ZERO_SHA = /^0+$/;
 
+let number = 0;
+
 export async function startStandInBuilder(bus: Bus): Promise<Subscription> {
-  let number = 0;
   return bus.subscribe({ queue: workQueueName('stand-in-builder'), patterns: ['commit.pushed.*'] }, async (m) => {
     if (m.type !== 'commit.pushed' || ZERO_SHA.test(m.payload.after) || !m.payload.ref.startsWith('refs/heads/')) return;
     number += 1;
@@ -22,4 +23,13 @@ export async function startStandInBuilder(bus: Bus): Promise<Subscription> {
     await bus.publish(bus.message('build.started', build, { correlationId: m.id }));
     await bus.publish(bus.message('build.succeeded', { ...build, durationMs: 0 }, { correlationId: m.id }));
   });
+}
+
+/** Publishes a stand-in build.succeeded for each tagged commit (the ledger keeps one build per commit). */
+export async function announceBuiltTags(bus: Bus, repo: string, tags: ReadonlyArray<{ tag: string; sha: string }>): Promise<void> {
+  for (const { tag, sha } of tags) {
+    number += 1;
+    const build = { repo, ref: `refs/tags/${tag}`, sha, job: `${repo}-stand-in`, number, url: `http://stand-in-builder.invalid/${repo}/${number}/` };
+    await bus.publish(bus.message('build.succeeded', { ...build, durationMs: 0 }));
+  }
 }

@@ -1,5 +1,6 @@
 // `npm start`'s system in one process on the in-memory bus: a push to the demo repository travels
-// through git-watcher, the stand-in builder and both simulated servers' repo-updaters.
+// through git-watcher, the stand-in builder and the demo servers' repo-updaters; a deploy request
+// becomes releases on the demo fleet.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +23,14 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20_000)
   }
 }
 
+const printed: string[] = [];
+const lines = (): string[] => printed;
+
 it('carries a push to the demo repository to both simulated servers\' mirrors', async () => {
-  const lines: string[] = [];
-  system = await startAllInOne({ busUrl: `memory://all-in-one-${Date.now()}`, dataDir, env: {}, webhookPort: 0, pollIntervalMs: 1_000, heartbeatIntervalMs: 200, print: (l) => lines.push(l) });
-  expect([...system.daemons.keys()]).toEqual(['keepalive', 'repo-updater-web1', 'repo-updater-web2', 'git-watcher']);
+  const lines = printed;
+  system = await startAllInOne({ busUrl: `memory://all-in-one-${Date.now()}`, dataDir, env: {}, webhookPort: 0, pollIntervalMs: 1_000, heartbeatIntervalMs: 200, demoStepDelaySeconds: 0, print: (l) => lines.push(l) });
+  const hosts = ['stage1', 'web1', 'web2', 'web3'];
+  expect([...system.daemons.keys()]).toEqual(['keepalive', 'conductor', ...hosts.flatMap((h) => [`repo-updater-${h}`, `deploy-agent-${h}`]), 'git-watcher']);
   expect(system.builder).toBe('stand-in');
   // git-watcher's first poll records the refs it finds without announcing them; push after it.
   const stateFile = join(dataDir, 'git-watcher', 'state.json');
@@ -40,8 +45,8 @@ it('carries a push to the demo repository to both simulated servers\' mirrors', 
 
   await until('the commit event', () => lines.some((l) => l.includes('commit.pushed') && l.includes(`refs/heads/main ${sha.slice(0, 10)}`)));
   await until('the stand-in build', () => lines.some((l) => l.includes('build.succeeded') && l.includes(sha.slice(0, 10))));
-  await until('both servers to mirror the new tag', () => ['web1', 'web2'].every((host) => lines.some((l) => l.includes(`repo.updated  demo on ${host}`) && l.includes('v1.3.0'))));
-  for (const host of ['web1', 'web2']) {
+  await until('every server to mirror the new tag', () => hosts.every((host) => lines.some((l) => l.includes(`repo.updated  demo on ${host}`) && l.includes('v1.3.0'))));
+  for (const host of hosts) {
     const mirror = join(dataDir, 'servers', host, 'mirrors', 'demo.git');
     expect(execFileSync('git', ['rev-parse', 'v1.3.0^{commit}'], { cwd: mirror, encoding: 'utf8' }).trim()).toBe(sha);
   }
@@ -50,6 +55,27 @@ it('carries a push to the demo repository to both simulated servers\' mirrors', 
   const answer = await system.tail.request(query, { expect: ['localhost'], timeoutMs: 5_000 });
   const reply = answer.replies.get('localhost');
   const names = reply?.type === 'roster.reply' ? reply.payload.entries.filter((e) => e.state === 'up').map((e) => `${e.service}@${e.host}`).sort() : [];
-  expect(names).toEqual(['git-watcher@localhost', 'keepalive@localhost', 'repo-updater@web1', 'repo-updater@web2']);
+  expect(names).toEqual(['conductor@localhost', ...hosts.map((h) => `deploy-agent@${h}`), 'git-watcher@localhost', 'keepalive@localhost', ...hosts.map((h) => `repo-updater@${h}`)]);
   expect(readFileSync(join(dataDir, 'logs', 'git-watcher.log'), 'utf8')).toContain('git-watcher started');
+});
+
+it('deploys a demo tag to the production servers, in batches, from the demo fleet\'s own mirrors', async () => {
+  if (system === undefined) throw new Error('the system did not start in the first test');
+  const { tail } = system;
+  const request = tail.message('deploy.requested', { app: 'demo', env: 'production', ref: 'v1.1.0', requestedBy: 'ada', rollout: { batchSize: 2 } }, { expectReplies: true });
+  const replies: string[] = [];
+  const outcome = new Promise<string>((resolve) => {
+    void tail.subscribe({ patterns: ['deploy.succeeded.demo.production', 'deploy.failed.demo.production', tail.replyAddress] }, (m) => {
+      replies.push(m.type);
+      if (m.type === 'deploy.succeeded' || m.type === 'deploy.failed') resolve(m.type);
+    });
+  });
+  await tail.publish(request);
+  expect(await outcome).toBe('deploy.succeeded');
+  expect(replies[0]).toBe('deploy.queued');
+  for (const host of ['web1', 'web2', 'web3']) {
+    expect(readFileSync(join(dataDir, 'servers', host, 'apps', 'demo', 'current', 'VERSION'), 'utf8')).toBe('1.1.0\n');
+  }
+  expect(existsSync(join(dataDir, 'servers', 'stage1', 'apps', 'demo', 'current'))).toBe(false);
+  await until('a batch line on the console', () => lines().some((l) => l.includes('deploy.batch')));
 });
