@@ -1,0 +1,1298 @@
+// deploybus web UI: a thin client of the JSON API. It holds no state the server needs: every page is
+// rebuilt from GET /api/... and kept fresh from the live event stream (GET /api/events as
+// text/event-stream) and light polling. No framework and no build step: DOM nodes are made with h(),
+// and every value from the server goes into the DOM as text (textContent / attributes), never as HTML.
+/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, console */
+
+const csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
+const main = document.getElementById('main');
+
+// ---------------------------------------------------------------------------------------------
+// API
+
+/** An API error: the server's stable code, its sentence, and the bad field when it named one. */
+class ApiError extends Error {
+  constructor(status, code, message, field) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  // The session cookie alone is not enough for a change: every non-GET carries the page's CSRF token.
+  if (method !== 'GET') headers['X-CSRF-Token'] = csrfToken;
+  const init = { method, headers, credentials: 'same-origin' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (cause) {
+    throw new ApiError(0, 'network', `The web server did not answer (${String(cause?.message ?? cause)}).`);
+  }
+  if (response.status === 401) {
+    // The session ran out: sign in again and come back here.
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    throw new ApiError(401, 'unauthenticated', 'Your session ended; sign in again.');
+  }
+  const text = await response.text();
+  let data = null;
+  if (text !== '') {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const e = data?.error;
+    throw new ApiError(response.status, e?.code ?? `http_${response.status}`, e?.message ?? `${response.status} ${response.statusText}`, e?.field);
+  }
+  return data;
+}
+
+const get = (path, params) => api('GET', withQuery(path, params));
+
+function withQuery(path, params) {
+  if (params === undefined) return path;
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s === '' ? path : `${path}?${s}`;
+}
+
+const seg = (value) => encodeURIComponent(value);
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers
+
+/** Makes an element. Children that are strings or numbers become text nodes; null/false are skipped. */
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else if (key === 'value') el.value = String(value);
+    else if (key === 'checked' || key === 'selected' || key === 'disabled' || key === 'hidden') el[key] = Boolean(value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof window.Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function replace(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
+const badgeTone = {
+  succeeded: 'ok', up: 'ok', ok: 'ok',
+  failed: 'bad', down: 'bad', 'no-response': 'bad', refused: 'bad', 'rolled-back': 'warn',
+  cancelled: 'warn', superseded: 'warn', drift: 'warn', mixed: 'warn', locked: 'warn',
+  running: 'run', deploying: 'run', queued: 'idle', waiting: 'idle',
+};
+
+function badge(text, tone, extra) {
+  return h('span', { class: `badge ${tone ?? badgeTone[text] ?? ''} ${extra ?? ''}`.trim() }, text);
+}
+
+function notice(kind, title, ...body) {
+  return h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, title ? h('strong', {}, title) : null, ...body);
+}
+
+function errorNotice(error, what) {
+  const code = error instanceof ApiError ? error.code : 'error';
+  const field = error instanceof ApiError && error.field ? ` (field ${error.field})` : '';
+  return notice('error', what, `${error.message ?? String(error)}${field}`, code !== 'error' ? h('span', { class: 'subtle small' }, ` [${code}]`) : null);
+}
+
+function link(href, ...children) {
+  return h('a', { href }, ...children);
+}
+
+function field(label, control, hint) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  const hintEl = hint ? h('span', { class: 'hint', id: `${id}-hint` }, hint) : null;
+  if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
+  return h('div', { class: 'field' }, h('label', { for: id }, label), control, hintEl);
+}
+
+function table(caption, headers, rows, options = {}) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      {},
+      h('caption', { class: options.hideCaption ? 'visually-hidden' : '' }, caption),
+      h('thead', {}, h('tr', {}, headers.map((th) => h('th', { scope: 'col', class: th.num ? 'num' : '' }, th.label ?? th)))),
+      h('tbody', {}, rows),
+    ),
+  );
+}
+
+function select(options, value, props = {}) {
+  return h(
+    'select',
+    props,
+    options.map((o) => {
+      const v = typeof o === 'string' ? o : o.value;
+      const label = typeof o === 'string' ? o : o.label;
+      return h('option', { value: v, selected: v === value }, label);
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+function time(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso);
+  const sameDay = d.toDateString() === new Date().toDateString();
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return sameDay ? t : `${d.toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' })} ${t}`;
+}
+
+function ago(iso) {
+  if (!iso) return '–';
+  const ms = Date.now() - new Date(iso).getTime();
+  if (Number.isNaN(ms)) return String(iso);
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s ago`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const hr = Math.floor(m / 60);
+  if (hr < 48) return `${hr} h ago`;
+  return `${Math.floor(hr / 24)} d ago`;
+}
+
+/** A time shown relative ("12 s ago"), kept current by the page's ticker, absolute on hover. */
+function agoEl(iso) {
+  return h('time', { datetime: iso ?? '', title: iso ? new Date(iso).toLocaleString() : '', 'data-ago': iso ?? '' }, ago(iso));
+}
+
+function duration(ms) {
+  if (ms === undefined || ms === null || Number.isNaN(ms)) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+const shortSha = (sha) => (sha ? String(sha).slice(0, 10) : '');
+
+/** History rows and deployments come from the ledger; accept both its names and the API's. */
+function normDeployment(d) {
+  const requestedAt = d.requestedAt ?? d.createdAt;
+  const startedAt = d.startedAt;
+  const finishedAt = d.finishedAt;
+  let durationMs = d.durationMs;
+  if ((durationMs === undefined || durationMs === null) && finishedAt) durationMs = new Date(finishedAt) - new Date(startedAt ?? requestedAt);
+  return { ...d, deploymentId: d.deploymentId ?? d.id, requestedAt, startedAt, finishedAt, durationMs, hosts: d.hosts ?? [] };
+}
+
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'superseded']);
+
+// ---------------------------------------------------------------------------------------------
+// Router
+
+const routes = [
+  { pattern: /^\/$/, nav: '/', render: renderOverview },
+  { pattern: /^\/apps\/([^/]+)\/([^/]+)\/?$/, nav: '/', render: (m) => renderAppEnv(decodeURIComponent(m[1]), decodeURIComponent(m[2])) },
+  { pattern: /^\/deploy\/?$/, nav: '/deploy', render: renderDeployForm },
+  { pattern: /^\/deploys\/([^/]+)\/?$/, nav: '/history', render: (m) => renderDeployment(decodeURIComponent(m[1])) },
+  { pattern: /^\/history\/?$/, nav: '/history', render: renderHistory },
+  { pattern: /^\/locks\/?$/, nav: '/locks', render: renderLocks },
+  { pattern: /^\/roster\/?$/, nav: '/roster', render: renderRoster },
+];
+
+/** What one rendered page owns (timers, event streams); all of it ends when the page is left. */
+class Page {
+  constructor() {
+    this.alive = true;
+    this.cleanups = [];
+  }
+  onLeave(fn) {
+    this.cleanups.push(fn);
+  }
+  every(ms, fn) {
+    const timer = setInterval(() => {
+      if (this.alive) fn();
+    }, ms);
+    this.onLeave(() => clearInterval(timer));
+  }
+  leave() {
+    this.alive = false;
+    for (const fn of this.cleanups.splice(0)) {
+      try {
+        fn();
+      } catch (error) {
+        console.error(error);
+      }
+    }
+  }
+}
+
+let page = new Page();
+
+function matchRoute(pathname) {
+  for (const route of routes) {
+    const m = pathname.match(route.pattern);
+    if (m) return { route, m };
+  }
+  return undefined;
+}
+
+function navigate(url, { replace: replaceState = false } = {}) {
+  if (replaceState) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
+  render();
+}
+
+function render() {
+  page.leave();
+  page = new Page();
+  const found = matchRoute(location.pathname);
+  for (const a of document.querySelectorAll('.nav a')) {
+    if (found && a.getAttribute('href') === found.route.nav) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  replace(main);
+  if (!found) {
+    document.title = 'Not found · deploybus';
+    append(main, h('div', { class: 'page-head' }, h('h1', {}, 'Page not found')), h('p', {}, 'Nothing lives at ', h('code', {}, location.pathname), '. ', link('/', 'Go to the overview.')));
+    return;
+  }
+  const current = page;
+  Promise.resolve()
+    .then(() => found.route.render(found.m, current))
+    .catch((error) => {
+      if (current.alive) append(main, errorNotice(error, 'This page could not be loaded.'));
+    });
+}
+
+document.addEventListener('click', (event) => {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const a = event.target instanceof window.Element ? event.target.closest('a[href]') : null;
+  if (!a || a.target || a.hasAttribute('download')) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || !matchRoute(url.pathname)) return;
+  event.preventDefault();
+  if (url.pathname + url.search === location.pathname + location.search) return;
+  navigate(url.pathname + url.search + url.hash);
+});
+window.addEventListener('popstate', render);
+
+// Relative times tick once a second on every page.
+setInterval(() => {
+  for (const el of document.querySelectorAll('time[data-ago]')) {
+    const iso = el.getAttribute('data-ago');
+    if (iso) el.textContent = ago(iso);
+  }
+}, 1000);
+
+function pageHead(title, { crumbs, actions, status } = {}) {
+  document.title = `${title} · deploybus`;
+  const heading = h('h1', { tabindex: '-1' }, title);
+  const head = h('div', { class: 'page-head' }, h('div', { style: 'flex:1;min-width:14rem' }, crumbs ? h('div', { class: 'crumbs' }, crumbs) : null, h('div', { style: 'display:flex;align-items:center;gap:.75rem;flex-wrap:wrap' }, heading, status ?? null)), actions ? h('div', { class: 'actions' }, actions) : null);
+  return head;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live events
+
+/**
+ * Opens the server's event stream (SSE) with the given filters. The browser reconnects by itself,
+ * sending Last-Event-ID so the server can catch up; the banner says when the stream is down.
+ */
+function liveEvents(current, params, onEvent) {
+  if (typeof EventSource === 'undefined') return undefined;
+  const source = new EventSource(withQuery('/api/events', params), { withCredentials: true });
+  const banner = document.getElementById('connection');
+  const handle = (e) => {
+    if (!current.alive) return;
+    let data;
+    try {
+      data = JSON.parse(e.data);
+    } catch {
+      return;
+    }
+    onEvent({ type: data.type ?? e.type, time: data.time, payload: data.payload ?? {}, seq: e.lastEventId });
+  };
+  const types = ['deploy.queued', 'deploy.refused', 'deploy.started', 'deploy.batch', 'deploy.host-result', 'deploy.succeeded', 'deploy.failed', 'deploy.cancelled', 'task.started', 'task.completed', 'task.log', 'presence.changed', 'lock.state'];
+  for (const t of types) source.addEventListener(t, handle);
+  source.addEventListener('message', handle);
+  source.addEventListener('open', () => {
+    if (banner) banner.hidden = true;
+  });
+  source.addEventListener('error', () => {
+    if (!current.alive || !banner) return;
+    banner.textContent = 'Live updates interrupted; reconnecting…';
+    banner.hidden = false;
+  });
+  current.onLeave(() => {
+    source.close();
+    if (banner) banner.hidden = true;
+  });
+  return source;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared data
+
+async function loadApps() {
+  const apps = (await get('/api/apps')) ?? [];
+  return apps.map((a) => ({ app: a.app, envs: [...(a.envs ?? [])].sort(), hosts: [...(a.hosts ?? [])].sort() })).sort((a, b) => a.app.localeCompare(b.app));
+}
+
+/** The lock that covers app in env, if any: an environment-wide lock or one for that app. */
+function lockFor(locks, app, env) {
+  return locks.find((l) => l.env === env && (l.app === undefined || l.app === null || l.app === app));
+}
+
+function lockText(lock) {
+  const scope = lock.app ? `${lock.app} in ${lock.env}` : lock.env;
+  return `${scope} is locked by ${lock.by} since ${time(lock.at)}: “${lock.reason}”`;
+}
+
+/** Counts hosts per ref in a matrix, most common first. */
+function refCounts(matrix) {
+  const counts = new Map();
+  for (const host of matrix?.hosts ?? []) counts.set(host.ref, (counts.get(host.ref) ?? 0) + 1);
+  return [...counts.entries()].sort((a, b) => b[1] - a[1]);
+}
+
+function matrixSummary(matrix) {
+  const hosts = matrix?.hosts ?? [];
+  if (hosts.length === 0) return { text: 'nothing deployed yet', tone: undefined, mixed: false, drift: false };
+  const counts = refCounts(matrix);
+  const drift = hosts.some((x) => x.drift);
+  if (counts.length === 1) return { text: `${counts[0][0]} on ${hosts.length} server${hosts.length === 1 ? '' : 's'}`, mixed: false, drift };
+  return { text: counts.map(([ref, n]) => `${ref} ×${n}`).join(', '), mixed: true, drift };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview: apps and their environments
+
+async function renderOverview(_m, current) {
+  append(main, pageHead('Applications', { actions: [link('/deploy', 'New deploy')] }));
+  main.querySelector('.actions a')?.classList.add('button', 'primary');
+  const body = append(main, h('div', {}));
+  const draw = async () => {
+    const [apps, locks] = await Promise.all([loadApps(), get('/api/locks').then((l) => l ?? [])]);
+    const matrices = new Map();
+    await Promise.all(
+      apps.flatMap((a) =>
+        a.envs.map(async (env) => {
+          try {
+            matrices.set(`${a.app}\u0000${env}`, await get('/api/matrix', { app: a.app, env }));
+          } catch {
+            matrices.set(`${a.app}\u0000${env}`, undefined);
+          }
+        }),
+      ),
+    );
+    if (!current.alive) return;
+    if (apps.length === 0) {
+      replace(body, h('div', { class: 'panel' }, h('p', { class: 'empty' }, 'No applications yet. Deploy-agents announce the apps they serve in their heartbeats; start one and it shows up here.')));
+      return;
+    }
+    replace(
+      body,
+      h(
+        'div',
+        { class: 'grid' },
+        apps.map((a) =>
+          h(
+            'section',
+            { class: 'panel app-card', 'aria-label': `Application ${a.app}` },
+            h('div', { class: 'panel-head' }, h('h2', {}, a.app), h('span', { class: 'subtle small' }, `${a.hosts.length} server${a.hosts.length === 1 ? '' : 's'}`)),
+            h(
+              'ul',
+              { class: 'env-list' },
+              a.envs.map((env) => {
+                const matrix = matrices.get(`${a.app}\u0000${env}`);
+                const summary = matrixSummary(matrix);
+                const lock = lockFor(locks, a.app, env);
+                return h(
+                  'li',
+                  {},
+                  h(
+                    'a',
+                    { class: 'env-link', href: `/apps/${seg(a.app)}/${seg(env)}` },
+                    h('span', { class: 'env-name' }, env),
+                    h('span', { class: 'env-summary' }, summary.text),
+                    summary.mixed ? badge('mixed') : null,
+                    summary.drift ? badge('drift') : null,
+                    lock ? badge('locked', undefined) : null,
+                  ),
+                );
+              }),
+            ),
+          ),
+        ),
+      ),
+    );
+  };
+  await draw();
+  current.every(10_000, () => void draw().catch(() => undefined));
+  liveEvents(current, { types: 'deploy.*,lock.state' }, (e) => {
+    if (e.type === 'deploy.succeeded' || e.type === 'deploy.failed' || e.type === 'lock.state') void draw().catch(() => undefined);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// One app in one environment: the release matrix, its lock, recent deploys, rollback
+
+async function renderAppEnv(app, env, current) {
+  const rollbackButton = h('button', { type: 'button', class: 'button danger' }, 'Roll back');
+  append(
+    main,
+    pageHead(`${app} / ${env}`, {
+      crumbs: [link('/', 'Applications'), ' / ', app],
+      actions: [rollbackButton, h('a', { class: 'button primary', href: withQuery('/deploy', { app, env }) }, 'Deploy…')],
+    }),
+  );
+  const messages = append(main, h('div', { 'aria-live': 'polite' }));
+  const lockArea = append(main, h('div', {}));
+  const matrixPanel = append(main, h('section', { class: 'panel', 'aria-label': 'Release matrix' }));
+  const historyPanel = append(main, h('section', { class: 'panel', 'aria-label': 'Recent deploys' }));
+
+  rollbackButton.addEventListener('click', async () => {
+    if (!window.confirm(`Roll ${app} in ${env} back to the release before the current one?`)) return;
+    rollbackButton.disabled = true;
+    try {
+      const result = await api('POST', '/api/rollback', { app, env });
+      navigate(`/deploys/${seg(result.deploymentId)}`);
+    } catch (error) {
+      replace(messages, errorNotice(error, error.status === 409 ? 'Rollback refused.' : 'Rollback failed.'));
+      rollbackButton.disabled = false;
+    }
+  });
+
+  const drawLock = async () => {
+    const locks = (await get('/api/locks', { env })) ?? [];
+    if (!current.alive) return;
+    const lock = lockFor(locks, app, env);
+    if (!lock) return void replace(lockArea);
+    replace(
+      lockArea,
+      h(
+        'div',
+        { class: 'notice warn lock-banner', role: 'status' },
+        h('div', {}, h('strong', {}, `Locked by ${lock.by}`), `since ${time(lock.at)}: “${lock.reason}”. Deploys to ${lock.app ? `${lock.app} in ` : ''}${lock.env} are refused until it is unlocked.`),
+        link('/locks', 'Manage locks'),
+      ),
+    );
+  };
+
+  const drawMatrix = async () => {
+    const [matrix, apps] = await Promise.all([get('/api/matrix', { app, env }), loadApps().catch(() => [])]);
+    if (!current.alive) return;
+    const hosts = [...(matrix?.hosts ?? [])].sort((a, b) => a.host.localeCompare(b.host));
+    const known = apps.find((a) => a.app === app)?.hosts ?? [];
+    const missing = known.filter((x) => !hosts.some((m) => m.host === x));
+    const summary = matrixSummary(matrix);
+    const counts = refCounts(matrix);
+    replace(
+      matrixPanel,
+      h('div', { class: 'panel-head' }, h('h2', {}, 'Release matrix'), summary.mixed ? badge('mixed versions', 'warn') : null, summary.drift ? badge('drift', 'warn') : null),
+      h(
+        'dl',
+        { class: 'fact-row', style: 'margin-bottom:1rem' },
+        h('div', {}, h('dt', {}, 'Most servers run'), h('dd', {}, matrix?.commonRef ?? '–')),
+        h('div', {}, h('dt', {}, 'Last deployed'), h('dd', {}, matrix?.lastDeployedRef ?? '–')),
+        h('div', {}, h('dt', {}, 'Versions'), h('dd', {}, counts.length === 0 ? '–' : counts.map(([ref, n]) => `${ref} ×${n}`).join(', '))),
+      ),
+      hosts.length === 0 && missing.length === 0
+        ? h('p', { class: 'empty' }, `Nothing of ${app} runs in ${env} yet.`)
+        : table(
+            `Release matrix for ${app} in ${env}`,
+            ['Server', 'Version', 'Release', 'Commit', 'Since', 'Status'],
+            [
+              ...hosts.map((x) => {
+                const flags = [];
+                if (x.drift) flags.push(badge('drift', 'warn'));
+                if (x.differsFromCommon) flags.push(badge('differs from most', 'warn'));
+                if (flags.length === 0) flags.push(badge('in step', 'ok'));
+                return h(
+                  'tr',
+                  { class: x.drift ? 'drift' : '', 'data-host': x.host },
+                  h('th', { scope: 'row' }, x.host),
+                  h('td', {}, h('strong', {}, x.ref)),
+                  h('td', { class: 'mono small' }, x.release ?? ''),
+                  h('td', { class: 'mono small' }, shortSha(x.sha)),
+                  h('td', {}, agoEl(x.at)),
+                  h('td', {}, flags),
+                );
+              }),
+              ...missing.map((x) => h('tr', { 'data-host': x }, h('th', { scope: 'row' }, x), h('td', { class: 'subtle' }, 'nothing deployed'), h('td', {}), h('td', {}), h('td', {}), h('td', {}, badge('empty')))),
+            ],
+            { hideCaption: true },
+          ),
+    );
+  };
+
+  const drawHistory = async () => {
+    const rows = ((await get('/api/deploys', { app, env, limit: 10 })) ?? []).map(normDeployment);
+    if (!current.alive) return;
+    replace(historyPanel, h('div', { class: 'panel-head' }, h('h2', {}, 'Recent deploys'), link(withQuery('/history', { app, env }), 'All history')), historyTable(rows, 'Recent deploys', { hideCaption: true, compact: true }));
+  };
+
+  const drawAll = () => Promise.all([drawLock(), drawMatrix(), drawHistory()]);
+  await drawAll();
+  current.every(5_000, () => void drawAll().catch(() => undefined));
+  liveEvents(current, { types: 'deploy.*,lock.state' }, (e) => {
+    const p = e.payload;
+    if (e.type === 'lock.state') return void drawLock().catch(() => undefined);
+    if (p.app === app && p.env === env) void Promise.all([drawMatrix(), drawHistory()]).catch(() => undefined);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// History
+
+function historyTable(rows, caption, options = {}) {
+  if (rows.length === 0) return h('p', { class: 'empty' }, 'No deploys yet.');
+  const headers = options.compact ? ['When', 'Version', 'Who', 'Result', { label: 'Duration', num: true }, ''] : ['When', 'App', 'Environment', 'Version', 'Who', 'Result', { label: 'Duration', num: true }, ''];
+  return table(
+    caption,
+    headers,
+    rows.map((d) =>
+      h(
+        'tr',
+        { 'data-deployment': d.deploymentId },
+        h('td', {}, h('span', { title: d.requestedAt ?? '' }, time(d.requestedAt))),
+        options.compact ? null : h('td', {}, d.app),
+        options.compact ? null : h('td', {}, d.env),
+        h('td', {}, h('strong', {}, d.ref), d.sha ? h('span', { class: 'mono small subtle' }, ` ${shortSha(d.sha)}`) : null),
+        h('td', {}, d.requestedBy ?? ''),
+        h('td', {}, badge(d.state), d.reason && d.state !== 'succeeded' ? h('div', { class: 'small subtle' }, d.reason) : null),
+        h('td', { class: 'num' }, FINISHED.has(d.state) ? duration(d.durationMs) : '–'),
+        h('td', {}, h('a', { href: `/deploys/${seg(d.deploymentId)}`, 'aria-label': `Details of deploy ${d.deploymentId}` }, 'Details & log')),
+      ),
+    ),
+    options,
+  );
+}
+
+async function renderHistory(_m, current) {
+  const params = new URLSearchParams(location.search);
+  const apps = await loadApps();
+  const appSelect = select([{ value: '', label: 'All apps' }, ...apps.map((a) => a.app)], params.get('app') ?? '');
+  const envs = [...new Set(apps.flatMap((a) => a.envs))].sort();
+  const envSelect = select([{ value: '', label: 'All environments' }, ...envs], params.get('env') ?? '');
+  append(main, pageHead('Deploy history'));
+  const filters = h('form', { class: 'row', style: 'margin-bottom:1rem;max-width:36rem', role: 'search', 'aria-label': 'Filter history' }, field('Application', appSelect), field('Environment', envSelect));
+  const list = h('div', {});
+  const more = h('button', { type: 'button', class: 'button' }, 'Load more');
+  append(main, h('section', { class: 'panel' }, filters, list, h('div', { class: 'form-actions', style: 'margin-top:1rem' }, more)));
+
+  const pageSize = 25;
+  let rows = [];
+  const load = async (reset) => {
+    const offset = reset ? 0 : rows.length;
+    const next = ((await get('/api/deploys', { app: appSelect.value, env: envSelect.value, offset, limit: pageSize })) ?? []).map(normDeployment);
+    if (!current.alive) return;
+    rows = reset ? next : [...rows, ...next.filter((d) => !rows.some((r) => r.deploymentId === d.deploymentId))];
+    replace(list, historyTable(rows, 'Deploy history', { hideCaption: true }));
+    more.hidden = next.length < pageSize;
+  };
+  const onFilter = () => {
+    history.replaceState(null, '', withQuery('/history', { app: appSelect.value, env: envSelect.value }));
+    void load(true).catch((error) => replace(list, errorNotice(error, 'History could not be loaded.')));
+  };
+  appSelect.addEventListener('change', onFilter);
+  envSelect.addEventListener('change', onFilter);
+  more.addEventListener('click', () => void load(false).catch((error) => append(list, errorNotice(error, 'More history could not be loaded.'))));
+  await load(true);
+  liveEvents(current, { types: 'deploy.*' }, (e) => {
+    if (e.type !== 'task.log' && rows.length <= pageSize) void load(true).catch(() => undefined);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deploy form: app, env, tag, servers, rollout options, confirm
+
+async function renderDeployForm(_m, current) {
+  const params = new URLSearchParams(location.search);
+  append(main, pageHead('New deploy', { crumbs: [link('/', 'Applications'), ' / deploy'] }));
+  const apps = await loadApps();
+  if (!current.alive) return;
+  if (apps.length === 0) {
+    append(main, h('div', { class: 'panel' }, h('p', { class: 'empty' }, 'No applications to deploy yet: no deploy-agent has announced one.')));
+    return;
+  }
+  const state = {
+    app: apps.some((a) => a.app === params.get('app')) ? params.get('app') : apps[0].app,
+    env: params.get('env') ?? '',
+    ref: params.get('ref') ?? '',
+    tags: [],
+  };
+  const appOf = () => apps.find((a) => a.app === state.app) ?? apps[0];
+
+  const appSelect = select(apps.map((a) => a.app), state.app, { name: 'app', required: true });
+  const envSelect = h('select', { name: 'env', required: true });
+  const tagSelect = h('select', { name: 'ref', required: true });
+  const allRadio = h('input', { type: 'radio', name: 'servers', value: 'all', checked: true });
+  const someRadio = h('input', { type: 'radio', name: 'servers', value: 'some' });
+  const hostBox = h('div', { class: 'host-checks inactive', role: 'group', 'aria-label': 'Chosen servers' });
+  const batchInput = h('input', { type: 'text', name: 'batchSize', value: '1', inputmode: 'numeric', pattern: '^([1-9][0-9]*|(100|[1-9][0-9]?)%)$', autocomplete: 'off' });
+  const canaryInput = h('input', { type: 'number', name: 'canary', value: '0', min: '0', max: '1000', step: '1' });
+  const formMessages = h('div', { 'aria-live': 'polite' });
+  const lockArea = h('div', {});
+  const reviewButton = h('button', { type: 'submit', class: 'button primary' }, 'Review deploy');
+
+  const form = h(
+    'form',
+    { class: 'stack', novalidate: true, 'aria-label': 'Deploy' },
+    lockArea,
+    h('div', { class: 'row' }, field('Application', appSelect), field('Environment', envSelect)),
+    field('Tag', tagSelect, 'Tags of the repository, newest first.'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Servers'),
+      h('div', { class: 'choices' }, h('label', { class: 'choice' }, allRadio, h('span', { id: 'all-servers-label' }, 'All servers')), h('label', { class: 'choice' }, someRadio, 'Chosen servers')),
+      hostBox,
+    ),
+    h('div', { class: 'row' }, field('Batch size', batchInput, 'Servers per batch: a number, or a share such as 25%.'), field('Canary', canaryInput, 'Servers deployed first, alone (0: none).')),
+    formMessages,
+    h('div', { class: 'form-actions' }, reviewButton),
+  );
+  const confirmPanel = h('section', { class: 'panel', hidden: true, 'aria-labelledby': 'confirm-heading' });
+  append(main, h('section', { class: 'panel' }, form), confirmPanel);
+
+  const hostChecks = () => [...hostBox.querySelectorAll('input[type="checkbox"]')];
+  const chosenHosts = () => hostChecks().filter((c) => c.checked).map((c) => c.value);
+
+  const drawHosts = () => {
+    const hosts = appOf().hosts;
+    allRadio.nextElementSibling.textContent = `All servers (${hosts.length})`;
+    replace(
+      hostBox,
+      hosts.length === 0
+        ? h('span', { class: 'hint' }, 'No servers serve this app right now.')
+        : hosts.map((host) =>
+            h(
+              'label',
+              { class: 'choice' },
+              h('input', {
+                type: 'checkbox',
+                name: 'hosts',
+                value: host,
+                onchange: () => {
+                  // Picking a server means "only these".
+                  someRadio.checked = chosenHosts().length > 0 || someRadio.checked;
+                  allRadio.checked = !someRadio.checked;
+                  hostBox.classList.toggle('inactive', allRadio.checked);
+                },
+              }),
+              host,
+            ),
+          ),
+    );
+  };
+  for (const radio of [allRadio, someRadio]) radio.addEventListener('change', () => hostBox.classList.toggle('inactive', allRadio.checked));
+
+  const drawEnvs = () => {
+    const envs = appOf().envs;
+    if (!envs.includes(state.env)) state.env = envs[0] ?? '';
+    replace(envSelect, envs.map((e) => h('option', { value: e, selected: e === state.env }, e)));
+  };
+
+  const drawLock = async () => {
+    const locks = state.env ? ((await get('/api/locks', { env: state.env })) ?? []) : [];
+    if (!current.alive) return;
+    const lock = lockFor(locks, state.app, state.env);
+    replace(lockArea, lock ? notice('warn', 'This environment is locked.', `${lockText(lock)}. The conductor will refuse a deploy until it is unlocked.`) : null);
+  };
+
+  const loadTags = async () => {
+    replace(tagSelect, h('option', { value: '' }, 'Loading tags…'));
+    tagSelect.disabled = true;
+    try {
+      const tags = (await get(`/api/apps/${seg(state.app)}/tags`)) ?? [];
+      if (!current.alive) return;
+      state.tags = tags;
+      if (tags.length === 0) {
+        replace(tagSelect, h('option', { value: '' }, 'No tags in the repository'));
+        return;
+      }
+      if (!tags.some((t) => t.name === state.ref)) state.ref = tags[0].name;
+      replace(tagSelect, tags.map((t, i) => h('option', { value: t.name, selected: t.name === state.ref }, `${t.name}${t.sha ? `  (${shortSha(t.sha)})` : ''}${i === 0 ? ' — newest' : ''}`)));
+      tagSelect.disabled = false;
+    } catch (error) {
+      replace(tagSelect, h('option', { value: '' }, 'Tags could not be loaded'));
+      replace(formMessages, errorNotice(error, 'Tags could not be loaded.'));
+    }
+  };
+
+  appSelect.addEventListener('change', () => {
+    state.app = appSelect.value;
+    drawEnvs();
+    drawHosts();
+    void loadTags();
+    void drawLock().catch(() => undefined);
+  });
+  envSelect.addEventListener('change', () => {
+    state.env = envSelect.value;
+    void drawLock().catch(() => undefined);
+  });
+  tagSelect.addEventListener('change', () => {
+    state.ref = tagSelect.value;
+  });
+
+  const setInvalid = (control, bad) => control.setAttribute('aria-invalid', bad ? 'true' : 'false');
+
+  /** Reads the form into a deploy request, or names what is wrong with it. */
+  const readForm = () => {
+    const problems = [];
+    const request = { app: appSelect.value, env: envSelect.value, ref: tagSelect.value };
+    if (!request.env) problems.push('Pick an environment.');
+    if (!request.ref) problems.push('Pick a tag.');
+    setInvalid(tagSelect, !request.ref);
+    if (someRadio.checked) {
+      const hosts = chosenHosts();
+      if (hosts.length === 0) problems.push('Pick at least one server, or choose all servers.');
+      request.hosts = hosts;
+    }
+    const batch = batchInput.value.trim();
+    const batchOk = /^[1-9][0-9]*$/.test(batch) || /^(100|[1-9][0-9]?)%$/.test(batch);
+    setInvalid(batchInput, !batchOk);
+    if (!batchOk) problems.push('Batch size must be a whole number above 0 or a share such as 25%.');
+    else request.batchSize = batch.endsWith('%') ? batch : Number(batch);
+    const canary = canaryInput.value.trim() === '' ? 0 : Number(canaryInput.value);
+    const canaryOk = Number.isInteger(canary) && canary >= 0 && canary <= 1000;
+    setInvalid(canaryInput, !canaryOk);
+    if (!canaryOk) problems.push('Canary must be a whole number from 0 to 1000.');
+    else if (canary > 0) request.canary = canary;
+    return { request, problems };
+  };
+
+  const showConfirm = (request) => {
+    const tag = state.tags.find((t) => t.name === request.ref);
+    const deployButton = h('button', { type: 'button', class: 'button primary' }, 'Deploy now');
+    const backButton = h('button', { type: 'button', class: 'button' }, 'Back');
+    const result = h('div', { 'aria-live': 'assertive' });
+    replace(
+      confirmPanel,
+      h('h2', { id: 'confirm-heading' }, 'Confirm deploy'),
+      h(
+        'dl',
+        { class: 'facts', style: 'margin-bottom:1rem' },
+        h('dt', {}, 'Application'),
+        h('dd', {}, request.app),
+        h('dt', {}, 'Environment'),
+        h('dd', {}, request.env),
+        h('dt', {}, 'Tag'),
+        h('dd', {}, h('strong', {}, request.ref), tag?.sha ? h('span', { class: 'mono small subtle' }, ` ${shortSha(tag.sha)}`) : null),
+        h('dt', {}, 'Servers'),
+        h('dd', {}, request.hosts ? request.hosts.join(', ') : `all servers of ${request.app} (${appOf().hosts.length})`),
+        h('dt', {}, 'Batch size'),
+        h('dd', {}, String(request.batchSize)),
+        h('dt', {}, 'Canary'),
+        h('dd', {}, request.canary ? `${request.canary} server${request.canary === 1 ? '' : 's'} first` : 'none'),
+      ),
+      result,
+      h('div', { class: 'form-actions' }, deployButton, backButton),
+    );
+    confirmPanel.hidden = false;
+    form.querySelectorAll('input, select, button').forEach((el) => (el.disabled = true));
+    const back = () => {
+      confirmPanel.hidden = true;
+      form.querySelectorAll('input, select, button').forEach((el) => (el.disabled = false));
+      if (state.tags.length === 0) tagSelect.disabled = true;
+      reviewButton.focus();
+    };
+    backButton.addEventListener('click', back);
+    deployButton.addEventListener('click', async () => {
+      deployButton.disabled = true;
+      backButton.disabled = true;
+      replace(result, notice('info', null, 'Sending the request to the conductor…'));
+      try {
+        const queued = await api('POST', '/api/deploys', request);
+        navigate(`/deploys/${seg(queued.deploymentId)}`);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 409) {
+          replace(result, notice('error', `Deploy refused${error.code ? ` (${error.code})` : ''}`, error.message));
+        } else {
+          replace(result, errorNotice(error, 'The deploy could not be requested.'));
+        }
+        backButton.disabled = false;
+        backButton.textContent = 'Back to the form';
+      }
+    });
+    deployButton.focus();
+  };
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const { request, problems } = readForm();
+    if (problems.length > 0) {
+      replace(formMessages, notice('error', 'Please fix the form.', h('ul', { style: 'margin:.25rem 0 0;padding-left:1.2rem' }, problems.map((p) => h('li', {}, p)))));
+      return;
+    }
+    replace(formMessages);
+    showConfirm(request);
+  });
+
+  drawEnvs();
+  drawHosts();
+  await Promise.all([loadTags(), drawLock().catch(() => undefined)]);
+  liveEvents(current, { types: 'lock.state' }, () => void drawLock().catch(() => undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+// One deployment: live rollout view and full log
+
+async function renderDeployment(id, current) {
+  /** Everything the page shows, fed by the API snapshot and live events (applying one twice is harmless). */
+  const model = {
+    deployment: undefined,
+    hosts: new Map(), // host -> {state, steps: Map(step -> 'run'|'ok'|'bad'), release, durationMs, error}
+    order: [],
+    batches: [],
+    currentBatch: undefined,
+    lines: [],
+    lineKeys: new Set(),
+  };
+  const hostModel = (host) => {
+    let m = model.hosts.get(host);
+    if (!m) {
+      m = { state: 'waiting', steps: new Map() };
+      model.hosts.set(host, m);
+      if (!model.order.includes(host)) model.order.push(host);
+    }
+    return m;
+  };
+
+  const statusBadge = h('span', { role: 'status', 'aria-live': 'polite', 'aria-label': 'Deploy state' });
+  const cancelButton = h('button', { type: 'button', class: 'button danger', hidden: true }, 'Cancel deploy');
+  const rollbackButton = h('button', { type: 'button', class: 'button', hidden: true }, 'Roll back');
+  const head = pageHead(`Deploy ${id}`, { crumbs: [link('/history', 'History'), ' / ', id], status: statusBadge, actions: [cancelButton, rollbackButton] });
+  const title = head.querySelector('h1');
+  const messages = h('div', { 'aria-live': 'polite' });
+  const facts = h('dl', { class: 'fact-row' });
+  const progressBar = h('span', {});
+  const progress = h('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Rollout progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' }, progressBar);
+  const progressText = h('div', { class: 'small subtle' });
+  const hostsArea = h('div', {});
+  const hostFilter = select([{ value: '', label: 'All hosts' }], '', {});
+  const follow = h('input', { type: 'checkbox', checked: true });
+  const logBox = h('div', { class: 'log', role: 'log', 'aria-label': 'Deploy log', 'aria-live': 'off', tabindex: '0' });
+  append(
+    main,
+    head,
+    messages,
+    h('section', { class: 'panel', 'aria-label': 'Summary' }, facts, h('div', { style: 'margin-top:1rem' }, progress, progressText)),
+    h('section', { class: 'panel', 'aria-labelledby': 'hosts-heading' }, h('h2', { id: 'hosts-heading' }, 'Hosts'), hostsArea),
+    h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'log-heading' },
+      h('div', { class: 'panel-head' }, h('h2', { id: 'log-heading' }, 'Log'), h('div', { class: 'log-tools' }, field('Host', hostFilter), h('label', { class: 'choice small' }, follow, 'Follow'))),
+      logBox,
+    ),
+  );
+
+  // ---- drawing ----
+  const drawHead = () => {
+    const d = model.deployment;
+    if (!d) return;
+    title.textContent = `${d.ref} → ${d.app} / ${d.env}`;
+    document.title = `${d.ref} to ${d.app}/${d.env} · deploybus`;
+    replace(statusBadge, badge(d.state, undefined, 'big'));
+    const running = d.state === 'queued' || d.state === 'running';
+    cancelButton.hidden = !running;
+    rollbackButton.hidden = running;
+    replace(
+      facts,
+      [
+        ['Deployment', h('span', { class: 'mono' }, d.deploymentId)],
+        ['Version', [d.ref, d.sha ? h('span', { class: 'mono small subtle' }, ` ${shortSha(d.sha)}`) : null]],
+        ['Requested by', d.requestedBy ?? '–'],
+        ['Requested', time(d.requestedAt)],
+        ['Started', time(d.startedAt)],
+        ['Finished', time(d.finishedAt)],
+        ['Duration', FINISHED.has(d.state) ? duration(d.durationMs) : '–'],
+      ].map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))),
+    );
+    if (d.reason && d.state !== 'succeeded') replace(messages, notice(d.state === 'failed' ? 'error' : 'warn', d.state === 'failed' ? 'The deploy failed.' : `The deploy was ${d.state}.`, d.reason));
+    else replace(messages);
+  };
+
+  const drawHosts = () => {
+    const total = model.order.length;
+    const done = model.order.filter((x) => !['waiting', 'deploying', 'running'].includes(hostModel(x).state)).length;
+    const failed = model.order.filter((x) => ['failed', 'no-response', 'refused', 'rolled-back'].includes(hostModel(x).state)).length;
+    const pct = total === 0 ? (model.deployment && FINISHED.has(model.deployment.state) ? 100 : 0) : Math.round((done / total) * 100);
+    progressBar.style.width = `${pct}%`;
+    progress.setAttribute('aria-valuenow', String(pct));
+    progress.className = `progress ${failed > 0 ? 'bad' : pct === 100 ? 'ok' : ''}`;
+    const batchText = model.currentBatch ? ` · batch ${model.currentBatch.index} of ${model.currentBatch.total}` : model.batches.length > 0 ? ` · ${model.batches.length} batch${model.batches.length === 1 ? '' : 'es'}` : '';
+    progressText.textContent = total === 0 ? 'Waiting for the rollout to start…' : `${done} of ${total} host${total === 1 ? '' : 's'} done${failed ? `, ${failed} not deployed` : ''}${batchText}`;
+    if (total === 0) return void replace(hostsArea, h('p', { class: 'empty' }, model.deployment && FINISHED.has(model.deployment.state) ? 'No host took part.' : 'The conductor has not started the rollout yet.'));
+    replace(
+      hostsArea,
+      table(
+        'Hosts',
+        ['Host', 'State', 'Steps', { label: 'Time', num: true }, 'Release / error'],
+        model.order.map((host) => {
+          const m = hostModel(host);
+          return h(
+            'tr',
+            { 'data-host': host },
+            h('th', { scope: 'row' }, host),
+            h('td', {}, badge(m.state)),
+            h('td', {}, m.steps.size === 0 ? h('span', { class: 'subtle small' }, '–') : h('ul', { class: 'steps', 'aria-label': `Steps on ${host}` }, [...m.steps.entries()].map(([step, s]) => h('li', { class: `step ${s}`, title: s === 'ok' ? 'done' : s === 'bad' ? 'failed' : 'running' }, `${s === 'ok' ? '✓ ' : s === 'bad' ? '✗ ' : '… '}${step}`)))),
+            h('td', { class: 'num' }, m.durationMs !== undefined ? duration(m.durationMs) : '–'),
+            h('td', { class: m.error ? 'small' : 'mono small' }, m.error ?? m.release ?? ''),
+          );
+        }),
+        { hideCaption: true },
+      ),
+    );
+    const hosts = ['', ...model.order];
+    if (hostFilter.options.length !== hosts.length) {
+      const chosen = hostFilter.value;
+      replace(hostFilter, hosts.map((x) => h('option', { value: x, selected: x === chosen }, x === '' ? 'All hosts' : x)));
+    }
+  };
+
+  const lineEl = (l) => h('div', { class: `log-line ${l.stream}`, 'data-host': l.host }, h('span', { class: 'log-time' }, time(l.at).slice(-8)), h('span', { class: 'log-host', title: l.host }, l.host), h('span', { class: 'log-text' }, l.line));
+  const drawLog = () => {
+    const wanted = hostFilter.value;
+    const lines = model.lines.filter((l) => wanted === '' || l.host === wanted);
+    replace(logBox, lines.length === 0 ? h('div', { class: 'log-empty' }, 'No output yet.') : lines.map(lineEl));
+    if (follow.checked) logBox.scrollTop = logBox.scrollHeight;
+  };
+  hostFilter.addEventListener('change', drawLog);
+
+  /** Adds log lines once each (keyed by host and line number), keeping them ordered by host and number. */
+  const addLines = (lines) => {
+    let added = 0;
+    let appendOnly = true;
+    const last = model.lines[model.lines.length - 1];
+    for (const l of lines) {
+      const key = `${l.host}\u0000${l.seq}`;
+      if (model.lineKeys.has(key)) continue;
+      model.lineKeys.add(key);
+      model.lines.push(l);
+      added += 1;
+      if (last && (new Date(l.at) < new Date(last.at))) appendOnly = false;
+    }
+    if (added === 0) return;
+    if (!appendOnly || added > 1) {
+      model.lines.sort((a, b) => new Date(a.at) - new Date(b.at) || (a.host === b.host ? a.seq - b.seq : a.host.localeCompare(b.host)));
+      drawLog();
+      return;
+    }
+    const l = model.lines[model.lines.length - 1];
+    if (hostFilter.value !== '' && l.host !== hostFilter.value) return;
+    logBox.querySelector('.log-empty')?.remove();
+    logBox.append(lineEl(l));
+    if (follow.checked) logBox.scrollTop = logBox.scrollHeight;
+  };
+
+  // ---- the model, fed by snapshots and events ----
+  const applyDeployment = (raw) => {
+    const d = normDeployment(raw);
+    model.deployment = { ...model.deployment, ...d };
+    for (const r of d.hosts) {
+      const m = hostModel(r.host);
+      m.state = r.outcome;
+      m.release = r.release;
+      m.durationMs = r.durationMs;
+      m.error = r.error;
+    }
+  };
+
+  const terminalHostStates = new Set(['succeeded', 'failed', 'no-response', 'refused', 'rolled-back']);
+  const applyEvent = (e) => {
+    const p = e.payload ?? {};
+    if (p.deploymentId !== undefined && p.deploymentId !== id) return;
+    const d = model.deployment ?? {};
+    switch (e.type) {
+      case 'deploy.queued':
+        model.deployment = { ...d, state: d.state ?? 'queued', sha: d.sha ?? p.sha };
+        break;
+      case 'deploy.started':
+        model.deployment = { ...d, state: FINISHED.has(d.state) ? d.state : 'running', sha: p.sha ?? d.sha, startedAt: d.startedAt ?? e.time };
+        for (const host of p.hosts ?? []) hostModel(host);
+        model.batches = p.batches ?? [];
+        break;
+      case 'deploy.batch':
+        model.currentBatch = { index: p.index, total: p.total };
+        for (const host of p.hosts ?? []) {
+          const m = hostModel(host);
+          if (m.state === 'waiting') m.state = 'deploying';
+        }
+        break;
+      case 'task.started': {
+        const m = hostModel(p.host);
+        if (!terminalHostStates.has(m.state)) m.state = 'running';
+        if (m.steps.get(p.step) === undefined) m.steps.set(p.step, 'run');
+        break;
+      }
+      case 'task.completed': {
+        const m = hostModel(p.host);
+        m.steps.set(p.step, p.ok ? 'ok' : 'bad');
+        break;
+      }
+      case 'task.log':
+        addLines((p.lines ?? []).map((l, i) => ({ host: p.host, seq: p.seq * 1000 + i, stream: l.stream, line: l.text, at: l.at })));
+        return;
+      case 'deploy.host-result': {
+        const m = hostModel(p.host);
+        m.state = p.outcome;
+        m.release = p.release;
+        m.durationMs = p.durationMs;
+        m.error = p.error;
+        break;
+      }
+      case 'deploy.succeeded':
+      case 'deploy.failed':
+      case 'deploy.cancelled': {
+        const state = e.type.slice('deploy.'.length);
+        model.deployment = { ...d, state, finishedAt: d.finishedAt ?? e.time, durationMs: p.durationMs ?? d.durationMs, reason: p.reason ?? d.reason };
+        // The ledger has the final word (times, every host's result): read it once more.
+        void refreshDeployment().catch(() => undefined);
+        void loadLogs().catch(() => undefined);
+        break;
+      }
+      default:
+        return;
+    }
+    drawHead();
+    drawHosts();
+  };
+
+  const refreshDeployment = async () => {
+    const raw = await get(`/api/deploys/${seg(id)}`);
+    if (!current.alive || !raw) return;
+    applyDeployment(raw);
+    drawHead();
+    drawHosts();
+  };
+
+  const loadLogs = async () => {
+    const limit = 1000;
+    for (let offset = 0; current.alive; offset += limit) {
+      const lines = (await get(`/api/deploys/${seg(id)}/logs`, { offset, limit })) ?? [];
+      addLines(lines.map((l) => ({ host: l.host, seq: l.seq, stream: l.stream ?? 'stdout', line: l.line, at: l.at })));
+      if (lines.length < limit) break;
+    }
+  };
+
+  // Listen first, so nothing that happens while the snapshot loads is missed; events wait for it.
+  let buffered = [];
+  liveEvents(current, { deploymentId: id }, (e) => {
+    if (buffered) buffered.push(e);
+    else applyEvent(e);
+  });
+  try {
+    const [raw, replay] = await Promise.all([get(`/api/deploys/${seg(id)}`), get('/api/events', { deploymentId: id, limit: 1000 }).catch(() => ({ events: [] }))]);
+    if (!current.alive) return;
+    if (!raw) throw new ApiError(404, 'not_found', `There is no deployment ${id}.`);
+    applyDeployment(raw);
+    // The ledger's events give the rollout's plan (hosts, batches) that the deployment row does not.
+    for (const e of replay?.events ?? []) applyEvent({ type: e.type, time: e.time, payload: e.payload });
+    applyDeployment(raw);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      replace(main, pageHead('Deploy not found'), notice('error', null, `There is no deployment ${id}.`), h('p', {}, link('/history', 'Back to the history')));
+      return;
+    }
+    throw error;
+  }
+  drawHead();
+  drawHosts();
+  drawLog();
+  const pending = buffered;
+  buffered = undefined;
+  for (const e of pending) applyEvent(e);
+  await loadLogs().catch((error) => append(messages, errorNotice(error, 'The log could not be loaded.')));
+
+  // A safety net under the live stream while the deploy is unfinished: the ledger is the truth.
+  current.every(4_000, () => {
+    if (model.deployment && !FINISHED.has(model.deployment.state)) void refreshDeployment().catch(() => undefined);
+  });
+
+  cancelButton.addEventListener('click', async () => {
+    if (!window.confirm('Cancel this deploy? Hosts already deployed keep the new release; the rest are not touched.')) return;
+    cancelButton.disabled = true;
+    try {
+      const result = await api('POST', `/api/deploys/${seg(id)}/cancel`);
+      replace(messages, notice('info', 'Cancel requested.', typeof result?.result === 'string' ? `The conductor says: ${result.result}.` : ''));
+      await refreshDeployment();
+    } catch (error) {
+      replace(messages, errorNotice(error, 'The deploy could not be cancelled.'));
+    } finally {
+      cancelButton.disabled = false;
+    }
+  });
+  rollbackButton.addEventListener('click', async () => {
+    const d = model.deployment;
+    if (!d || !window.confirm(`Roll ${d.app} in ${d.env} back to the release before the current one?`)) return;
+    rollbackButton.disabled = true;
+    try {
+      const result = await api('POST', '/api/rollback', { app: d.app, env: d.env });
+      navigate(`/deploys/${seg(result.deploymentId)}`);
+    } catch (error) {
+      replace(messages, errorNotice(error, error.status === 409 ? 'Rollback refused.' : 'Rollback failed.'));
+      rollbackButton.disabled = false;
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Locks
+
+async function renderLocks(_m, current) {
+  append(main, pageHead('Environment locks'));
+  const apps = await loadApps().catch(() => []);
+  const envs = [...new Set(apps.flatMap((a) => a.envs))].sort();
+  const listPanel = h('section', { class: 'panel', 'aria-labelledby': 'locks-heading' });
+  const messages = h('div', { 'aria-live': 'polite' });
+
+  const envInput = h('input', { type: 'text', name: 'env', required: true, list: 'known-envs', autocomplete: 'off', value: envs[0] ?? '' });
+  const appSelect = select([{ value: '', label: 'All apps in the environment' }, ...apps.map((a) => a.app)], '', { name: 'app' });
+  const reasonInput = h('input', { type: 'text', name: 'reason', required: true, maxlength: '500', placeholder: 'e.g. incident 311, release freeze' });
+  const lockButton = h('button', { type: 'submit', class: 'button primary' }, 'Lock');
+  const form = h(
+    'form',
+    { class: 'stack', 'aria-label': 'Lock an environment' },
+    h('div', { class: 'row' }, field('Environment', envInput), field('Application', appSelect)),
+    h('datalist', { id: 'known-envs' }, envs.map((e) => h('option', { value: e }))),
+    field('Reason', reasonInput, 'Shown to everyone whose deploy the lock refuses.'),
+    h('div', { class: 'form-actions' }, lockButton),
+  );
+  append(main, messages, h('div', { class: 'two-col' }, listPanel, h('section', { class: 'panel', 'aria-labelledby': 'lock-form-heading' }, h('h2', { id: 'lock-form-heading' }, 'Lock an environment'), form)));
+
+  const draw = async () => {
+    const locks = (await get('/api/locks')) ?? [];
+    if (!current.alive) return;
+    replace(
+      listPanel,
+      h('h2', { id: 'locks-heading' }, 'Held locks'),
+      locks.length === 0
+        ? h('p', { class: 'empty' }, 'No locks: every environment takes deploys.')
+        : table(
+            'Held locks',
+            ['Environment', 'Scope', 'Held by', 'Reason', 'Since', ''],
+            locks.map((l) => {
+              const scope = l.app ? `${l.env} (${l.app})` : l.env;
+              const unlock = h('button', { type: 'button', class: 'button small', 'aria-label': `Unlock ${scope}` }, 'Unlock');
+              unlock.addEventListener('click', async () => {
+                unlock.disabled = true;
+                try {
+                  await api('DELETE', withQuery(`/api/locks/${seg(l.env)}`, { app: l.app ?? undefined }));
+                  replace(messages, notice('ok', null, `${scope} is unlocked.`));
+                  await draw();
+                } catch (error) {
+                  replace(messages, errorNotice(error, `${scope} could not be unlocked.`));
+                  unlock.disabled = false;
+                }
+              });
+              return h('tr', { 'data-env': l.env }, h('th', { scope: 'row' }, l.env), h('td', {}, l.app ?? 'all apps'), h('td', {}, l.by), h('td', {}, l.reason), h('td', {}, h('span', { title: l.at }, time(l.at)), h('div', { class: 'small subtle' }, agoEl(l.at))), h('td', {}, unlock));
+            }),
+            { hideCaption: true },
+          ),
+    );
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const env = envInput.value.trim();
+    const reason = reasonInput.value.trim();
+    envInput.setAttribute('aria-invalid', env ? 'false' : 'true');
+    reasonInput.setAttribute('aria-invalid', reason ? 'false' : 'true');
+    if (!env || !reason) {
+      replace(messages, notice('error', 'Please fix the form.', !env ? 'Name the environment to lock. ' : '', !reason ? 'Give a reason: people whose deploys are refused will read it.' : ''));
+      return;
+    }
+    lockButton.disabled = true;
+    try {
+      const body = { env, reason };
+      if (appSelect.value) body.app = appSelect.value;
+      await api('POST', '/api/locks', body);
+      replace(messages, notice('ok', null, `${appSelect.value ? `${appSelect.value} in ${env}` : env} is locked.`));
+      reasonInput.value = '';
+      await draw();
+    } catch (error) {
+      replace(messages, errorNotice(error, error.status === 409 ? 'Already locked.' : 'The lock could not be taken.'));
+    } finally {
+      lockButton.disabled = false;
+    }
+  });
+
+  await draw();
+  current.every(10_000, () => void draw().catch(() => undefined));
+  liveEvents(current, { types: 'lock.state' }, () => void draw().catch(() => undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Roster
+
+async function renderRoster(_m, current) {
+  append(main, pageHead('Roster', { status: h('span', { class: 'subtle small' }, 'live: every daemon’s last heartbeat') }));
+  const summary = h('p', { class: 'subtle', role: 'status', 'aria-live': 'polite' });
+  const panel = h('section', { class: 'panel', 'aria-label': 'Roster' });
+  append(main, summary, panel);
+  const draw = async () => {
+    const entries = ((await get('/api/roster')) ?? []).slice().sort((a, b) => (a.state === b.state ? 0 : a.state === 'down' ? -1 : 1) || a.host.localeCompare(b.host) || a.service.localeCompare(b.service));
+    if (!current.alive) return;
+    const down = entries.filter((e) => e.state === 'down').length;
+    summary.textContent = `${entries.length} daemon${entries.length === 1 ? '' : 's'}: ${entries.length - down} up, ${down} down.`;
+    replace(
+      panel,
+      entries.length === 0
+        ? h('p', { class: 'empty' }, 'No heartbeats yet.')
+        : table(
+            'Roster',
+            ['Host', 'Service', 'State', 'Last heartbeat', 'Version', 'Instance', 'Apps'],
+            entries.map((e) =>
+              h(
+                'tr',
+                { 'data-host': e.host, 'data-service': e.service },
+                h('th', { scope: 'row' }, e.host),
+                h('td', {}, e.service),
+                h('td', {}, h('span', { class: `dot ${e.state === 'up' ? 'ok' : 'bad'}`, 'aria-hidden': 'true' }), badge(e.state)),
+                h('td', {}, agoEl(e.lastSeen)),
+                h('td', { class: 'mono small' }, e.version ?? ''),
+                h('td', { class: 'mono small subtle' }, e.instance ?? ''),
+                h('td', { class: 'small' }, (e.apps ?? []).map((a) => `${a.app}/${a.env}${a.ref ? ` @ ${a.ref}` : ''}`).join(', ')),
+              ),
+            ),
+            { hideCaption: true },
+          ),
+    );
+  };
+  await draw();
+  // Heartbeats move lastSeen without a presence change, so poll as well as listen.
+  current.every(3_000, () => void draw().catch(() => undefined));
+  liveEvents(current, { types: 'presence.changed' }, () => void draw().catch(() => undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+render();
