@@ -638,6 +638,59 @@ export const stateReply = defineMessage({
   sentAsReply: true,
 });
 
+const subscriptionView = z
+  .object({
+    id: z.string().max(128).describe('The subscription\'s id.'),
+    url: z.string().max(2048).describe('Where events are POSTed.'),
+    events: z.array(z.string().max(128)).max(32).describe('Event type patterns: exact ("deploy.succeeded"), a prefix ("deploy.*") or "*".'),
+    app: z.string().max(255).optional().describe('Only events of this app.'),
+    env: z.string().max(255).optional().describe('Only events of this environment.'),
+    description: z.string().max(512).optional().describe('For people.'),
+    createdBy: z.string().max(128).describe('Who made it.'),
+    createdAt: isoTime.describe('When it was made.'),
+    state: z.enum(['active', 'failing']).describe('`failing`: deliveries gave up after their retries; the backlog is kept and delivery resumes when the receiver answers again (probed now and then, or at once on `enable`).'),
+    cursor: z.number().int().nonnegative().describe('The event log seq this subscription is done with.'),
+    failures: z.number().int().nonnegative().describe('Deliveries given up on in a row.'),
+    lastError: z.string().max(2048).optional().describe('The last delivery failure, for people.'),
+  })
+  .describe('A callback subscription as the notifier shows it (never with its secret).');
+
+export const subscriptionRequested = defineMessage({
+  type: 'subscription.requested',
+  summary: 'Creates, lists, shows, deletes or re-enables HTTP callback subscriptions. Sent with `replyTo` to the notifier\'s shared queue; one notifier answers with subscription.state. Fields are checked by the notifier, so a bad request is answered with `outcome: refused` and `field` naming the bad field. create: url, events (required), app, env, secret (16 to 256 characters; generated and returned once when absent), description; get, delete, enable: id.',
+  payload: z.object({
+    action: z.string().min(1).max(32).describe('create, list, get, delete or enable.'),
+    id: z.string().max(255).optional().describe('The subscription (get, delete, enable).'),
+    url: z.string().max(4096).optional().describe('create: where to POST events; must be allowed by the notifier\'s destinations.'),
+    events: z.array(z.string().max(255)).max(64).optional().describe('create: event type patterns, e.g. ["deploy.*", "task.completed"].'),
+    app: z.string().max(255).optional().describe('create: only events of this app.'),
+    env: z.string().max(255).optional().describe('create: only events of this environment.'),
+    secret: z.string().max(1024).optional().describe('create: the HMAC-SHA256 signing secret; absent: the notifier makes one.'),
+    description: z.string().max(1024).optional().describe('create: for people.'),
+    by: person,
+  }),
+  routingTemplate: 'notifier.subscription.requested.{action}',
+  routingKey: (p) => `notifier.subscription.requested.${seg(p.action)}`,
+  example: { action: 'create', url: 'https://hooks.example.com/deploybus', events: ['deploy.*'], app: 'shop', env: 'production', by: 'ada' },
+});
+
+export const subscriptionState = defineMessage({
+  type: 'subscription.state',
+  summary: 'The notifier\'s answer to a subscription.requested (to its `replyTo`, with its `correlationId`); also published on its routing key when a subscription starts failing or recovers (`outcome` failing / recovered).',
+  payload: z.object({
+    outcome: z.enum(['created', 'listed', 'found', 'deleted', 'enabled', 'not-found', 'refused', 'failing', 'recovered']).describe('What happened.'),
+    subscription: subscriptionView.optional().describe('The subscription concerned.'),
+    subscriptions: z.array(subscriptionView).optional().describe('list: every subscription, oldest first.'),
+    secret: z.string().max(1024).optional().describe('created: the signing secret the notifier generated (shown this once).'),
+    error: z.string().max(2048).optional().describe('refused: why, for people.'),
+    field: z.string().max(128).optional().describe('refused: the request field at fault.'),
+  }),
+  routingTemplate: 'notifier.subscription.state',
+  routingKey: () => 'notifier.subscription.state',
+  example: { outcome: 'refused', error: 'url: 10.0.0.5 is a private address the notifier is not allowed to reach', field: 'url' },
+  sentAsReply: true,
+});
+
 /** Every message type, in the order the docs list them. */
 export const messageSpecs = [
   commitPushed,
@@ -674,6 +727,8 @@ export const messageSpecs = [
   deployCancelResult,
   stateQuery,
   stateReply,
+  subscriptionRequested,
+  subscriptionState,
 ] as const;
 
 type Spec = (typeof messageSpecs)[number];
