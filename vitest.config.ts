@@ -1,5 +1,6 @@
 // Test runner config. Unit tests run in parallel; tests against the real RabbitMQ and PostgreSQL run
-// one file at a time, because some of them stop and start the broker.
+// one file at a time, because some of them stop and start the broker, and so do the end-to-end runs of
+// whole systems (tests/**/*.e2e.test.ts), which are heavy.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -16,6 +17,7 @@ const workspaces = {
   '@deploybus/repo-updater': 'services/repo-updater',
   '@deploybus/keepalive': 'services/keepalive',
   '@deploybus/cli': 'services/cli',
+  '@deploybus/web': 'services/web',
   '@deploybus/all-in-one': 'all-in-one',
 };
 // Tests run on the TypeScript sources of every workspace, not on their build output.
@@ -40,7 +42,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: 'broker',
-          include: ['packages/*/test/**/*.broker.test.ts', 'services/*/test/**/*.broker.test.ts', 'tests/**/*.broker.test.ts'],
+          include: ['packages/*/test/**/*.broker.test.ts', 'services/*/test/**/*.broker.test.ts', 'tests/**/*.broker.test.ts', 'tests/**/*.e2e.test.ts'],
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 60_000,

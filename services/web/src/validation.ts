@@ -1,0 +1,63 @@
+// Request bodies and query strings are checked with zod before anything is sent on the bus; the first
+// problem becomes a 400 whose `field` names it (unknown fields included, so a typo is not silently ignored).
+import type { Request } from 'express';
+import { z } from 'zod';
+import { InvalidFieldError } from './errors.js';
+
+export function fieldOf(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+  if (issue.code === 'unrecognized_keys') return [path, issue.keys[0] ?? ''].filter((s) => s !== '').join('.');
+  return path;
+}
+
+function problemOf(issue: z.core.$ZodIssue, input: unknown): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return 'is required';
+  return issue.message;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw new InvalidFieldError('', 'is not valid');
+  throw new InvalidFieldError(fieldOf(issue), problemOf(issue, input));
+}
+
+/** The JSON body as an object (an absent body is `{}`, so required fields are reported by name). */
+export function bodyOf(req: Request): unknown {
+  const body: unknown = req.body;
+  if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidFieldError('', 'the body must be a JSON object');
+  return body;
+}
+
+/** Query strings arrive as strings (or arrays when repeated); repeated single-valued parameters are errors. */
+export function queryOf(req: Request): Record<string, unknown> {
+  return { ...(req.query as Record<string, unknown>) };
+}
+
+/** A whole number from a query string, within bounds. */
+export const queryInt = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be a whole number from ${min} to ${max}`).max(max, `must be a whole number from ${min} to ${max}`));
+
+/** A name (app, env) in a query string. */
+export const queryString = z.string({ error: 'must be given once, as text' }).min(1, 'must not be empty');
+
+/** One value (a path parameter) checked with a schema; errors name it. */
+export function parseNamed<S extends z.ZodType>(name: string, schema: S, value: unknown): z.output<S> {
+  return (parseWith(z.object({ [name]: schema }), { [name]: value }) as Record<string, z.output<S>>)[name] as z.output<S>;
+}
