@@ -18,6 +18,7 @@ const workspaces = {
   '@deploybus/keepalive': 'services/keepalive',
   '@deploybus/cli': 'services/cli',
   '@deploybus/web': 'services/web',
+  '@deploybus/notifier': 'services/notifier',
   '@deploybus/all-in-one': 'all-in-one',
 };
 // Tests run on the TypeScript sources of every workspace, not on their build output.
