@@ -1,24 +1,36 @@
-// The `deploybus` command line: commander wiring only; the work is in hook-run.ts and hook-install.ts.
+// The `deploybus` command line: commander wiring only; each command family registers itself from its
+// own module (hooks here, deploys, state, streams, keys, daemons).
 // Known failures end with one sentence on stderr and a meaningful exit code, never a stack trace.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, type Env } from '@deploybus/runtime';
+import { ConfigError } from '@deploybus/runtime';
+import type { CliIo } from './cli-io.js';
 import { CliError, EXIT } from './cli-errors.js';
 import { HOOK_TYPES, installHook, type HookType } from './hook-install.js';
 import { runHook } from './hook-run.js';
+export type { CliIo } from './cli-io.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerDaemonCommands } from './daemon-commands.js';
+import { registerDeployCommands } from './deploy-command.js';
+import { registerStateCommands } from './state-commands.js';
+import { registerStreamCommands } from './stream-commands.js';
 
-export interface CliIo {
-  readonly env: Env;
-  readonly cwd: string;
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly readStdin: () => Promise<string>;
-  /** Absolute path of node and of this CLI's main.js, written into installed hooks. */
-  readonly nodePath: string;
-  readonly cliPath: string;
-}
+const PROGRAM_HELP = `
+The API commands (deploy, rollback, cancel, status, history, logs, lock, unlock, tail, roster) talk to
+the deploybus web daemon: --api URL or DEPLOYBUS_API_URL (default http://127.0.0.1:8600), with a token
+from --token-file FILE, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or --token. Each takes --json for scripts.
+
+Examples:
+  deploybus up                                         everything in one process, with a demo fleet
+  deploybus deploy shop v1.4.1 --env production        deploy and follow it live
+  deploybus status shop --env production               queue, locks and which release runs where
+  deploybus tail --type 'deploy.*'                     live deploy events
+  deploybus <command> --help                           more on one command
+
+Exit status: 0 ok, 1 failed, 2 refused, 3 cancelled, 4 not found, 5 outcome unknown, 64 bad usage,
+65 the API named a bad field, 69 the API cannot be reached, 70 the API failed, 77 no or wrong token,
+78 bad config, 130 interrupted.`;
 
 export const CLI_VERSION = '0.1.0';
 
@@ -26,11 +38,12 @@ export const CLI_VERSION = '0.1.0';
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('deploybus')
-    .description('deploybus command line: git hooks that publish commits to the deploybus message bus.')
+    .description('deploybus command line: deploy and watch deploys through the deploybus API, run the daemons, install git hooks, make signing keys.')
     .version(CLI_VERSION)
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', PROGRAM_HELP);
 
   const hook = program.command('hook').description('git hooks: publish commit.pushed events, or install a hook into a repository.');
 
@@ -96,7 +109,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(`installed ${opts.type} hook at ${result.path}${extra}\n`);
     });
 
+  registerDeployCommands(program, io);
+  registerStateCommands(program, io);
+  registerStreamCommands(program, io);
   registerKeysCommand(program, io);
+  registerDaemonCommands(program, io);
 
   try {
     await program.parseAsync([...argv], { from: 'user' });
