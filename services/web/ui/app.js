@@ -87,7 +87,7 @@ function h(tag, props, ...children) {
   return el;
 }
 
-function append(el, children) {
+function append(el, ...children) {
   for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     el.append(child instanceof window.Node ? child : document.createTextNode(String(child)));
@@ -167,8 +167,15 @@ function time(iso) {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return String(iso);
   const sameDay = d.toDateString() === new Date().toDateString();
-  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const t = clock(iso);
   return sameDay ? t : `${d.toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' })} ${t}`;
+}
+
+/** HH:MM:SS, local time, 24-hour. */
+function clock(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return String(iso ?? '');
+  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 }
 
 function ago(iso) {
@@ -217,9 +224,9 @@ const FINISHED = new Set(['succeeded', 'failed', 'cancelled', 'superseded']);
 
 const routes = [
   { pattern: /^\/$/, nav: '/', render: renderOverview },
-  { pattern: /^\/apps\/([^/]+)\/([^/]+)\/?$/, nav: '/', render: (m) => renderAppEnv(decodeURIComponent(m[1]), decodeURIComponent(m[2])) },
+  { pattern: /^\/apps\/([^/]+)\/([^/]+)\/?$/, nav: '/', render: (m, current) => renderAppEnv(decodeURIComponent(m[1]), decodeURIComponent(m[2]), current) },
   { pattern: /^\/deploy\/?$/, nav: '/deploy', render: renderDeployForm },
-  { pattern: /^\/deploys\/([^/]+)\/?$/, nav: '/history', render: (m) => renderDeployment(decodeURIComponent(m[1])) },
+  { pattern: /^\/deploys\/([^/]+)\/?$/, nav: '/history', render: (m, current) => renderDeployment(decodeURIComponent(m[1]), current) },
   { pattern: /^\/history\/?$/, nav: '/history', render: renderHistory },
   { pattern: /^\/locks\/?$/, nav: '/locks', render: renderLocks },
   { pattern: /^\/roster\/?$/, nav: '/roster', render: renderRoster },
@@ -364,6 +371,23 @@ async function loadApps() {
   return apps.map((a) => ({ app: a.app, envs: [...(a.envs ?? [])].sort(), hosts: [...(a.hosts ?? [])].sort() })).sort((a, b) => a.app.localeCompare(b.app));
 }
 
+/**
+ * The servers that serve app in env, from the roster (agents announce app and env in heartbeats);
+ * the app's hosts from /api/apps when the roster does not say which env a host serves.
+ */
+async function loadEnvHosts(apps, app, env) {
+  const all = apps.find((a) => a.app === app)?.hosts ?? [];
+  let roster = [];
+  try {
+    roster = (await get('/api/roster')) ?? [];
+  } catch {
+    return all;
+  }
+  const described = roster.filter((r) => Array.isArray(r.apps) && r.apps.some((a) => a.app === app));
+  if (described.length === 0) return all;
+  return [...new Set(described.filter((r) => r.apps.some((a) => a.app === app && a.env === env)).map((r) => r.host))].sort();
+}
+
 /** The lock that covers app in env, if any: an environment-wide lock or one for that app. */
 function lockFor(locks, app, env) {
   return locks.find((l) => l.env === env && (l.app === undefined || l.app === null || l.app === app));
@@ -396,7 +420,8 @@ function matrixSummary(matrix) {
 async function renderOverview(_m, current) {
   append(main, pageHead('Applications', { actions: [link('/deploy', 'New deploy')] }));
   main.querySelector('.actions a')?.classList.add('button', 'primary');
-  const body = append(main, h('div', {}));
+  const body = h('div', {});
+  append(main, body);
   const draw = async () => {
     const [apps, locks] = await Promise.all([loadApps(), get('/api/locks').then((l) => l ?? [])]);
     const matrices = new Map();
@@ -472,10 +497,11 @@ async function renderAppEnv(app, env, current) {
       actions: [rollbackButton, h('a', { class: 'button primary', href: withQuery('/deploy', { app, env }) }, 'Deploy…')],
     }),
   );
-  const messages = append(main, h('div', { 'aria-live': 'polite' }));
-  const lockArea = append(main, h('div', {}));
-  const matrixPanel = append(main, h('section', { class: 'panel', 'aria-label': 'Release matrix' }));
-  const historyPanel = append(main, h('section', { class: 'panel', 'aria-label': 'Recent deploys' }));
+  const messages = h('div', { 'aria-live': 'polite' });
+  const lockArea = h('div', {});
+  const matrixPanel = h('section', { class: 'panel', 'aria-label': 'Release matrix' });
+  const historyPanel = h('section', { class: 'panel', 'aria-label': 'Recent deploys' });
+  append(main, messages, lockArea, matrixPanel, historyPanel);
 
   rollbackButton.addEventListener('click', async () => {
     if (!window.confirm(`Roll ${app} in ${env} back to the release before the current one?`)) return;
@@ -506,10 +532,9 @@ async function renderAppEnv(app, env, current) {
   };
 
   const drawMatrix = async () => {
-    const [matrix, apps] = await Promise.all([get('/api/matrix', { app, env }), loadApps().catch(() => [])]);
+    const [matrix, known] = await Promise.all([get('/api/matrix', { app, env }), loadApps().then((apps) => loadEnvHosts(apps, app, env)).catch(() => [])]);
     if (!current.alive) return;
     const hosts = [...(matrix?.hosts ?? [])].sort((a, b) => a.host.localeCompare(b.host));
-    const known = apps.find((a) => a.app === app)?.hosts ?? [];
     const missing = known.filter((x) => !hosts.some((m) => m.host === x));
     const summary = matrixSummary(matrix);
     const counts = refCounts(matrix);
@@ -647,6 +672,7 @@ async function renderDeployForm(_m, current) {
     env: params.get('env') ?? '',
     ref: params.get('ref') ?? '',
     tags: [],
+    hosts: [],
   };
   const appOf = () => apps.find((a) => a.app === state.app) ?? apps[0];
 
@@ -685,8 +711,14 @@ async function renderDeployForm(_m, current) {
   const hostChecks = () => [...hostBox.querySelectorAll('input[type="checkbox"]')];
   const chosenHosts = () => hostChecks().filter((c) => c.checked).map((c) => c.value);
 
+  const refreshHosts = async () => {
+    const hosts = await loadEnvHosts(apps, state.app, state.env);
+    if (!current.alive) return;
+    state.hosts = hosts;
+    drawHosts();
+  };
   const drawHosts = () => {
-    const hosts = appOf().hosts;
+    const hosts = state.hosts;
     allRadio.nextElementSibling.textContent = `All servers (${hosts.length})`;
     replace(
       hostBox,
@@ -750,12 +782,13 @@ async function renderDeployForm(_m, current) {
   appSelect.addEventListener('change', () => {
     state.app = appSelect.value;
     drawEnvs();
-    drawHosts();
+    void refreshHosts();
     void loadTags();
     void drawLock().catch(() => undefined);
   });
   envSelect.addEventListener('change', () => {
     state.env = envSelect.value;
+    void refreshHosts();
     void drawLock().catch(() => undefined);
   });
   tagSelect.addEventListener('change', () => {
@@ -807,7 +840,7 @@ async function renderDeployForm(_m, current) {
         h('dt', {}, 'Tag'),
         h('dd', {}, h('strong', {}, request.ref), tag?.sha ? h('span', { class: 'mono small subtle' }, ` ${shortSha(tag.sha)}`) : null),
         h('dt', {}, 'Servers'),
-        h('dd', {}, request.hosts ? request.hosts.join(', ') : `all servers of ${request.app} (${appOf().hosts.length})`),
+        h('dd', {}, request.hosts ? request.hosts.join(', ') : `all servers of ${request.app} in ${request.env} (${state.hosts.length})`),
         h('dt', {}, 'Batch size'),
         h('dd', {}, String(request.batchSize)),
         h('dt', {}, 'Canary'),
@@ -858,7 +891,7 @@ async function renderDeployForm(_m, current) {
 
   drawEnvs();
   drawHosts();
-  await Promise.all([loadTags(), drawLock().catch(() => undefined)]);
+  await Promise.all([loadTags(), refreshHosts(), drawLock().catch(() => undefined)]);
   liveEvents(current, { types: 'lock.state' }, () => void drawLock().catch(() => undefined));
 }
 
@@ -978,7 +1011,7 @@ async function renderDeployment(id, current) {
     }
   };
 
-  const lineEl = (l) => h('div', { class: `log-line ${l.stream}`, 'data-host': l.host }, h('span', { class: 'log-time' }, time(l.at).slice(-8)), h('span', { class: 'log-host', title: l.host }, l.host), h('span', { class: 'log-text' }, l.line));
+  const lineEl = (l) => h('div', { class: `log-line ${l.stream}`, 'data-host': l.host }, h('span', { class: 'log-time', title: l.at }, clock(l.at)), h('span', { class: 'log-host', title: l.host }, l.host), h('span', { class: 'log-text' }, l.line));
   const drawLog = () => {
     const wanted = hostFilter.value;
     const lines = model.lines.filter((l) => wanted === '' || l.host === wanted);
@@ -1276,7 +1309,7 @@ async function renderRoster(_m, current) {
                 { 'data-host': e.host, 'data-service': e.service },
                 h('th', { scope: 'row' }, e.host),
                 h('td', {}, e.service),
-                h('td', {}, h('span', { class: `dot ${e.state === 'up' ? 'ok' : 'bad'}`, 'aria-hidden': 'true' }), badge(e.state)),
+                h('td', {}, badge(e.state)),
                 h('td', {}, agoEl(e.lastSeen)),
                 h('td', { class: 'mono small' }, e.version ?? ''),
                 h('td', { class: 'mono small subtle' }, e.instance ?? ''),
