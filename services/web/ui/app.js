@@ -377,12 +377,8 @@ async function loadApps() {
  */
 async function loadEnvHosts(apps, app, env) {
   const all = apps.find((a) => a.app === app)?.hosts ?? [];
-  let roster = [];
-  try {
-    roster = (await get('/api/roster')) ?? [];
-  } catch {
-    return all;
-  }
+  const roster = await get('/api/roster').catch(() => undefined);
+  if (!Array.isArray(roster)) return all;
   const described = roster.filter((r) => Array.isArray(r.apps) && r.apps.some((a) => a.app === app));
   if (described.length === 0) return all;
   return [...new Set(described.filter((r) => r.apps.some((a) => a.app === app && a.env === env)).map((r) => r.host))].sort();
