@@ -10,3 +10,4 @@ export { mountRoutes, API_MODULES, type RouteModule } from './routes/index.js';
 export { principalOf, param, type RouteContext } from './routes/route-context.js';
 export { UI_PAGES } from './routes/ui.js';
 export * from './errors.js';
+export { listRoutes, openApiPath } from './route-list.js';
