@@ -12,8 +12,10 @@ import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
 import { repoUpdater } from '@deploybus/repo-updater';
 import { conductorDaemon } from '@deploybus/conductor';
+import { createWebDaemon } from '@deploybus/web';
 import { deployAgent } from '@deploybus/deploy-agent';
 import { DEMO_APP, DEMO_SERVERS, demoAgentConfig, ensureSigningKeys, SIGNING_KEY_ID, type DemoServer } from './demo-fleet.js';
+import { DEMO_USER, ensureDemoCredentials, type DemoCredentials } from './demo-credentials.js';
 import { demoTags, ensureDemoRepo, type DemoRepo } from './demo-repo.js';
 import { describeEvent } from './event-lines.js';
 import { announceBuiltTags, startStandInBuilder } from './stand-in-builder.js';
@@ -25,6 +27,8 @@ export interface AllInOneOptions {
   readonly print: (line: string) => void;
   /** git-watcher's webhook port (0 picks a free one). */
   readonly webhookPort: number;
+  /** The web UI and API's port on 127.0.0.1 (0 picks a free one). */
+  readonly webPort: number;
   readonly pollIntervalMs?: number;
   readonly heartbeatIntervalMs?: number;
   /** How long each demo hook pauses, so the live view has something to show (default 1 s). */
@@ -35,6 +39,10 @@ export interface AllInOne {
   readonly repo: DemoRepo;
   readonly servers: readonly DemoServer[];
   readonly app: string;
+  /** Where the web UI and the HTTP API listen. */
+  readonly webUrl: string;
+  /** The demo's sign-in and API token (generated once, kept in the data directory). */
+  readonly credentials: DemoCredentials;
   readonly daemons: ReadonlyMap<string, DaemonHandle>;
   readonly tail: Bus;
   readonly builder: 'jenkins' | 'stand-in';
@@ -45,6 +53,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
   const { dataDir, busUrl } = options;
   for (const dir of ['config', 'logs']) mkdirSync(join(dataDir, dir), { recursive: true });
   const repo = ensureDemoRepo(dataDir);
+  const credentials = ensureDemoCredentials(dataDir);
   const daemons = new Map<string, DaemonHandle>();
   const logFiles: WriteStream[] = [];
   const common = { bus: { url: busUrl }, logLevel: 'info', heartbeatIntervalMs: options.heartbeatIntervalMs ?? 5_000 };
@@ -81,7 +90,7 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       ledger: { url: `sqlite:${join(dataDir, 'ledger.db')}` },
       signing: { keyId: SIGNING_KEY_ID, privateKey: { file: keys.privateKeyFile } },
       roster: { keepaliveHosts: ['localhost'] },
-      admins: ['admin'],
+      admins: [DEMO_USER],
       apps: { [DEMO_APP]: { repoUrl: repo.origin } },
     });
     for (const server of DEMO_SERVERS) {
@@ -109,9 +118,18 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       repos: [{ name: 'demo', url: repo.origin, pollIntervalMs: options.pollIntervalMs ?? 2_000 }],
       dataDir: join(dataDir, 'git-watcher'),
     });
+    let webUrl = '';
+    await start('web', createWebDaemon({ onListening: (url) => (webUrl = url) }), {
+      host: 'localhost',
+      http: { host: '127.0.0.1', port: options.webPort },
+      users: [{ name: DEMO_USER, password: { file: credentials.files.password } }],
+      tokens: [{ name: 'demo-token', token: { file: credentials.files.token } }],
+      sessionSecret: { file: credentials.files.sessionSecret },
+      roster: { keepaliveHosts: ['localhost'] },
+    });
+    return { repo, servers: DEMO_SERVERS, app: DEMO_APP, webUrl, credentials, daemons, tail, builder: builderSubscription ? 'stand-in' : 'jenkins', stop };
   } catch (error) {
     await stop();
     throw error;
   }
-  return { repo, servers: DEMO_SERVERS, app: DEMO_APP, daemons, tail, builder: builderSubscription ? 'stand-in' : 'jenkins', stop };
 }
