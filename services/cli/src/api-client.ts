@@ -209,7 +209,7 @@ export class DeploybusApi {
     return this.#json('the queue request', 'GET', '/api/queue', { query }, z.array(deploymentSummarySchema));
   }
 
-  locks(query: { env?: string | undefined }): Promise<Lock[]> {
+  locks(query: { env?: string | undefined; app?: string | undefined }): Promise<Lock[]> {
     return this.#json('the locks request', 'GET', '/api/locks', { query }, z.array(lockSchema));
   }
 
@@ -217,8 +217,8 @@ export class DeploybusApi {
     return this.#json('the lock request', 'POST', '/api/locks', { body: request }, z.unknown());
   }
 
-  unlock(env: string, app: string | undefined): Promise<unknown> {
-    return this.#json('the unlock request', 'DELETE', `/api/locks/${encodeURIComponent(env)}`, { query: { app } }, z.unknown());
+  unlock(env: string, app: string | undefined, force = false): Promise<unknown> {
+    return this.#json('the unlock request', 'DELETE', `/api/locks/${encodeURIComponent(env)}`, { query: { app, force: force ? 'true' : undefined } }, z.unknown());
   }
 
   matrix(query: { app: string; env: string }): Promise<ReleaseMatrix> {

@@ -90,15 +90,15 @@ export class ApiInputError extends ApiError {
   }
 }
 
-/** 401/403: no token, a wrong one, or not allowed. The sentence says how to give a token. */
+/** 401: no token or a wrong one (the sentence says how to give one); 403: the token may not do this. */
 export class ApiUnauthorizedError extends ApiError {
   override readonly name = 'ApiUnauthorizedError';
   constructor(status: number, body: ApiErrorBody, tokenGiven: boolean) {
     const how = tokenGiven
-      ? 'check the token (--token, --token-file, DEPLOYBUS_TOKEN or DEPLOYBUS_TOKEN_FILE) against the web config\'s tokens'
+      ? 'check the token (--token-file, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or --token) against the web config\'s tokens'
       : 'give an API token with --token-file FILE, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or --token (tokens are in the web config\'s `tokens`)';
-    const said = status === 401 ? (tokenGiven ? 'the API did not accept the token' : 'the API needs a token') : `the API refused: ${body.message}`;
-    super('API_UNAUTHORIZED', `${said}; ${how}`, EXIT.unauthorized, status, body.code, body.field);
+    const message = status === 401 ? `${tokenGiven ? 'the API did not accept the token' : 'the API needs a token'}; ${how}` : `not allowed: ${body.message}`;
+    super('API_UNAUTHORIZED', message, EXIT.unauthorized, status, body.code, body.field);
   }
 }
 

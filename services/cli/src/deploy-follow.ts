@@ -1,7 +1,7 @@
-// Follows one deployment to its end over the live event stream. The stream is opened with after=0 so
-// the server first replays what already happened to this deployment (nothing is lost between the
-// POST and the connect), then goes live; replay and live may overlap, and DeployProgress drops
-// repeats by event id. A dropped stream is resumed with Last-Event-ID. Because an outcome must never
+// Follows one deployment to its end over the live event stream. Every connection is opened with
+// after=0, so the server first replays what already happened to this deployment (nothing is lost
+// between the POST and the connect, or while a dropped stream was down), then goes live; replay and
+// live overlap, and DeployProgress drops repeats by event id. Because an outcome must never
 // be guessed, the deployment's recorded state is the last word: it is checked whenever the stream
 // ends, and now and then while it is quiet (a missed final event cannot leave the CLI waiting forever).
 import { abortableSleep } from './abortable-sleep.js';
@@ -44,7 +44,6 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
   const out = options.output;
   const drawBar = (): void => out.status(progressBar(progress.done, progress.total, options.columns));
   const maxReconnects = options.maxReconnects ?? 8;
-  let lastEventId: string | undefined;
   let failures = 0;
   let lastProblem: unknown;
 
@@ -90,11 +89,10 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
       );
     }, options.checkEveryMs ?? 10_000);
     try {
-      const events = await api.openStream({ deploymentId, after: lastEventId === undefined ? 0 : undefined }, { signal: connection.signal, lastEventId });
+      const events = await api.openStream({ deploymentId, after: 0 }, { signal: connection.signal });
       failures = 0;
       drawBar();
       for await (const event of events) {
-        lastEventId = event.streamId ?? lastEventId;
         const step = progress.apply(event);
         if (options.jsonLine !== undefined) {
           if (step.lines.length > 0 || step.outcome !== undefined) options.jsonLine(eventJson(event));

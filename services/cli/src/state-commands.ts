@@ -19,10 +19,9 @@ export function registerStateCommands(program: Command, io: CliIo): void {
     .addHelpText('after', '\nExamples:\n  deploybus status\n  deploybus status shop --env production\n  deploybus status --json | jq \'.queue[].deploymentId\'')
     .action(async (app: string | undefined, flags: ApiFlags & { env?: string }) => {
       const api = apiClient(flags, io.env, io.cwd);
-      const [queue, locks, matrices] = await Promise.all([api.queue({ app, env: flags.env }), api.locks({ env: flags.env }), matricesOf(api, app, flags.env)]);
-      const shownLocks = app === undefined ? locks : locks.filter((l) => l.app === undefined || l.app === app);
-      if (flags.json) return printJson(io, { queue, locks: shownLocks, matrices });
-      io.stdout(renderStatus(queue, shownLocks, matrices));
+      const [queue, locks, matrices] = await Promise.all([api.queue({ app, env: flags.env }), api.locks({ env: flags.env, app }), matricesOf(api, app, flags.env)]);
+      if (flags.json) return printJson(io, { queue, locks, matrices });
+      io.stdout(renderStatus(queue, locks, matrices));
     });
 
   withApiOptions(
@@ -77,11 +76,12 @@ export function registerStateCommands(program: Command, io: CliIo): void {
       .command('unlock')
       .description('unlock an environment (or one app in it).')
       .argument('<env>', 'environment', parseName)
-      .option('--app <app>', 'unlock only this application\'s lock', parseName),
+      .option('--app <app>', 'unlock only this application\'s lock', parseName)
+      .option('--force', 'unlock a lock someone else holds (if your token may)'),
   )
-    .addHelpText('after', '\nExamples:\n  deploybus unlock production\n  deploybus unlock staging --app shop\n\nExit status: 0 unlocked, 4 it was not locked.')
-    .action(async (env: string, flags: ApiFlags & { app?: string }) => {
-      const result = await apiClient(flags, io.env, io.cwd).unlock(env, flags.app);
+    .addHelpText('after', '\nExamples:\n  deploybus unlock production\n  deploybus unlock staging --app shop\n\nExit status: 0 unlocked, 2 someone else holds it, 4 it was not locked.')
+    .action(async (env: string, flags: ApiFlags & { app?: string; force?: boolean }) => {
+      const result = await apiClient(flags, io.env, io.cwd).unlock(env, flags.app, flags.force === true);
       if (flags.json) return printJson(io, result ?? null);
       io.stdout(`unlocked ${flags.app === undefined ? env : `${flags.app} in ${env}`}\n`);
     });

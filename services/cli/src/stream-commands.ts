@@ -54,16 +54,20 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .addHelpText('after', '\nExamples:\n  deploybus tail\n  deploybus tail --type \'deploy.*\' --env production\n  deploybus tail --type task.log --app shop --json | jq -r \'.payload.lines[].text\'')
     .action(async (flags: ApiFlags & { type?: string[]; app?: string; env?: string; deployment?: string; after?: number }) => {
       const api = apiClient(flags, io.env, io.cwd);
-      const filter = { types: flags.type, app: flags.app, env: flags.env, deploymentId: flags.deployment };
-      let lastEventId: string | undefined;
+      // The server filters by type and deployment; app and environment are in the payloads, filtered here.
+      const filter = { types: flags.type, deploymentId: flags.deployment };
+      const wanted = (event: BusEvent): boolean => matchesPlace(event.payload, flags.app, flags.env);
+      let lastSeq: number | undefined;
       let failures = 0;
       for (;;) {
         try {
-          const events = await api.openStream({ ...filter, after: lastEventId === undefined ? flags.after : undefined }, { signal: io.signal, lastEventId });
+          // After a drop, the ledger's replay fills the gap from the last recorded event seen.
+          const events = await api.openStream({ ...filter, after: lastSeq ?? flags.after }, { signal: io.signal });
           if (failures > 0) io.stderr('deploybus: event stream back\n');
           failures = 0;
           for await (const event of events) {
-            lastEventId = event.streamId ?? lastEventId;
+            lastSeq = event.seq ?? lastSeq;
+            if (!wanted(event)) continue;
             if (flags.json) printJsonLine(io, withoutStreamId(event));
             else io.stdout(`${printable(describeEvent(event))}\n`);
           }
@@ -108,6 +112,13 @@ async function followLogs(api: DeploybusApi, deploymentId: string, query: Parame
     io.signal?.removeEventListener('abort', stop);
     connection.abort();
   }
+}
+
+/** True when the payload's app and env are the ones asked for (an event without them passes only an unfiltered tail). */
+export function matchesPlace(payload: unknown, app: string | undefined, env: string | undefined): boolean {
+  if (app === undefined && env === undefined) return true;
+  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as { app?: unknown; env?: unknown };
+  return (app === undefined || p.app === app) && (env === undefined || p.env === env);
 }
 
 function logLinesOf(event: BusEvent): LogLine[] {
