@@ -8,6 +8,7 @@ import { gitWatcherDefinition } from '@deploybus/git-watcher';
 import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
 import { repoUpdater } from '@deploybus/repo-updater';
+import { webDaemon } from '@deploybus/web';
 
 /** Any daemon's definition, as runDaemon and startDaemon take it. */
 export type AnyDaemonDefinition = Parameters<typeof runDaemon>[0];
@@ -19,6 +20,7 @@ export const DAEMONS = {
   'git-watcher': gitWatcherDefinition,
   'jenkins-trigger': jenkinsTrigger,
   'repo-updater': repoUpdater,
+  web: webDaemon,
 } as const satisfies Record<string, AnyDaemonDefinition>;
 
 export type DaemonName = keyof typeof DAEMONS;
