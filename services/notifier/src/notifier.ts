@@ -68,7 +68,13 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
     try {
       const applied = await store.migrate();
       if (applied.length > 0) logger.info({ migrations: applied }, 'notifier store migrated');
-      const service = new NotifierService({ bus, logger, store, policy, config });
+      let service: NotifierService;
+      try {
+        service = new NotifierService({ bus, logger, store, policy, config });
+      } catch (error) {
+        if (error instanceof RangeError) throw new ConfigError('slack/github', error.message, undefined, { cause: error });
+        throw error;
+      }
       await service.start();
       logger.info({ destinations: service.destinationCount }, 'notifier ready');
       return {
