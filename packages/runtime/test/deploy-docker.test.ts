@@ -4,13 +4,14 @@
 // entry script by running it against this repository's build output.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseBusUrl } from '@deploybus/bus';
-import { DAEMONS, daemonExists, DEPLOY_DIR, FUTURE_DAEMONS, REPO_ROOT } from './support/deploy-layout.js';
+import { DAEMONS, daemonExists, DEPLOY_DIR, exampleKeys, FUTURE_DAEMONS, parseEnvFile, REPO_ROOT } from './support/deploy-layout.js';
 
 const run = promisify(execFile);
 const DOCKER_DIR = join(DEPLOY_DIR, 'docker');
@@ -19,6 +20,7 @@ const ENTRYPOINT = join(DOCKER_DIR, 'entrypoint.sh');
 
 interface ComposeService {
   readonly image?: string;
+  readonly entrypoint?: readonly string[];
   readonly build?: { readonly context: string; readonly dockerfile: string };
   readonly command?: readonly string[];
   readonly profiles?: readonly string[];
@@ -44,7 +46,7 @@ const fromCompose = (path: string): string => resolve(DOCKER_DIR, path);
 describe('deploy/docker/compose.yaml (checked by parsing; no Docker engine runs here)', () => {
   it('brings up RabbitMQ and PostgreSQL with health checks, and every daemon', async () => {
     const { file } = await compose();
-    expect(Object.keys(file.services).sort()).toEqual(['postgres', 'rabbitmq', ...DAEMONS].sort());
+    expect(Object.keys(file.services).sort()).toEqual(['postgres', 'rabbitmq', 'signing-keys', ...DAEMONS].sort());
     expect(file.services['rabbitmq']?.healthcheck?.test.join(' ')).toMatch(/rabbitmq-diagnostics/);
     expect(file.services['postgres']?.healthcheck?.test.join(' ')).toMatch(/pg_isready/);
     const plugins = await readFile(join(DOCKER_DIR, 'rabbitmq', 'enabled_plugins'), 'utf8');
@@ -59,6 +61,8 @@ describe('deploy/docker/compose.yaml (checked by parsing; no Docker engine runs 
     expect(service.command?.slice(1)).toEqual(['--config', `/etc/deploybus/${daemon}.yaml`]);
     if (service.profiles?.includes('future')) expect(FUTURE_DAEMONS).toContain(daemon);
     else expect(daemonExists(daemon), `services/${daemon}/src/main.ts exists`).toBe(true);
+    // A daemon that exists starts with a plain `up`, not only under the future profile.
+    if (daemonExists(daemon)) expect(service.profiles ?? [], `${daemon} is written: no future profile`).not.toContain('future');
 
     expect(service.image).toBe('deploybus:latest');
     const build = service.build;
@@ -113,6 +117,156 @@ describe('deploy/docker/compose.yaml (checked by parsing; no Docker engine runs 
   });
 });
 
+/** A service's volumes as { source, target, readOnly }. */
+function mounts(service: ComposeService | undefined): Array<{ source: string; target: string; readOnly: boolean }> {
+  return (service?.volumes ?? []).map((volume) => {
+    const [source = '', target = '', mode] = volume.split(':');
+    return { source, target, readOnly: mode === 'ro' };
+  });
+}
+
+/** The named volume mounted at (or above) `path` in a service, if any. */
+function volumeAt(service: ComposeService | undefined, path: string): { source: string; target: string; readOnly: boolean } | undefined {
+  return mounts(service).find((m) => !m.source.startsWith('.') && (path === m.target || path.startsWith(`${m.target}/`)));
+}
+
+describe('deploy/docker/compose.yaml: the conductor and the agent', () => {
+  interface ConductorExample {
+    ledger: { url: string };
+    roster: { keepaliveHosts: string[] };
+    signing: { keyId: string; privateKey: { file: string } };
+    [key: string]: unknown;
+  }
+  interface AgentExample {
+    stateDir: string;
+    mirrorsDir: string;
+    trustedKeys: Array<{ keyId: string; publicKey: { file: string } }>;
+    apps: Array<{ deployRoot: string }>;
+  }
+  const composeConductorFile = join(DOCKER_DIR, 'conductor.yaml');
+  const readYaml = async <T>(file: string): Promise<T> => parseYaml(await readFile(file, 'utf8')) as T;
+
+  it('the conductor\'s compose config is deploy/config/conductor.yaml with the ledger in the compose PostgreSQL and keepalive by its compose name', async () => {
+    const { file } = await compose();
+    const conductor = file.services['conductor'];
+    expect(mounts(conductor).find((m) => m.target === '/etc/deploybus/conductor.yaml')).toEqual({ source: './conductor.yaml', target: '/etc/deploybus/conductor.yaml', readOnly: true });
+    const composed = await readYaml<ConductorExample>(composeConductorFile);
+    const example = await readYaml<ConductorExample>(join(DEPLOY_DIR, 'config', 'conductor.yaml'));
+    // Nothing else differs, so the two files cannot drift apart.
+    const rest = (c: ConductorExample): unknown => ({ ...c, ledger: undefined, roster: { ...c.roster, keepaliveHosts: undefined } });
+    expect(rest(composed)).toEqual(rest(example));
+
+    const postgres = file.services['postgres']?.environment ?? {};
+    const ledger = new URL(composed.ledger.url);
+    expect({ protocol: ledger.protocol, host: ledger.hostname, user: ledger.username, password: ledger.password, db: ledger.pathname.slice(1) }).toEqual({
+      protocol: 'postgres:',
+      host: 'postgres',
+      user: postgres['POSTGRES_USER'],
+      password: '',
+      db: postgres['POSTGRES_DB'],
+    });
+    expect(conductor?.environment?.['PGPASSWORD']).toBe('${POSTGRES_PASSWORD}');
+    expect(conductor?.depends_on?.['postgres']?.condition).toBe('service_healthy');
+    expect(composed.roster.keepaliveHosts).toEqual([file.services['keepalive']?.environment?.['DEPLOYBUS_HOST']]);
+
+    // It loads with the conductor's own schema, as the container would start it.
+    const { conductorConfigSchema } = await import('@deploybus/conductor');
+    const keys = await exampleKeys([composed.signing.keyId]);
+    try {
+      // compose's environment wins over env_file; its ${VAR} come from .env (here: .env.example).
+      const dotEnv = parseEnvFile(await readFile(join(DOCKER_DIR, '.env.example'), 'utf8'), '.env.example');
+      const interpolate = (text: string): string => text.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, name: string, fallback?: string) => dotEnv[name] ?? fallback ?? '');
+      const environment = Object.fromEntries(Object.entries(conductor?.environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
+      const env = { ...parseEnvFile(await readFile(fromCompose(conductor?.env_file ?? ''), 'utf8'), 'conductor.env'), ...environment };
+      const config = await keys.load(conductorConfigSchema, composeConductorFile, env);
+      expect(config.ledger.url).toBe(composed.ledger.url);
+    } finally {
+      await keys.cleanup();
+    }
+  });
+
+  it('signing keys: the conductor mounts the private key where its config reads it; the agent gets the public key only', async () => {
+    const { file } = await compose();
+    const composed = await readYaml<ConductorExample>(composeConductorFile);
+    const agentConfig = await readYaml<AgentExample>(join(DEPLOY_DIR, 'config', 'deploy-agent.yaml'));
+    const keys = file.services['signing-keys'];
+    const keyVolume = volumeAt(keys, '/etc/deploybus/keys')?.source;
+    const trustedVolume = volumeAt(keys, '/etc/deploybus/trusted-keys')?.source;
+    expect(keyVolume).toBeDefined();
+    expect(trustedVolume).toBeDefined();
+    expect(volumeAt(file.services['conductor'], composed.signing.privateKey.file)).toEqual({ source: keyVolume, target: '/etc/deploybus/keys', readOnly: true });
+    for (const key of agentConfig.trustedKeys) {
+      expect(volumeAt(file.services['deploy-agent'], key.publicKey.file)).toEqual({ source: trustedVolume, target: '/etc/deploybus/keys', readOnly: true });
+    }
+    for (const name of DAEMONS.filter((d) => d !== 'conductor')) {
+      expect(mounts(file.services[name]).map((m) => m.source), `${name} must not see the private key`).not.toContain(keyVolume);
+    }
+    for (const name of ['conductor', 'deploy-agent']) expect(file.services[name]?.depends_on?.['signing-keys']?.condition).toBe('service_completed_successfully');
+  });
+
+  it('the signing-keys script makes the pair once (deploybus keys generate, run through the entry script) and copies only the public half', async () => {
+    const { file } = await compose();
+    const entrypoint = file.services['signing-keys']?.entrypoint ?? [];
+    expect(entrypoint.slice(0, 2)).toEqual(['sh', '-ec']);
+    if (!existsSync(join(REPO_ROOT, 'services', 'cli', 'dist', 'main.js'))) throw new Error('the CLI is not built: run `npm run build` first (npm test does)');
+    const dir = await mkdtemp(join(tmpdir(), 'deploybus-signing-keys-'));
+    try {
+      const keysDir = join(dir, 'keys');
+      const trustedDir = join(dir, 'trusted');
+      await mkdir(keysDir, { mode: 0o700 });
+      await mkdir(trustedDir);
+      // The container's paths, pointed at the temp dirs; the script itself is run unchanged otherwise.
+      const script = (entrypoint[2] ?? '')
+        .replaceAll('/etc/deploybus/trusted-keys', trustedDir)
+        .replaceAll('/etc/deploybus/keys', keysDir)
+        .replaceAll('/usr/local/bin/deploybus-entrypoint', `sh ${ENTRYPOINT}`);
+      const runScript = (): Promise<unknown> => run('sh', ['-ec', script], { env: { ...process.env, DEPLOYBUS_ROOT: REPO_ROOT } });
+      await runScript();
+      expect((await readdir(keysDir)).sort()).toEqual(['conductor-1.key', 'conductor-1.pub']);
+      expect(await readdir(trustedDir)).toEqual(['conductor-1.pub']);
+      expect((await stat(join(keysDir, 'conductor-1.key'))).mode & 0o777).toBe(0o600);
+      const key = await readFile(join(keysDir, 'conductor-1.key'), 'utf8');
+      expect(key).toMatch(/BEGIN PRIVATE KEY/);
+      expect(await readFile(join(trustedDir, 'conductor-1.pub'), 'utf8')).toBe(await readFile(join(keysDir, 'conductor-1.pub'), 'utf8'));
+      // A second `up`: the key is kept (keys generate would refuse to overwrite it), and the script succeeds.
+      await runScript();
+      expect(await readFile(join(keysDir, 'conductor-1.key'), 'utf8')).toBe(key);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the agent writes its stateDir, the mirrors and every deployRoot to volumes, and none of them read-only', async () => {
+    const { file } = await compose();
+    const agent = file.services['deploy-agent'];
+    const config = await readYaml<AgentExample>(join(DEPLOY_DIR, 'config', 'deploy-agent.yaml'));
+    for (const path of [config.stateDir, config.mirrorsDir, ...config.apps.map((a) => a.deployRoot)]) {
+      const volume = volumeAt(agent, path);
+      expect(volume, `${path} is on a volume`).toBeDefined();
+      expect(volume?.readOnly, `${path} is writable`).toBe(false);
+    }
+    // The mirrors are the ones repo-updater keeps fresh.
+    expect(volumeAt(agent, config.mirrorsDir)?.source).toBe(volumeAt(file.services['repo-updater'], config.mirrorsDir)?.source);
+  });
+
+  it('every named volume a deploybus container mounts has its mount point made and owned by deploybus in the image', async () => {
+    const { file } = await compose();
+    const dockerfile = await readFile(join(DOCKER_DIR, 'Dockerfile'), 'utf8');
+    const runtime = dockerfile.split(/^FROM /m).at(-1) ?? '';
+    const made = /mkdir -p ([^&]+)&&/.exec(runtime.replace(/\\\n/g, ' '))?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+    const owned = /chown -R deploybus:deploybus ([^&]+)&&/.exec(runtime.replace(/\\\n/g, ' '))?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+    expect(made.length).toBeGreaterThan(0);
+    for (const [name, service] of Object.entries(file.services)) {
+      if (service.image !== 'deploybus:latest') continue;
+      for (const mount of mounts(service).filter((m) => !m.source.startsWith('.'))) {
+        // Docker gives a new named volume the owner of the directory it is first mounted on.
+        expect(made, `${name}: ${mount.target} is made in the image`).toContain(mount.target);
+        expect(owned.some((dir) => mount.target === dir || mount.target.startsWith(`${dir}/`)), `${name}: ${mount.target} is owned by deploybus`).toBe(true);
+      }
+    }
+  });
+});
+
 describe('deploy/docker/Dockerfile', () => {
   it('builds in one stage and runs node 20 as a non-root user in a slim second one', async () => {
     const text = await readFile(join(DOCKER_DIR, 'Dockerfile'), 'utf8');
@@ -125,9 +279,18 @@ describe('deploy/docker/Dockerfile', () => {
     expect(runtime).toMatch(/^USER deploybus$/m);
     expect(runtime).toMatch(/^ENTRYPOINT \[.*deploybus-entrypoint"\]$/m);
     // Every file copied in from the build context exists.
-    for (const match of text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
-      for (const source of (match[1] ?? '').split(' ')) expect(existsSync(join(REPO_ROOT, source)), `COPY ${source}`).toBe(true);
+    const copied: string[] = [];
+    for (const match of build.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
+      for (const source of (match[1] ?? '').split(' ')) {
+        expect(existsSync(join(REPO_ROOT, source)), `COPY ${source}`).toBe(true);
+        copied.push(source.replace(/\/$/, ''));
+      }
     }
+    // npm ci needs every workspace, and `tsc --build` every project the root tsconfig.json references.
+    const rootPackage = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { workspaces: string[] };
+    const tsconfig = JSON.parse(await readFile(join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { references: Array<{ path: string }> };
+    const needed = [...rootPackage.workspaces.map((w) => w.replace(/\/\*$/, '')), ...tsconfig.references.map((r) => posix.normalize(r.path))];
+    for (const path of needed) expect(copied.some((c) => path === c || path.startsWith(`${c}/`)), `the build stage copies ${path}`).toBe(true);
   });
 });
 

@@ -5,9 +5,10 @@ import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { builtMainOf, DAEMONS, daemonExists, DEPLOY_DIR, FUTURE_DAEMONS, NOT_DAEMONS, REPO_ROOT } from './support/deploy-layout.js';
 
 const run = promisify(execFile);
@@ -15,6 +16,20 @@ const SYSTEMD_DIR = join(DEPLOY_DIR, 'systemd');
 const TEMPLATE = 'deploybus-agent@.service';
 
 type Unit = ReadonlyMap<string, ReadonlyMap<string, readonly string[]>>;
+
+type Hook = string[] | { readonly command: string[] };
+interface AgentExample {
+  readonly stateDir: string;
+  readonly mirrorsDir: string;
+  readonly apps: ReadonlyArray<{ readonly deployRoot: string; readonly hooks?: Readonly<Record<string, Hook>> }>;
+}
+
+/** The deploy roots an agent unit must make writable: the example config's, or /srv/<instance> for the template. */
+async function agentDeployRoots(template: boolean): Promise<string[]> {
+  if (template) return ['/srv/%i'];
+  const config = parseYaml(await readFile(join(DEPLOY_DIR, 'config', 'deploy-agent.yaml'), 'utf8')) as AgentExample;
+  return config.apps.map((app) => app.deployRoot);
+}
 
 /** Sections of key=value lines; a key may repeat. Comments and blank lines are skipped. */
 function parseUnit(text: string, file: string): Unit {
@@ -85,16 +100,51 @@ describe('deploy/systemd', () => {
     for (const [key, expected] of Object.entries(required)) expect(value(unit, 'Service', key), `${file}: ${key}`).toBe(expected);
     expect(value(unit, 'Install', 'WantedBy')).toBe('multi-user.target');
     if (template) expect(unit.get('Service')?.get('Environment')).toContain('DEPLOYBUS_HOST=%i');
-    // Every state directory systemd creates is writable under ProtectSystem=strict, and nothing else is
-    // (an optional "-" path aside).
+    // Writable under ProtectSystem=strict: exactly the state and cache directories systemd creates, and,
+    // for an agent, its deploy roots (an optional "-" path aside). Anything else is a hole in the sandbox.
     const state = (value(unit, 'Service', 'StateDirectory') ?? '').split(' ').filter(Boolean).map((d) => `/var/lib/${d}`);
-    const writable = (unit.get('Service')?.get('ReadWritePaths') ?? []).flatMap((v) => v.split(' ')).filter((p) => !p.startsWith('-'));
-    expect(writable.sort()).toEqual(state.sort());
+    const writable = (unit.get('Service')?.get('ReadWritePaths') ?? []).flatMap((v) => v.split(' ')).filter((p) => p !== '' && !p.startsWith('-'));
+    const extra = daemon === 'deploy-agent' ? await agentDeployRoots(template) : [];
+    expect(writable.sort(), `${file}: ReadWritePaths`).toEqual([...state, ...extra].sort());
     // The daemon the unit runs exists in the repo, or is one still to be written (its unit says so).
+    const text = await readFile(join(SYSTEMD_DIR, file), 'utf8');
     if (!daemonExists(daemon)) {
       expect(FUTURE_DAEMONS, `${file} runs services/${daemon}, which does not exist`).toContain(daemon);
-      expect(await readFile(join(SYSTEMD_DIR, file), 'utf8')).toMatch(/future: not written yet/);
+      expect(text).toMatch(/future: not written yet/);
+    } else {
+      expect(text, `${file} runs a daemon that exists`).not.toMatch(/not written yet/);
     }
+  });
+
+  it('the agent units make writable exactly what the agent writes: its stateDir, the mirrors, each deployRoot, a cache for hooks', async () => {
+    const config = parseYaml(await readFile(join(DEPLOY_DIR, 'config', 'deploy-agent.yaml'), 'utf8')) as AgentExample;
+    const unit = parseUnit(await readFile(join(SYSTEMD_DIR, 'deploybus-deploy-agent.service'), 'utf8'), 'deploybus-deploy-agent.service');
+    const state = (value(unit, 'Service', 'StateDirectory') ?? '').split(' ').map((d) => `/var/lib/${d}`);
+    expect(state).toEqual(expect.arrayContaining([config.stateDir, config.mirrorsDir]));
+    const cache = `/var/cache/${value(unit, 'Service', 'CacheDirectory') ?? 'none'}`;
+    // A hook that caches (npm) is pointed at the cache directory, since HOME stays read-only.
+    const hooks = config.apps.flatMap((app) => Object.values(app.hooks ?? {})).map((hook) => (Array.isArray(hook) ? hook : hook.command));
+    const npm = hooks.find((argv) => argv[0] === 'npm') ?? [];
+    const cacheFlag = npm.indexOf('--cache');
+    expect(cacheFlag, 'the example npm hook names its cache').toBeGreaterThan(0);
+    expect(npm[cacheFlag + 1], 'npm --cache').toMatch(new RegExp(`^${cache}/`));
+
+    // The template: per instance state and cache, and deploy roots under /srv/<instance>.
+    const template = parseUnit(await readFile(join(SYSTEMD_DIR, TEMPLATE), 'utf8'), TEMPLATE);
+    expect(value(template, 'Service', 'StateDirectory')).toBe('deploybus/agent-%i deploybus/mirrors');
+    expect(value(template, 'Service', 'CacheDirectory')).toBe('deploybus/agent-%i');
+  });
+
+  it('the conductor\'s example SQLite ledger lies in the unit\'s state directory (the built-in default would be read-only)', async () => {
+    const config = parseYaml(await readFile(join(DEPLOY_DIR, 'config', 'conductor.yaml'), 'utf8')) as { ledger: { url: string } };
+    const unit = parseUnit(await readFile(join(SYSTEMD_DIR, 'deploybus-conductor.service'), 'utf8'), 'deploybus-conductor.service');
+    const state = `/var/lib/${value(unit, 'Service', 'StateDirectory') ?? 'none'}`;
+    const path = config.ledger.url.replace(/^sqlite:/, '');
+    expect(config.ledger.url).toMatch(/^sqlite:\//);
+    expect(dirname(path)).toBe(state);
+    // The conductor's own default is not inside it; the example must keep naming a path.
+    const { DEFAULT_LEDGER_URL } = await import('@deploybus/conductor');
+    expect(dirname(DEFAULT_LEDGER_URL.replace(/^sqlite:/, ''))).not.toBe(state);
   });
 
   it('passes systemd-analyze verify (or, where systemd is absent, the parser checks above stand alone)', async () => {
