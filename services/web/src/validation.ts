@@ -41,9 +41,18 @@ export function bodyOf(req: Request): unknown {
   return body;
 }
 
-/** Query strings arrive as strings (or arrays when repeated); repeated single-valued parameters are errors. */
-export function queryOf(req: Request): Record<string, unknown> {
-  return { ...(req.query as Record<string, unknown>) };
+/**
+ * The query string checked with a schema. Values arrive as strings (arrays when repeated, which a
+ * single-valued parameter refuses); the field of an error is the parameter's name, since a client
+ * cannot address an item inside a comma list.
+ */
+export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.output<S> {
+  try {
+    return parseWith(schema, { ...(req.query as Record<string, unknown>) });
+  } catch (error) {
+    if (error instanceof InvalidFieldError && error.field !== undefined) throw new InvalidFieldError(error.field.replace(/\[\d+\].*$/, ''), error.message.replace(/^[^:]*:\s*/, ''));
+    throw error;
+  }
 }
 
 /** A whole number from a query string, within bounds. */

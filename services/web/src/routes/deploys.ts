@@ -5,7 +5,7 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import { acceptedBody, deployBodySchema, deployFieldName, rollbackTarget, toApiDeployment, toDeployRequest, type LedgerDeployment } from '../deploy-requests.js';
 import { ConflictError, NotFoundError } from '../errors.js';
-import { bodyOf, parseNamed, parseWith, queryInt, queryOf } from '../validation.js';
+import { bodyOf, parseNamed, parseQuery, parseWith, queryInt } from '../validation.js';
 import { param, principalOf, type RouteContext } from './route-context.js';
 
 export const deploymentIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{7,127}$/, 'must be a deployment id (8 to 128 letters, digits, "_", ".", ":", "-")');
@@ -27,7 +27,7 @@ export function deployRoutes(ctx: RouteContext): Router {
   });
 
   router.get('/api/deploys', async (req, res) => {
-    const q = parseWith(historyQuery, queryOf(req));
+    const q = parseQuery(historyQuery, req);
     const { result } = await ctx.gateway.query<LedgerDeployment[]>('history', q);
     res.json(result.map(toApiDeployment));
   });
@@ -41,7 +41,7 @@ export function deployRoutes(ctx: RouteContext): Router {
 
   router.get('/api/deploys/:id/logs', async (req, res) => {
     const deploymentId = parseNamed('id', deploymentIdSchema, param(req, 'id'));
-    const q = parseWith(logsQuery, queryOf(req));
+    const q = parseQuery(logsQuery, req);
     const { result } = await ctx.gateway.query('logs', { deploymentId, ...q }, (f) => (f === 'deploymentId' ? 'id' : f));
     res.json(result);
   });
@@ -71,7 +71,7 @@ export function deployRoutes(ctx: RouteContext): Router {
   });
 
   router.get('/api/queue', async (req, res) => {
-    const q = parseWith(historyQuery, queryOf(req));
+    const q = parseQuery(historyQuery, req);
     const { result } = await ctx.gateway.query<LedgerDeployment[]>('queue', q);
     res.json(result.map(toApiDeployment));
   });

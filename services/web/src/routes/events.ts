@@ -6,7 +6,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
 import { eventMatches, sseFrame, type EventFilter, type StreamEvent } from '../live-events.js';
-import { parseWith, queryInt, queryOf } from '../validation.js';
+import { parseQuery, queryInt } from '../validation.js';
 import type { RouteContext } from './route-context.js';
 import { deploymentIdSchema } from './deploys.js';
 
@@ -62,7 +62,7 @@ export function eventRoutes(ctx: RouteContext): Router {
   };
 
   router.get('/api/events', async (req, res) => {
-    const q = parseWith(eventsQuery, queryOf(req));
+    const q = parseQuery(eventsQuery, req);
     if (!wantsStream(req)) {
       res.json(await page(q, q.after ?? 0));
       return;

@@ -4,7 +4,7 @@ import { nameSchema } from '@deploybus/protocol';
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { RosterEntry } from '../bus-gateway.js';
-import { parseNamed, parseWith, queryOf } from '../validation.js';
+import { parseNamed, parseQuery } from '../validation.js';
 import { param, type RouteContext } from './route-context.js';
 
 export interface AppSummary {
@@ -46,7 +46,7 @@ export function fleetRoutes(ctx: RouteContext): Router {
   });
 
   router.get('/api/roster', async (req, res) => {
-    const { service } = parseWith(rosterQuery, queryOf(req));
+    const { service } = parseQuery(rosterQuery, req);
     const entries = await ctx.gateway.roster(service);
     res.json(
       entries.map((e) => ({
@@ -64,7 +64,7 @@ export function fleetRoutes(ctx: RouteContext): Router {
   });
 
   router.get('/api/matrix', async (req, res) => {
-    const { app, env } = parseWith(matrixQuery, queryOf(req));
+    const { app, env } = parseQuery(matrixQuery, req);
     const { result } = await ctx.gateway.query('matrix', { app, env });
     res.json(result);
   });

@@ -3,7 +3,7 @@ import { nameSchema } from '@deploybus/protocol';
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.js';
-import { bodyOf, parseNamed, parseWith, queryOf } from '../validation.js';
+import { bodyOf, parseNamed, parseQuery, parseWith } from '../validation.js';
 import { param, principalOf, type RouteContext } from './route-context.js';
 
 const locksQuery = z.strictObject({ env: nameSchema.optional(), app: nameSchema.optional() });
@@ -14,7 +14,7 @@ export function lockRoutes(ctx: RouteContext): Router {
   const router = express.Router();
 
   router.get('/api/locks', async (req, res) => {
-    const q = parseWith(locksQuery, queryOf(req));
+    const q = parseQuery(locksQuery, req);
     const { result } = await ctx.gateway.query('locks', q);
     res.json(result);
   });
@@ -31,7 +31,7 @@ export function lockRoutes(ctx: RouteContext): Router {
 
   router.delete('/api/locks/:env', async (req, res) => {
     const env = parseNamed('env', nameSchema, param(req, 'env'));
-    const q = parseWith(unlockQuery, queryOf(req));
+    const q = parseQuery(unlockQuery, req);
     const by = principalOf(res).name;
     const state = await ctx.gateway.lock({ env, ...(q.app === undefined ? {} : { app: q.app }), action: 'unlock', by, force: q.force === 'true' });
     const scope = `${q.app === undefined ? '' : `${q.app} in `}${env}`;

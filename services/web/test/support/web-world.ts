@@ -1,6 +1,7 @@
 // A web test world: the conductor world (real conductor daemon on the in-memory bus, a fake keepalive
 // answering roster.query, fake agents; see services/conductor/test/support/conductor-world.ts) plus
 // the real web daemon on 127.0.0.1 port 0, and a small HTTP client that speaks its auth.
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startDaemon, type DaemonHandle } from '@deploybus/runtime';
@@ -39,13 +40,14 @@ export interface ApiResponse {
 
 export interface WebWorldOptions extends WorldOptions {
   readonly webConfig?: Record<string, unknown>;
+  readonly conductorConfig?: Record<string, unknown>;
   /** Write this index.html into the test's own UI folder (absent: the folder has no index.html). */
   readonly indexHtml?: string;
 }
 
 export async function webWorld(options: WebWorldOptions = {}): Promise<WebWorld> {
   const w = await world({ hosts: ['web1', 'web2'], ...options });
-  await w.start();
+  await w.start(options.conductorConfig);
   const uiDir = join(w.dir, 'ui');
   await mkdir(uiDir, { recursive: true });
   if (options.indexHtml !== undefined) await writeFile(join(uiDir, 'index.html'), options.indexHtml);
@@ -113,4 +115,20 @@ export async function webWorld(options: WebWorldOptions = {}): Promise<WebWorld>
   };
 
   return Object.assign(w, { url, busUrl: w.url, web, uiDir, api, signIn }) as WebWorld;
+}
+
+/** A real git repository in `dir` with one commit per tag (in order); returns each tag's commit. */
+export async function gitRepoWithTags(dir: string, tags: readonly string[]): Promise<Map<string, string>> {
+  await mkdir(dir, { recursive: true });
+  const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' } }).trim();
+  git('init', '-q', '-b', 'main');
+  const shas = new Map<string, string>();
+  for (const tag of tags) {
+    await writeFile(join(dir, 'VERSION'), `${tag}\n`);
+    git('add', 'VERSION');
+    git('commit', '-q', '-m', `release ${tag}`);
+    git('tag', tag);
+    shas.set(tag, git('rev-parse', 'HEAD'));
+  }
+  return shas;
 }
