@@ -2,9 +2,11 @@
 // (never a shell), `--end-of-options` before anything from outside, no prompts, and only allowed
 // transports: GIT_ALLOW_PROTOCOL is git's own allow-list, so `ext::` and `fd::` are refused by git
 // itself too, even from a submodule or a redirect.
+// simple-git is loaded on the first git command, not at import: a daemon that imports this package
+// for its input checks (deploy-agent's config, command checks) and sits idle never pays its memory.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 import { GitCommandError } from './errors.js';
 import { assertRef, assertRepoUrl, DEFAULT_ALLOWED_PROTOCOLS, type GitProtocol } from './inputs.js';
 
@@ -26,6 +28,9 @@ export interface GitClientOptions {
 }
 
 const ZERO_SHA = /^0{40}$/;
+const FULL_SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
+
+let simpleGitModule: Promise<typeof import('simple-git')> | undefined;
 
 export class GitClient {
   private readonly allowed: readonly GitProtocol[];
@@ -36,7 +41,8 @@ export class GitClient {
     this.timeoutMs = options.timeoutMs ?? 300_000;
   }
 
-  private git(cwd?: string): SimpleGit {
+  private async git(cwd?: string): Promise<SimpleGit> {
+    const { simpleGit } = await (simpleGitModule ??= import('simple-git'));
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
       HOME: process.env['HOME'] ?? '/tmp',
@@ -57,7 +63,7 @@ export class GitClient {
 
   private async run(operation: string, args: string[], cwd?: string): Promise<string> {
     try {
-      return await this.git(cwd).raw(args);
+      return await (await this.git(cwd)).raw(args);
     } catch (error) {
       throw new GitCommandError(operation, error instanceof Error ? error.message : String(error));
     }
@@ -88,10 +94,33 @@ export class GitClient {
     if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror`);
   }
 
+  /**
+   * ensureMirror and resolveRef in one git process when the mirror is there (a deploy's common case):
+   * `rev-parse --is-bare-repository --revs-only` prints "true" and the commit, or only "true" when
+   * the ref names nothing. Clones first when nothing is at `path`. Undefined: no such ref.
+   */
+  async resolveInMirror(path: string, url: string, ref: string): Promise<string | undefined> {
+    assertRepoUrl(url, this.allowed);
+    assertRef(ref);
+    if (!existsSync(path) || readdirSync(path).length === 0 || !existsSync(join(path, 'HEAD'))) {
+      await this.ensureMirror(path, url); // clones into nothing, refuses anything else
+      return this.resolveRef(path, ref);
+    }
+    const out = await this.run('rev-parse', ['rev-parse', '--is-bare-repository', '--revs-only', '--end-of-options', `${ref}^{commit}`], path);
+    const [bare, sha] = out.trim().split('\n');
+    if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror (git printed ${JSON.stringify(out.slice(0, 100))})`);
+    return sha !== undefined && FULL_SHA.test(sha) ? sha : undefined;
+  }
+
   /** `git fetch --prune --tags` into a mirror; returns its head and tags afterwards. */
   async fetchMirror(path: string): Promise<MirrorState> {
-    await this.run('fetch', ['fetch', '--prune', '--tags', '--quiet', 'origin'], path);
+    await this.fetchRefs(path);
     return this.mirrorState(path);
+  }
+
+  /** `git fetch --prune --tags` into a mirror, nothing more (fetchMirror also reads the mirror's state). */
+  async fetchRefs(path: string): Promise<void> {
+    await this.run('fetch', ['fetch', '--prune', '--tags', '--quiet', 'origin'], path);
   }
 
   async mirrorState(path: string): Promise<MirrorState> {

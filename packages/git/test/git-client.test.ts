@@ -1,10 +1,10 @@
 // The git edge against real repositories in temp dirs, and hostile inputs that must run nothing.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertRepoUrl, GitClient, GitInputError, redactCredentials } from '../src/index.js';
+import { assertRepoUrl, exportTree, GitClient, GitCommandError, GitInputError, redactCredentials } from '../src/index.js';
 
 let root: string;
 let origin: string;
@@ -48,6 +48,32 @@ describe('GitClient', () => {
   it('never clones over something that is already at the mirror path', async () => {
     await expect(client.ensureMirror(origin, join(root, 'elsewhere.git'))).rejects.toThrow(/is not a bare mirror/);
     expect(git(origin, 'rev-parse', '--is-bare-repository')).toBe('false');
+  });
+
+  it('resolveInMirror clones into nothing, then resolves a ref (or nothing) in one step; a non-bare repository is refused', async () => {
+    const mirror = join(root, 'resolve-mirror.git');
+    const head = git(origin, 'rev-parse', 'main');
+    expect(await client.resolveInMirror(mirror, origin, 'v1.0.0')).toBe(git(origin, 'rev-parse', 'v1.0.0^{commit}'));
+    expect(git(mirror, 'rev-parse', '--is-bare-repository')).toBe('true');
+    expect(await client.resolveInMirror(mirror, origin, 'main')).toBe(head);
+    expect(await client.resolveInMirror(mirror, origin, 'v9.9.9')).toBeUndefined();
+    // A working repository's .git has HEAD at its top like a mirror, but git calls it not bare.
+    await expect(client.resolveInMirror(join(origin, '.git'), origin, 'v1.0.0')).rejects.toThrow(/is not a bare mirror/);
+    await expect(client.resolveInMirror(origin, join(root, 'elsewhere.git'), 'v1.0.0')).rejects.toThrow(/is not a bare mirror/);
+    await expect(client.resolveInMirror(mirror, origin, '--upload-pack=touch /tmp/x')).rejects.toBeInstanceOf(GitInputError);
+  });
+
+  it('exportTree writes a commit\'s tree into a directory; a commit the repository lacks fails with git\'s words', async () => {
+    const target = join(root, 'export-1');
+    mkdirSync(target);
+    await exportTree(origin, git(origin, 'rev-parse', 'main'), target);
+    expect(readFileSync(join(target, 'file.txt'), 'utf8')).toBe('v3\n');
+    const other = join(root, 'export-2');
+    mkdirSync(other);
+    const failure = await exportTree(origin, 'a'.repeat(40), other).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(GitCommandError);
+    expect((failure as GitCommandError).message).toMatch(/not a tree object/);
+    await expect(exportTree(origin, 'main', other)).rejects.toBeInstanceOf(GitInputError);
   });
 
   it('lists the commits a push brought, newest first', async () => {
