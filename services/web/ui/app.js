@@ -320,7 +320,7 @@ setInterval(() => {
 function pageHead(title, { crumbs, actions, status } = {}) {
   document.title = `${title} · deploybus`;
   const heading = h('h1', { tabindex: '-1' }, title);
-  const head = h('div', { class: 'page-head' }, h('div', { style: 'flex:1;min-width:14rem' }, crumbs ? h('div', { class: 'crumbs' }, crumbs) : null, h('div', { style: 'display:flex;align-items:center;gap:.75rem;flex-wrap:wrap' }, heading, status ?? null)), actions ? h('div', { class: 'actions' }, actions) : null);
+  const head = h('div', { class: 'page-head' }, h('div', { class: 'page-title' }, crumbs ? h('div', { class: 'crumbs' }, crumbs) : null, h('div', { class: 'title-line' }, heading, status ?? null)), actions ? h('div', { class: 'actions' }, actions) : null);
   return head;
 }
 
@@ -539,7 +539,7 @@ async function renderAppEnv(app, env, current) {
       h('div', { class: 'panel-head' }, h('h2', {}, 'Release matrix'), summary.mixed ? badge('mixed versions', 'warn') : null, summary.drift ? badge('drift', 'warn') : null),
       h(
         'dl',
-        { class: 'fact-row', style: 'margin-bottom:1rem' },
+        { class: 'fact-row spaced' },
         h('div', {}, h('dt', {}, 'Most servers run'), h('dd', {}, matrix?.commonRef ?? '–')),
         h('div', {}, h('dt', {}, 'Last deployed'), h('dd', {}, matrix?.lastDeployedRef ?? '–')),
         h('div', {}, h('dt', {}, 'Versions'), h('dd', {}, counts.length === 0 ? '–' : counts.map(([ref, n]) => `${ref} ×${n}`).join(', '))),
@@ -623,10 +623,10 @@ async function renderHistory(_m, current) {
   const envs = [...new Set(apps.flatMap((a) => a.envs))].sort();
   const envSelect = select([{ value: '', label: 'All environments' }, ...envs], params.get('env') ?? '');
   append(main, pageHead('Deploy history'));
-  const filters = h('form', { class: 'row', style: 'margin-bottom:1rem;max-width:36rem', role: 'search', 'aria-label': 'Filter history' }, field('Application', appSelect), field('Environment', envSelect));
+  const filters = h('form', { class: 'row filters', role: 'search', 'aria-label': 'Filter history' }, field('Application', appSelect), field('Environment', envSelect));
   const list = h('div', {});
   const more = h('button', { type: 'button', class: 'button' }, 'Load more');
-  append(main, h('section', { class: 'panel' }, filters, list, h('div', { class: 'form-actions', style: 'margin-top:1rem' }, more)));
+  append(main, h('section', { class: 'panel' }, filters, list, h('div', { class: 'form-actions top-gap' }, more)));
 
   const pageSize = 25;
   let rows = [];
@@ -828,7 +828,7 @@ async function renderDeployForm(_m, current) {
       h('h2', { id: 'confirm-heading' }, 'Confirm deploy'),
       h(
         'dl',
-        { class: 'facts', style: 'margin-bottom:1rem' },
+        { class: 'facts spaced' },
         h('dt', {}, 'Application'),
         h('dd', {}, request.app),
         h('dt', {}, 'Environment'),
@@ -878,7 +878,7 @@ async function renderDeployForm(_m, current) {
     event.preventDefault();
     const { request, problems } = readForm();
     if (problems.length > 0) {
-      replace(formMessages, notice('error', 'Please fix the form.', h('ul', { style: 'margin:.25rem 0 0;padding-left:1.2rem' }, problems.map((p) => h('li', {}, p)))));
+      replace(formMessages, notice('error', 'Please fix the form.', h('ul', { class: 'problems' }, problems.map((p) => h('li', {}, p)))));
       return;
     }
     replace(formMessages);
@@ -933,7 +933,7 @@ async function renderDeployment(id, current) {
     main,
     head,
     messages,
-    h('section', { class: 'panel', 'aria-label': 'Summary' }, facts, h('div', { style: 'margin-top:1rem' }, progress, progressText)),
+    h('section', { class: 'panel', 'aria-label': 'Summary' }, facts, h('div', { class: 'top-gap' }, progress, progressText)),
     h('section', { class: 'panel', 'aria-labelledby': 'hosts-heading' }, h('h2', { id: 'hosts-heading' }, 'Hosts'), hostsArea),
     h(
       'section',

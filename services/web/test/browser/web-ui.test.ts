@@ -1,0 +1,222 @@
+// The web UI end to end in real headless Chromium (Debian's /usr/bin/chromium driven by playwright-core)
+// against the whole system on the in-memory bus: startAllInOne (keepalive, conductor with its SQLite
+// ledger, the demo repository with tags, a demo fleet of real deploy-agents, and the web daemon).
+// A person signs in, deploys the newest tag to two of the three production servers, watches the rollout
+// finish in the live view, sees the release matrix change (mixed versions), locks production and sees a
+// deploy refused with the lock's reason. Screenshots go to test-output/web-ui/ (gitignored).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import { waitFor } from '../../../../packages/bus/test/support/wait-for.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('../../../../test-output/web-ui/', import.meta.url));
+
+const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-web-ui-'));
+let system: AllInOne | undefined;
+let browser: Browser | undefined;
+let base = '';
+let user = '';
+let password = '';
+let token = '';
+const pageErrors: string[] = [];
+
+/** JSON from the web API with the test's token (for waiting on the system, never for what the UI must show). */
+async function apiGet(path: string): Promise<unknown> {
+  const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
+  return response.ok ? response.json() : undefined;
+}
+
+beforeAll(async () => {
+  system = await startAllInOne({
+    busUrl: `memory://web-ui-${process.pid}-${Date.now()}`,
+    dataDir,
+    env: {},
+    webhookPort: 0,
+    webPort: 0,
+    pollIntervalMs: 60_000,
+    heartbeatIntervalMs: 300,
+    // Each demo hook pauses a little, so the rollout is visibly in progress in the live view.
+    demoStepDelaySeconds: 0.3,
+    print: () => undefined,
+  });
+  base = system.webUrl;
+  user = system.credentials.user;
+  password = system.credentials.password;
+  token = system.credentials.token;
+  // The demo fleet announces itself by heartbeats; the UI is only worth opening once keepalive knows it.
+  await waitFor(
+    'the web API to list the demo app with its four servers',
+    async () => {
+      const apps = (await apiGet('/api/apps')) as Array<{ app: string; hosts: string[] }> | undefined;
+      return apps?.some((a) => a.app === 'demo' && ['stage1', 'web1', 'web2', 'web3'].every((h) => a.hosts.includes(h))) ?? false;
+    },
+    30_000,
+  );
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await system?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}, 60_000);
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+describe('web UI in Chromium', () => {
+  it('signs in, deploys a tag to two servers live, shows the matrix change, and shows a locked deploy refused', async () => {
+    const context = await browser!.newContext({ viewport: { width: 1366, height: 860 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(45_000);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await walkThrough(page);
+    } catch (error) {
+      // What the page showed when a step failed, next to the step screenshots.
+      await shot(page, 'failure').catch(() => undefined);
+      throw error;
+    }
+    expect(pageErrors).toEqual([]);
+    await context.close();
+  }, 240_000);
+});
+
+/** Everything a person does, in order; each step waits for what the page must show. */
+async function walkThrough(page: Page): Promise<void> {
+  // ---- sign in: the UI is behind the sign-in page ----
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/login/);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Applications' }).waitFor();
+  expect(await page.locator('#current-user').textContent()).toBe(user);
+  const production = page.getByRole('region', { name: 'Application demo' }).getByRole('link', { name: /production/ });
+  await production.waitFor();
+  await shot(page, '01-overview');
+
+  // ---- the release matrix before: nothing of demo runs in production yet ----
+  await production.click();
+  await page.waitForURL(/\/apps\/demo\/production$/);
+  const matrix = page.getByRole('table', { name: 'Release matrix for demo in production' });
+  for (const host of ['web1', 'web2', 'web3']) await matrix.locator(`tr[data-host="${host}"]`).getByText('nothing deployed').waitFor();
+  await shot(page, '02-matrix-before');
+
+  // ---- the deploy form: newest tag first, two chosen servers, a confirm step ----
+  await page.getByRole('link', { name: 'Deploy…' }).click();
+  await page.waitForURL(/\/deploy\?/);
+  expect(await page.getByLabel('Application', { exact: true }).inputValue()).toBe('demo');
+  expect(await page.getByLabel('Environment', { exact: true }).inputValue()).toBe('production');
+  const tag = page.getByLabel('Tag', { exact: true });
+  await page.locator('select[name="ref"]:not([disabled])').waitFor();
+  const tagNames = await tag.locator('option').evaluateAll((options) => options.map((o) => (o as unknown as { value: string }).value));
+  expect(tagNames).toEqual(['v1.2.0', 'v1.1.0', 'v1.0.0']);
+  await tag.selectOption('v1.2.0');
+  // Only production's servers are offered (stage1 serves staging).
+  await page.getByRole('checkbox', { name: 'web3' }).waitFor();
+  expect(await page.getByRole('checkbox', { name: 'stage1' }).count()).toBe(0);
+  await page.getByRole('radio', { name: 'Chosen servers' }).check();
+  await page.getByRole('checkbox', { name: 'web1' }).check();
+  await page.getByRole('checkbox', { name: 'web2' }).check();
+  await page.getByLabel('Batch size').fill('1');
+  await shot(page, '03-deploy-form');
+  await page.getByRole('button', { name: 'Review deploy' }).click();
+  const confirm = page.getByRole('region', { name: 'Confirm deploy' });
+  await confirm.getByText('web1, web2').waitFor();
+  await shot(page, '04-confirm');
+  await confirm.getByRole('button', { name: 'Deploy now' }).click();
+
+  // ---- the live rollout view: per-host state, steps, log lines; no reload ----
+  await page.waitForURL(/\/deploys\/[^/]+$/);
+  const deploymentId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop() ?? '');
+  // The page was not reloaded: a marker set on the window before the deploy survives.
+  await page.evaluate(() => ((globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true));
+  await page.getByRole('heading', { name: 'v1.2.0 → demo / production' }).waitFor();
+  const hosts = page.getByRole('region', { name: 'Hosts' });
+  await hosts.locator('tr[data-host="web1"]').waitFor();
+  await shot(page, '05-deploy-live');
+  const state = page.getByRole('status', { name: 'Deploy state' });
+  await state.getByText('succeeded').waitFor({ timeout: 90_000 });
+  expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
+  for (const host of ['web1', 'web2']) {
+    const row = hosts.locator(`tr[data-host="${host}"]`);
+    await row.getByText('succeeded').waitFor();
+    // Step progress arrives only live (task.started / task.completed over SSE; the ledger keeps no steps).
+    await row.locator('.step.ok').first().waitFor();
+  }
+  expect(await hosts.locator('tr[data-host="web3"]').count()).toBe(0);
+  const log = page.getByRole('log', { name: 'Deploy log' });
+  await log.locator('.log-line[data-host="web1"]').first().waitFor();
+  await log.locator('.log-line[data-host="web2"]').first().waitFor();
+  await shot(page, '06-deploy-finished');
+
+  // The ledger agrees with what the page showed.
+  const recorded = (await apiGet(`/api/deploys/${encodeURIComponent(deploymentId)}`)) as { state: string; requestedBy: string } | undefined;
+  expect(recorded?.state).toBe('succeeded');
+  expect(recorded?.requestedBy).toBe(user);
+
+  // ---- the matrix after: web1 and web2 run v1.2.0, web3 does not: mixed versions are marked ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('region', { name: 'Application demo' }).getByRole('link', { name: /production/ }).click();
+  await page.waitForURL(/\/apps\/demo\/production$/);
+  for (const host of ['web1', 'web2']) await matrix.locator(`tr[data-host="${host}"]`).getByText('v1.2.0', { exact: true }).waitFor();
+  expect(await matrix.locator('tr[data-host="web3"]').textContent()).not.toContain('v1.2.0');
+  await page.getByRole('region', { name: 'Recent deploys' }).locator(`tr[data-deployment="${deploymentId}"]`).getByText('succeeded').waitFor();
+  await shot(page, '07-matrix-after');
+
+  // ---- history: who, what, result ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
+  const historyRow = page.locator(`tr[data-deployment="${deploymentId}"]`);
+  await historyRow.waitFor();
+  const historyText = await historyRow.textContent();
+  expect(historyText).toContain(user);
+  expect(historyText).toContain('v1.2.0');
+  expect(historyText).toContain('succeeded');
+
+  // ---- lock production with a reason (markup in it stays text) ----
+  const reason = 'release freeze <b>311</b>';
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Locks' }).click();
+  const lockForm = page.getByRole('form', { name: 'Lock an environment' });
+  await lockForm.getByLabel('Environment').fill('production');
+  await lockForm.getByLabel('Reason').fill(reason);
+  await lockForm.getByRole('button', { name: 'Lock' }).click();
+  await page.getByRole('button', { name: 'Unlock production' }).waitFor();
+  const lockRow = page.locator('tr[data-env="production"]');
+  expect(await lockRow.textContent()).toContain(reason);
+  expect(await lockRow.textContent()).toContain(user);
+  expect(await lockRow.locator('b').count()).toBe(0);
+  await shot(page, '08-locked');
+
+  // ---- a deploy to the locked environment is refused, and the page says why ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deploy' }).click();
+  await page.locator('select[name="ref"]:not([disabled])').waitFor();
+  await page.getByLabel('Tag', { exact: true }).selectOption('v1.1.0');
+  await page.getByRole('button', { name: 'Review deploy' }).click();
+  await page.getByRole('region', { name: 'Confirm deploy' }).getByRole('button', { name: 'Deploy now' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'Deploy refused' });
+  await refusal.waitFor();
+  expect(await refusal.textContent()).toContain('311');
+  expect(page.url()).toMatch(/\/deploy$/);
+  await shot(page, '09-deploy-refused');
+
+  // ---- unlock again ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Locks' }).click();
+  await page.getByRole('button', { name: 'Unlock production' }).click();
+  await page.getByText('No locks: every environment takes deploys.').waitFor();
+
+  // ---- the roster: every demo server's deploy-agent is up ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Roster' }).click();
+  for (const host of ['stage1', 'web1', 'web2', 'web3']) await page.locator(`tr[data-host="${host}"][data-service="deploy-agent"]`).getByText('up', { exact: true }).waitFor();
+  await shot(page, '10-roster');
+}
