@@ -1,0 +1,144 @@
+// The event stream: JSON pages from the conductor's ledger, and server-sent events live from the bus
+// with replay from a cursor (after= or Last-Event-ID) first, heartbeats, and cleanup on disconnect.
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanUp, finished, passBuild, SHA } from '../../conductor/test/support/conductor-world.js';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { TOKEN, webWorld, type WebWorld } from './support/web-world.js';
+
+afterEach(cleanUp);
+
+interface SseEvent {
+  readonly event: string | undefined;
+  readonly id: string | undefined;
+  readonly data: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of many shapes
+}
+
+interface Stream {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly events: SseEvent[];
+  readonly comments: string[];
+  close(): void;
+}
+
+async function openStream(w: WebWorld, query: string, headers: Record<string, string> = {}): Promise<Stream> {
+  const abort = new AbortController();
+  const response = await fetch(`${w.url}/api/events${query}`, { headers: { accept: 'text/event-stream', authorization: `Bearer ${TOKEN}`, ...headers }, signal: abort.signal });
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const reader = response.body?.getReader();
+  void (async () => {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        const chunk = await reader?.read();
+        if (chunk === undefined || chunk.done) return;
+        buffer += decoder.decode(chunk.value, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const fields = new Map<string, string>();
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) comments.push(line);
+            const colon = line.indexOf(': ');
+            if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 2));
+          }
+          const data = fields.get('data');
+          if (data !== undefined) events.push({ event: fields.get('event'), id: fields.get('id'), data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return { status: response.status, contentType: response.headers.get('content-type'), events, comments, close: () => abort.abort() };
+}
+
+const liveClients = async (w: WebWorld): Promise<number> => (await w.api('/healthz', { auth: 'none' })).body.liveClients as number;
+
+describe('web: live events (SSE)', () => {
+  it('delivers a deploy\'s events live, typed, filtered; heartbeats; cleans up when the client goes', async () => {
+    const w = await webWorld({ webConfig: { sseHeartbeatMs: 100 } });
+    await passBuild(w);
+    const all = await openStream(w, '?types=deploy.*');
+    const tasksOnly = await openStream(w, '?types=task.*');
+    expect(all.status).toBe(200);
+    expect(all.contentType).toContain('text/event-stream');
+    await waitFor('both streams listening', async () => (await liveClients(w)) === 2);
+    const answer = await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } });
+    const id = answer.body.deploymentId as string;
+    await waitFor('deploy.succeeded on the stream', () => all.events.some((e) => e.event === 'deploy.succeeded' && e.data.payload.deploymentId === id));
+    const mine = all.events.filter((e) => e.data.payload?.deploymentId === id).map((e) => e.event);
+    expect(mine[0]).toBe('deploy.queued');
+    expect(mine).toContain('deploy.started');
+    expect(mine).toContain('deploy.host-result');
+    expect(mine.at(-1)).toBe('deploy.succeeded');
+    const frame = all.events.find((e) => e.event === 'deploy.succeeded');
+    expect(frame?.id).toBe(frame?.data.id);
+    expect(frame?.data).toMatchObject({ type: 'deploy.succeeded', payload: { app: 'shop', env: 'production', deploymentId: id } });
+    expect(typeof frame?.data.time).toBe('string');
+    expect(tasksOnly.events.filter((e) => !e.event?.startsWith('task.'))).toEqual([]);
+    await waitFor('a heartbeat comment', () => all.comments.some((c) => c.startsWith(': keepalive')));
+
+    // Filtered by deployment: a second deploy's events only.
+    const one = await openStream(w, `?deploymentId=${'d'.repeat(8)}`);
+    await waitFor('three streams', async () => (await liveClients(w)) === 3);
+    await finished(w, (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId);
+    expect(one.events).toEqual([]);
+
+    all.close();
+    tasksOnly.close();
+    one.close();
+    await waitFor('every stream cleaned up', async () => (await liveClients(w)) === 0);
+  });
+
+  it('replays from the ledger first (after= or Last-Event-ID), then goes live without repeats', async () => {
+    const w = await webWorld();
+    await passBuild(w);
+    const first = (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+    await finished(w, first);
+    await waitFor('the deploy in the event log', async () => (await w.api(`/api/events?after=0&deploymentId=${first}&types=deploy.succeeded`)).body.events.length === 1);
+
+    const replay = await openStream(w, `?after=0&deploymentId=${first}`);
+    await waitFor('the replay reaches deploy.succeeded', () => replay.events.some((e) => e.event === 'deploy.succeeded'));
+    expect(replay.events.every((e) => /^\d+$/.test(e.id ?? ''))).toBe(true);
+    const seqs = replay.events.map((e) => Number(e.id));
+    expect([...seqs].sort((a, b) => a - b)).toEqual(seqs);
+    expect(replay.events[0]?.event).toBe('deploy.queued');
+    replay.close();
+
+    // Resuming after the queued event: everything but it.
+    const queuedSeq = replay.events[0]?.id ?? '';
+    const resumed = await openStream(w, `?deploymentId=${first}`, { 'last-event-id': queuedSeq });
+    await waitFor('the resumed replay reaches deploy.succeeded', () => resumed.events.some((e) => e.event === 'deploy.succeeded'));
+    expect(resumed.events.map((e) => e.id)).toEqual(replay.events.slice(1).map((e) => e.id));
+    resumed.close();
+
+    // After the replay, live events follow.
+    const live = await openStream(w, '?after=0&types=deploy.succeeded');
+    await waitFor('the replayed success', () => live.events.length === 1);
+    const second = (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+    await waitFor('the live success', () => live.events.some((e) => e.data.payload.deploymentId === second));
+    expect(live.events.map((e) => e.data.payload.deploymentId)).toEqual([first, second]);
+    live.close();
+  });
+
+  it('GET /api/events as JSON: pages with a cursor, filtered by type', async () => {
+    const w = await webWorld();
+    await passBuild(w);
+    const id = (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+    await finished(w, id);
+    await waitFor('the success in the event log', async () => (await w.api('/api/events?after=0&types=deploy.succeeded')).body.events.length === 1);
+    const page = await w.api('/api/events?after=0&types=deploy.queued,deploy.succeeded&limit=10');
+    expect(page.status).toBe(200);
+    expect(page.body.events.map((e: { type: string }) => e.type)).toEqual(['deploy.queued', 'deploy.succeeded']);
+    expect(page.body.events[1]).toMatchObject({ deploymentId: id, app: 'shop', env: 'production', payload: { deploymentId: id } });
+    expect(page.body.cursor).toBe(page.body.events[1].seq);
+    const next = await w.api(`/api/events?after=${page.body.cursor}&types=deploy.*`);
+    expect(next.body).toEqual({ events: [], cursor: page.body.cursor });
+    const oneAtATime = await w.api('/api/events?after=0&limit=1');
+    expect(oneAtATime.body.events).toHaveLength(1);
+  });
+});
