@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseBusUrl } from '@deploybus/bus';
-import { DAEMONS, daemonExists, DEPLOY_DIR, exampleKeys, FUTURE_DAEMONS, parseEnvFile, REPO_ROOT } from './support/deploy-layout.js';
+import { DAEMONS, daemonExists, DEPLOY_DIR, exampleKeys, FUTURE_DAEMONS, parseEnvFile, REPO_ROOT, type ExampleKeys } from './support/deploy-layout.js';
 
 const run = promisify(execFile);
 const DOCKER_DIR = join(DEPLOY_DIR, 'docker');
@@ -28,6 +28,7 @@ interface ComposeService {
   readonly env_file?: string;
   readonly environment?: Readonly<Record<string, string>>;
   readonly volumes?: readonly string[];
+  readonly ports?: readonly string[];
   readonly healthcheck?: { readonly test: readonly string[] };
 }
 interface Compose {
@@ -133,9 +134,7 @@ function volumeAt(service: ComposeService | undefined, path: string): { source: 
 describe('deploy/docker/compose.yaml: the conductor and the agent', () => {
   interface ConductorExample {
     ledger: { url: string };
-    roster: { keepaliveHosts: string[] };
     signing: { keyId: string; privateKey: { file: string } };
-    [key: string]: unknown;
   }
   interface AgentExample {
     stateDir: string;
@@ -146,16 +145,65 @@ describe('deploy/docker/compose.yaml: the conductor and the agent', () => {
   const composeConductorFile = join(DOCKER_DIR, 'conductor.yaml');
   const readYaml = async <T>(file: string): Promise<T> => parseYaml(await readFile(file, 'utf8')) as T;
 
-  it('the conductor\'s compose config is deploy/config/conductor.yaml with the ledger in the compose PostgreSQL and keepalive by its compose name', async () => {
+  /** Daemons whose compose config is deploy/docker/<daemon>.yaml: deploy/config/<daemon>.yaml with these keys changed. */
+  const COMPOSE_CONFIGS: ReadonlyArray<readonly [string, readonly string[]]> = [
+    ['conductor', ['ledger.url', 'roster.keepaliveHosts']],
+    ['web', ['http.host', 'http.secureCookies', 'roster.keepaliveHosts']],
+  ];
+
+  /** A copy of `value` without the dotted `paths`. */
+  function without(value: Record<string, unknown>, paths: readonly string[]): unknown {
+    const copy = structuredClone(value);
+    for (const path of paths) {
+      const keys = path.split('.');
+      const last = keys.pop() ?? '';
+      let node: Record<string, unknown> | undefined = copy;
+      for (const key of keys) node = node?.[key] as Record<string, unknown> | undefined;
+      if (node !== undefined) delete node[last];
+    }
+    return copy;
+  }
+
+  /** A service's environment as the container sees it: env_file, then environment with ${VAR} from .env (here .env.example). */
+  async function containerEnv(service: ComposeService | undefined): Promise<Record<string, string>> {
+    const dotEnv = parseEnvFile(await readFile(join(DOCKER_DIR, '.env.example'), 'utf8'), '.env.example');
+    const interpolate = (text: string): string => text.replace(/\$\{([A-Z0-9_]+)(?::?[-?]([^}]*))?\}/g, (_m, name: string, fallback?: string) => dotEnv[name] ?? fallback ?? '');
+    const fromFile = service?.env_file === undefined ? {} : parseEnvFile(await readFile(fromCompose(service.env_file), 'utf8'), service.env_file);
+    return { ...fromFile, ...Object.fromEntries(Object.entries(service?.environment ?? {}).map(([k, v]) => [k, interpolate(v)])) };
+  }
+
+  it.each(COMPOSE_CONFIGS)('%s: its compose config differs from deploy/config only in %j, and loads with the daemon\'s schema', async (daemon, changed) => {
+    const { file } = await compose();
+    const service = file.services[daemon];
+    expect(mounts(service).find((m) => m.target === `/etc/deploybus/${daemon}.yaml`)).toEqual({ source: `./${daemon}.yaml`, target: `/etc/deploybus/${daemon}.yaml`, readOnly: true });
+    const composeFile = join(DOCKER_DIR, `${daemon}.yaml`);
+    const composed = await readYaml<Record<string, unknown>>(composeFile);
+    const example = await readYaml<Record<string, unknown>>(join(DEPLOY_DIR, 'config', `${daemon}.yaml`));
+    // Nothing else differs, so the two files cannot drift apart; and each listed key does differ.
+    expect(without(composed, changed)).toEqual(without(example, changed));
+    for (const path of changed) {
+      const at = (v: Record<string, unknown>): unknown => path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], v);
+      expect(at(composed), path).not.toEqual(at(example));
+    }
+    // keepalive answers under its compose host name.
+    expect((composed['roster'] as { keepaliveHosts: string[] }).keepaliveHosts).toEqual([file.services['keepalive']?.environment?.['DEPLOYBUS_HOST']]);
+
+    const definitions = await import(`@deploybus/${daemon}`) as Record<string, unknown>;
+    const schema = Object.values(definitions).find((v): v is { service: string; configSchema: Parameters<ExampleKeys['load']>[0] } => typeof v === 'object' && v !== null && (v as { service?: unknown }).service === daemon && 'configSchema' in v)?.configSchema;
+    if (schema === undefined) throw new Error(`@deploybus/${daemon} exports no daemon definition`);
+    const keys = await exampleKeys(['conductor-1']);
+    try {
+      const config = (await keys.load(schema, composeFile, await containerEnv(service))) as { bus: { url: string } };
+      expect(parseBusUrl(config.bus.url).host).toBe('rabbitmq');
+    } finally {
+      await keys.cleanup();
+    }
+  });
+
+  it('the conductor keeps its ledger in the compose PostgreSQL, the password from PGPASSWORD; web publishes its port on the loopback only', async () => {
     const { file } = await compose();
     const conductor = file.services['conductor'];
-    expect(mounts(conductor).find((m) => m.target === '/etc/deploybus/conductor.yaml')).toEqual({ source: './conductor.yaml', target: '/etc/deploybus/conductor.yaml', readOnly: true });
-    const composed = await readYaml<ConductorExample>(composeConductorFile);
-    const example = await readYaml<ConductorExample>(join(DEPLOY_DIR, 'config', 'conductor.yaml'));
-    // Nothing else differs, so the two files cannot drift apart.
-    const rest = (c: ConductorExample): unknown => ({ ...c, ledger: undefined, roster: { ...c.roster, keepaliveHosts: undefined } });
-    expect(rest(composed)).toEqual(rest(example));
-
+    const composed = await readYaml<ConductorExample>(join(DOCKER_DIR, 'conductor.yaml'));
     const postgres = file.services['postgres']?.environment ?? {};
     const ledger = new URL(composed.ledger.url);
     expect({ protocol: ledger.protocol, host: ledger.hostname, user: ledger.username, password: ledger.password, db: ledger.pathname.slice(1) }).toEqual({
@@ -165,24 +213,14 @@ describe('deploy/docker/compose.yaml: the conductor and the agent', () => {
       password: '',
       db: postgres['POSTGRES_DB'],
     });
-    expect(conductor?.environment?.['PGPASSWORD']).toBe('${POSTGRES_PASSWORD}');
+    // The same compose variable as the database's own password.
+    const variableOf = (value: string | undefined): string | undefined => /^\$\{([A-Z0-9_]+)/.exec(value ?? '')?.[1];
+    expect(variableOf(conductor?.environment?.['PGPASSWORD'])).toBe('POSTGRES_PASSWORD');
+    expect(variableOf(postgres['POSTGRES_PASSWORD'])).toBe('POSTGRES_PASSWORD');
     expect(conductor?.depends_on?.['postgres']?.condition).toBe('service_healthy');
-    expect(composed.roster.keepaliveHosts).toEqual([file.services['keepalive']?.environment?.['DEPLOYBUS_HOST']]);
 
-    // It loads with the conductor's own schema, as the container would start it.
-    const { conductorConfigSchema } = await import('@deploybus/conductor');
-    const keys = await exampleKeys([composed.signing.keyId]);
-    try {
-      // compose's environment wins over env_file; its ${VAR} come from .env (here: .env.example).
-      const dotEnv = parseEnvFile(await readFile(join(DOCKER_DIR, '.env.example'), 'utf8'), '.env.example');
-      const interpolate = (text: string): string => text.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, name: string, fallback?: string) => dotEnv[name] ?? fallback ?? '');
-      const environment = Object.fromEntries(Object.entries(conductor?.environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
-      const env = { ...parseEnvFile(await readFile(fromCompose(conductor?.env_file ?? ''), 'utf8'), 'conductor.env'), ...environment };
-      const config = await keys.load(conductorConfigSchema, composeConductorFile, env);
-      expect(config.ledger.url).toBe(composed.ledger.url);
-    } finally {
-      await keys.cleanup();
-    }
+    const web = await readYaml<{ http: { port: number } }>(join(DOCKER_DIR, 'web.yaml'));
+    expect(file.services['web']?.ports).toEqual([`127.0.0.1:${web.http.port}:${web.http.port}`]);
   });
 
   it('signing keys: the conductor mounts the private key where its config reads it; the agent gets the public key only', async () => {

@@ -16,8 +16,8 @@ export const DEPLOY_DIR = join(REPO_ROOT, 'deploy');
 export const DAEMONS = ['git-watcher', 'jenkins-trigger', 'repo-updater', 'keepalive', 'deploy-agent', 'conductor', 'web'] as const;
 export type DaemonName = (typeof DAEMONS)[number];
 
-/** Daemons not written yet: deploy/ carries their units and services already, marked as future. */
-export const FUTURE_DAEMONS: readonly DaemonName[] = ['web'];
+/** Daemons not written yet: deploy/ carries their units and services already, marked as future. None now. */
+export const FUTURE_DAEMONS: readonly DaemonName[] = [];
 
 /** services/ folders that are not daemons run by an operator. */
 export const NOT_DAEMONS = ['cli', 'demo'];
