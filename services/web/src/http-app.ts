@@ -19,7 +19,6 @@ export function createWebApp(options: WebAppOptions): express.Express {
   const { context: ctx } = options;
   const app = express();
   app.disable('x-powered-by');
-  app.set('etag', false);
 
   if (options.registry !== undefined) {
     const requests = new Counter({ name: 'deploybus_web_requests_total', help: 'HTTP requests answered by the web, by route and status.', labelNames: ['method', 'route', 'status'], registers: [options.registry] });
