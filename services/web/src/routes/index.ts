@@ -13,11 +13,13 @@ import { metaRoutes } from './meta.js';
 import type { RouteContext } from './route-context.js';
 import { sessionRoutes } from './session.js';
 import { uiRoutes } from './ui.js';
+import { chatRoutes } from './chat.js';
+import { subscriptionRoutes } from './subscriptions.js';
 
 export type RouteModule = (ctx: RouteContext) => Router;
 
 /** Modules whose /api routes sit behind the auth gate. */
-export const API_MODULES: readonly RouteModule[] = [sessionRoutes, fleetRoutes, deployRoutes, lockRoutes, eventRoutes, freightRoutes, metaRoutes];
+export const API_MODULES: readonly RouteModule[] = [sessionRoutes, fleetRoutes, deployRoutes, lockRoutes, eventRoutes, freightRoutes, metaRoutes, subscriptionRoutes, chatRoutes];
 
 export function mountRoutes(app: Express, ctx: RouteContext, extra: readonly RouteModule[] = []): void {
   app.use(uiRoutes(ctx));

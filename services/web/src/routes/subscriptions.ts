@@ -1,0 +1,79 @@
+// HTTP callback subscriptions, through the notifier: subscription.requested -> subscription.state. The
+// notifier checks every field (destination allow-list included) and names the bad one; a refusal
+// becomes a 400 with that field. The signing secret is shown once, in the answer to its creation.
+import { BusUnavailableError } from '@deploybus/bus';
+import { isMessageOfType, type PayloadInputOf, type PayloadOf } from '@deploybus/protocol';
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import { ApiError, BusDownError, InvalidFieldError, NotFoundError } from '../errors.js';
+import { bodyOf, parseNamed, parseWith } from '../validation.js';
+import { param, principalOf, type RouteContext } from './route-context.js';
+
+const subscriptionId = z.string().regex(/^sub-[a-z0-9]{8,64}$/, 'must be a subscription id ("sub-" and letters or digits)');
+const createBody = z.strictObject({
+  url: z.string().min(1).max(2048),
+  events: z.array(z.string().min(1).max(128)).min(1).max(32),
+  app: z.string().min(1).max(255).optional(),
+  env: z.string().min(1).max(255).optional(),
+  secret: z.string().min(1).max(256).optional(),
+  description: z.string().max(512).optional(),
+});
+
+/** Any notifier may answer (they share a work queue), so replies are not told apart by host. */
+const NOTIFIER = 'notifier';
+
+type Answer = PayloadOf<'subscription.state'>;
+
+async function askNotifier(ctx: RouteContext, payload: PayloadInputOf<'subscription.requested'>): Promise<Answer> {
+  const bus = ctx.gateway.bus;
+  if (bus.state !== 'connected') throw new BusDownError(`the message bus is ${bus.state}; try again in a moment`);
+  const message = ctx.gateway.message('subscription.requested', payload);
+  const timeoutMs = 10_000;
+  let result;
+  try {
+    result = await bus.request(message, { expect: [NOTIFIER], timeoutMs, responderOf: () => NOTIFIER });
+  } catch (error) {
+    if (error instanceof BusUnavailableError) throw new BusDownError(`the message bus is unavailable (${error.message}); try again in a moment`, { cause: error });
+    throw error;
+  }
+  const reply = result.replies.get(NOTIFIER);
+  if (reply === undefined) throw new ApiError(503, 'notifier_unavailable', `no notifier answered within ${timeoutMs} ms; is one running?`);
+  if (!isMessageOfType(reply, 'subscription.state')) throw new ApiError(502, 'notifier_error', `the notifier answered with ${reply.type}`);
+  const answer = reply.payload;
+  if (answer.outcome === 'refused') throw new InvalidFieldError(answer.field ?? '', (answer.error ?? 'refused').replace(/^[^:]*:\s*/, ''));
+  if (answer.outcome === 'not-found') throw new NotFoundError(answer.error ?? 'no such subscription');
+  return answer;
+}
+
+export function subscriptionRoutes(ctx: RouteContext): Router {
+  const router = express.Router();
+
+  router.get('/api/subscriptions', async (_req, res) => {
+    const answer = await askNotifier(ctx, { action: 'list', by: principalOf(res).name });
+    res.json(answer.subscriptions ?? []);
+  });
+
+  router.post('/api/subscriptions', async (req, res) => {
+    const body = parseWith(createBody, bodyOf(req));
+    const answer = await askNotifier(ctx, { action: 'create', ...body, by: principalOf(res).name });
+    res.status(201).json({ ...answer.subscription, ...(answer.secret === undefined ? {} : { secret: answer.secret }) });
+  });
+
+  router.get('/api/subscriptions/:id', async (req, res) => {
+    const id = parseNamed('id', subscriptionId, param(req, 'id'));
+    res.json((await askNotifier(ctx, { action: 'get', id, by: principalOf(res).name })).subscription);
+  });
+
+  router.delete('/api/subscriptions/:id', async (req, res) => {
+    const id = parseNamed('id', subscriptionId, param(req, 'id'));
+    const answer = await askNotifier(ctx, { action: 'delete', id, by: principalOf(res).name });
+    res.json({ id: answer.subscription?.id ?? id, deleted: true });
+  });
+
+  router.post('/api/subscriptions/:id/enable', async (req, res) => {
+    const id = parseNamed('id', subscriptionId, param(req, 'id'));
+    res.status(202).json((await askNotifier(ctx, { action: 'enable', id, by: principalOf(res).name })).subscription);
+  });
+
+  return router;
+}
