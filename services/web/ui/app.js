@@ -376,8 +376,11 @@ async function loadApps() {
  * the app's hosts from /api/apps when the roster does not say which env a host serves.
  */
 async function loadEnvHosts(apps, app, env) {
+  return envHostsFrom(await get('/api/roster').catch(() => undefined), apps, app, env);
+}
+
+function envHostsFrom(roster, apps, app, env) {
   const all = apps.find((a) => a.app === app)?.hosts ?? [];
-  const roster = await get('/api/roster').catch(() => undefined);
   if (!Array.isArray(roster)) return all;
   const described = roster.filter((r) => Array.isArray(r.apps) && r.apps.some((a) => a.app === app));
   if (described.length === 0) return all;
@@ -401,13 +404,20 @@ function refCounts(matrix) {
   return [...counts.entries()].sort((a, b) => b[1] - a[1]);
 }
 
-function matrixSummary(matrix) {
+/**
+ * What an environment runs, in words: one version everywhere, or a mix. A server of the environment
+ * that runs nothing yet counts as a version of its own ("nothing") once another server runs something.
+ */
+function matrixSummary(matrix, envHosts = []) {
   const hosts = matrix?.hosts ?? [];
-  if (hosts.length === 0) return { text: 'nothing deployed yet', tone: undefined, mixed: false, drift: false };
+  const empty = envHosts.filter((x) => !hosts.some((m) => m.host === x)).length;
+  if (hosts.length === 0) return { text: 'nothing deployed yet', counts: [], empty, mixed: false, drift: false };
   const counts = refCounts(matrix);
+  if (empty > 0) counts.push(['nothing', empty]);
   const drift = hosts.some((x) => x.drift);
-  if (counts.length === 1) return { text: `${counts[0][0]} on ${hosts.length} server${hosts.length === 1 ? '' : 's'}`, mixed: false, drift };
-  return { text: counts.map(([ref, n]) => `${ref} ×${n}`).join(', '), mixed: true, drift };
+  const total = hosts.length + empty;
+  if (counts.length === 1) return { text: `${counts[0][0]} on ${total} server${total === 1 ? '' : 's'}`, counts, empty, mixed: false, drift };
+  return { text: counts.map(([ref, n]) => `${ref} ×${n}`).join(', '), counts, empty, mixed: true, drift };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,7 +429,7 @@ async function renderOverview(_m, current) {
   const body = h('div', {});
   append(main, body);
   const draw = async () => {
-    const [apps, locks] = await Promise.all([loadApps(), get('/api/locks').then((l) => l ?? [])]);
+    const [apps, locks, roster] = await Promise.all([loadApps(), get('/api/locks').catch(() => []), get('/api/roster').catch(() => undefined)]);
     const matrices = new Map();
     await Promise.all(
       apps.flatMap((a) =>
@@ -452,7 +462,7 @@ async function renderOverview(_m, current) {
               { class: 'env-list' },
               a.envs.map((env) => {
                 const matrix = matrices.get(`${a.app}\u0000${env}`);
-                const summary = matrixSummary(matrix);
+                const summary = matrixSummary(matrix, envHostsFrom(roster, apps, a.app, env));
                 const lock = lockFor(locks, a.app, env);
                 return h(
                   'li',
@@ -532,8 +542,9 @@ async function renderAppEnv(app, env, current) {
     if (!current.alive) return;
     const hosts = [...(matrix?.hosts ?? [])].sort((a, b) => a.host.localeCompare(b.host));
     const missing = known.filter((x) => !hosts.some((m) => m.host === x));
-    const summary = matrixSummary(matrix);
-    const counts = refCounts(matrix);
+    const summary = matrixSummary(matrix, known);
+    const counts = summary.counts;
+    const withSha = hosts.some((x) => x.sha);
     replace(
       matrixPanel,
       h('div', { class: 'panel-head' }, h('h2', {}, 'Release matrix'), summary.mixed ? badge('mixed versions', 'warn') : null, summary.drift ? badge('drift', 'warn') : null),
@@ -542,13 +553,13 @@ async function renderAppEnv(app, env, current) {
         { class: 'fact-row spaced' },
         h('div', {}, h('dt', {}, 'Most servers run'), h('dd', {}, matrix?.commonRef ?? '–')),
         h('div', {}, h('dt', {}, 'Last deployed'), h('dd', {}, matrix?.lastDeployedRef ?? '–')),
-        h('div', {}, h('dt', {}, 'Versions'), h('dd', {}, counts.length === 0 ? '–' : counts.map(([ref, n]) => `${ref} ×${n}`).join(', '))),
+        h('div', {}, h('dt', {}, 'Versions'), h('dd', { 'data-testid': 'versions' }, counts.length === 0 ? '–' : counts.map(([ref, n]) => `${ref} ×${n}`).join(', '))),
       ),
       hosts.length === 0 && missing.length === 0
         ? h('p', { class: 'empty' }, `Nothing of ${app} runs in ${env} yet.`)
         : table(
             `Release matrix for ${app} in ${env}`,
-            ['Server', 'Version', 'Release', 'Commit', 'Since', 'Status'],
+            ['Server', 'Version', 'Release', withSha ? 'Commit' : null, 'Since', 'Status'].filter((x) => x !== null),
             [
               ...hosts.map((x) => {
                 const flags = [];
@@ -561,12 +572,23 @@ async function renderAppEnv(app, env, current) {
                   h('th', { scope: 'row' }, x.host),
                   h('td', {}, h('strong', {}, x.ref)),
                   h('td', { class: 'mono small' }, x.release ?? ''),
-                  h('td', { class: 'mono small' }, shortSha(x.sha)),
+                  withSha ? h('td', { class: 'mono small' }, shortSha(x.sha)) : null,
                   h('td', {}, agoEl(x.at)),
                   h('td', {}, flags),
                 );
               }),
-              ...missing.map((x) => h('tr', { 'data-host': x }, h('th', { scope: 'row' }, x), h('td', { class: 'subtle' }, 'nothing deployed'), h('td', {}), h('td', {}), h('td', {}), h('td', {}, badge('empty')))),
+              ...missing.map((x) =>
+                h(
+                  'tr',
+                  { 'data-host': x, class: hosts.length > 0 ? 'drift' : '' },
+                  h('th', { scope: 'row' }, x),
+                  h('td', { class: 'subtle' }, 'nothing deployed'),
+                  h('td', {}),
+                  withSha ? h('td', {}) : null,
+                  h('td', {}),
+                  h('td', {}, hosts.length > 0 ? badge('not deployed', 'warn') : badge('empty')),
+                ),
+              ),
             ],
             { hideCaption: true },
           ),

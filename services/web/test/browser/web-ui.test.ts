@@ -111,6 +111,8 @@ async function walkThrough(page: Page): Promise<void> {
   await page.waitForURL(/\/apps\/demo\/production$/);
   const matrix = page.getByRole('table', { name: 'Release matrix for demo in production' });
   for (const host of ['web1', 'web2', 'web3']) await matrix.locator(`tr[data-host="${host}"]`).getByText('nothing deployed').waitFor();
+  const matrixPanel = page.getByRole('region', { name: 'Release matrix' });
+  expect(await matrixPanel.getByText('mixed versions').count()).toBe(0);
   await shot(page, '02-matrix-before');
 
   // ---- the deploy form: newest tag first, two chosen servers, a confirm step ----
@@ -172,6 +174,9 @@ async function walkThrough(page: Page): Promise<void> {
   await page.waitForURL(/\/apps\/demo\/production$/);
   for (const host of ['web1', 'web2']) await matrix.locator(`tr[data-host="${host}"]`).getByText('v1.2.0', { exact: true }).waitFor();
   expect(await matrix.locator('tr[data-host="web3"]').textContent()).not.toContain('v1.2.0');
+  // Two servers run v1.2.0 and one runs nothing: the environment is marked as running mixed versions.
+  await matrixPanel.getByText('mixed versions').waitFor();
+  expect(await matrixPanel.getByTestId('versions').textContent()).toBe('v1.2.0 ×2, nothing ×1');
   await page.getByRole('region', { name: 'Recent deploys' }).locator(`tr[data-deployment="${deploymentId}"]`).getByText('succeeded').waitFor();
   await shot(page, '07-matrix-after');
 
