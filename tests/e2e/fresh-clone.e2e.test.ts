@@ -16,13 +16,24 @@ const clone = join(dir, 'deploybus');
 const dataDir = join(dir, 'data');
 let system: ChildProcess | undefined;
 
+/** True while any process of the group `pgid` (npm, its shell, node) is alive. */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 afterAll(async () => {
-  if (system?.exitCode === null && system.pid !== undefined) {
-    process.kill(-system.pid, 'SIGKILL');
-    await new Promise((r) => system?.once('exit', r));
+  const pid = system?.pid;
+  if (pid !== undefined && groupAlive(pid)) {
+    process.kill(-pid, 'SIGKILL');
+    await waitFor('the npm start process group to end', () => !groupAlive(pid), 30_000);
   }
   rmSync(dir, { recursive: true, force: true });
-});
+}, 300_000);
 
 it('runs `npm ci && npm start` from a fresh clone and deploys a demo tag through the API', { timeout: 900_000 }, async () => {
   execFileSync('git', ['clone', '--quiet', '--no-hardlinks', root, clone], { stdio: 'pipe' });
@@ -80,9 +91,10 @@ it('runs `npm ci && npm start` from a fresh clone and deploys a demo tag through
   }
   expect(existsSync(join(dataDir, 'servers', 'stage1', 'apps', 'demo', 'current'))).toBe(false);
 
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(-(child.pid ?? 0), 'SIGTERM');
-  await exited;
+  const pgid = child.pid ?? 0;
+  process.kill(-pgid, 'SIGTERM');
+  // Every process of the group ends by itself: node stops its daemons and exits.
+  await waitFor('npm start to stop on SIGTERM', () => !groupAlive(pgid), 60_000);
   expect(output).toMatch(/SIGTERM: stopping/);
   expect(output).not.toMatch(/could not start/);
 });
