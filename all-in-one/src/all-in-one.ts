@@ -1,5 +1,5 @@
 // Every daemon in one process on one bus (in-memory by default): keepalive, the conductor with its
-// embedded SQLite ledger, git-watcher polling a demo repository, jenkins-trigger when a Jenkins is
+// embedded SQLite ledger, web (UI and HTTP API), the notifier (HTTP callbacks), git-watcher polling a demo repository, jenkins-trigger when a Jenkins is
 // configured (else a stand-in builder), and a demo fleet of simulated servers, each with a repo-updater
 // and a deploy-agent deploying into its own folder. Daemon logs go to files; the console gets one line
 // per event.
@@ -12,6 +12,7 @@ import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
 import { repoUpdater } from '@deploybus/repo-updater';
 import { conductorDaemon } from '@deploybus/conductor';
+import { notifierDaemon } from '@deploybus/notifier';
 import { createWebDaemon } from '@deploybus/web';
 import { deployAgent } from '@deploybus/deploy-agent';
 import { DEMO_APP, DEMO_SERVERS, demoAgentConfig, ensureSigningKeys, SIGNING_KEY_ID, type DemoServer } from './demo-fleet.js';
@@ -117,6 +118,13 @@ export async function startAllInOne(options: AllInOneOptions): Promise<AllInOne>
       http: { port: options.webhookPort, host: '127.0.0.1' },
       repos: [{ name: 'demo', url: repo.origin, pollIntervalMs: options.pollIntervalMs ?? 2_000 }],
       dataDir: join(dataDir, 'git-watcher'),
+    });
+    // HTTP callbacks: the demo lets subscriptions reach receivers on this machine only (a real notifier allows
+    // the destinations its operator lists, and never loopback by default).
+    await start('notifier', notifierDaemon, {
+      host: 'localhost',
+      store: { url: `sqlite:${join(dataDir, 'notifier.db')}` },
+      destinations: { hosts: ['127.0.0.1', 'localhost'], cidrs: ['127.0.0.0/8'], ports: 'any', schemes: ['http', 'https'] },
     });
     let webUrl = '';
     await start('web', createWebDaemon({ onListening: (url) => (webUrl = url) }), {

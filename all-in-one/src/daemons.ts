@@ -7,6 +7,7 @@ import { deployAgent } from '@deploybus/deploy-agent';
 import { gitWatcherDefinition } from '@deploybus/git-watcher';
 import { jenkinsTrigger } from '@deploybus/jenkins-trigger';
 import { keepaliveDaemon } from '@deploybus/keepalive';
+import { notifierDaemon } from '@deploybus/notifier';
 import { repoUpdater } from '@deploybus/repo-updater';
 import { webDaemon } from '@deploybus/web';
 
@@ -17,6 +18,7 @@ export const DAEMONS = {
   keepalive: keepaliveDaemon,
   conductor: conductorDaemon,
   'deploy-agent': deployAgent,
+  notifier: notifierDaemon,
   'git-watcher': gitWatcherDefinition,
   'jenkins-trigger': jenkinsTrigger,
   'repo-updater': repoUpdater,

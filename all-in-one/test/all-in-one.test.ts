@@ -30,7 +30,7 @@ it('carries a push to the demo repository to both simulated servers\' mirrors', 
   const lines = printed;
   system = await startAllInOne({ busUrl: `memory://all-in-one-${Date.now()}`, dataDir, env: {}, webhookPort: 0, webPort: 0, pollIntervalMs: 1_000, heartbeatIntervalMs: 200, demoStepDelaySeconds: 0, print: (l) => lines.push(l) });
   const hosts = ['stage1', 'web1', 'web2', 'web3'];
-  expect([...system.daemons.keys()]).toEqual(['keepalive', 'conductor', ...hosts.flatMap((h) => [`repo-updater-${h}`, `deploy-agent-${h}`]), 'git-watcher', 'web']);
+  expect([...system.daemons.keys()]).toEqual(['keepalive', 'conductor', ...hosts.flatMap((h) => [`repo-updater-${h}`, `deploy-agent-${h}`]), 'git-watcher', 'notifier', 'web']);
   expect(system.builder).toBe('stand-in');
   // git-watcher's first poll records the refs it finds without announcing them; push after it.
   const stateFile = join(dataDir, 'git-watcher', 'state.json');
@@ -55,7 +55,7 @@ it('carries a push to the demo repository to both simulated servers\' mirrors', 
   const answer = await system.tail.request(query, { expect: ['localhost'], timeoutMs: 5_000 });
   const reply = answer.replies.get('localhost');
   const names = reply?.type === 'roster.reply' ? reply.payload.entries.filter((e) => e.state === 'up').map((e) => `${e.service}@${e.host}`).sort() : [];
-  expect(names).toEqual(['conductor@localhost', ...hosts.map((h) => `deploy-agent@${h}`), 'git-watcher@localhost', 'keepalive@localhost', ...hosts.map((h) => `repo-updater@${h}`), 'web@localhost']);
+  expect(names).toEqual(['conductor@localhost', ...hosts.map((h) => `deploy-agent@${h}`), 'git-watcher@localhost', 'keepalive@localhost', 'notifier@localhost', ...hosts.map((h) => `repo-updater@${h}`), 'web@localhost']);
   expect(readFileSync(join(dataDir, 'logs', 'git-watcher.log'), 'utf8')).toContain('git-watcher started');
 });
 
