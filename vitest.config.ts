@@ -10,6 +10,7 @@ const workspaces = {
   '@deploybus/runtime': 'packages/runtime',
   '@deploybus/git': 'packages/git',
   '@deploybus/store': 'packages/store',
+  '@deploybus/jenkins': 'packages/jenkins',
   '@deploybus/deploy-agent': 'services/deploy-agent',
   '@deploybus/conductor': 'services/conductor',
   '@deploybus/git-watcher': 'services/git-watcher',

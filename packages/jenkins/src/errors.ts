@@ -1,4 +1,4 @@
-// Typed errors of jenkins-trigger. Callers branch on the class, never on message text. No message
+// Typed errors of the Jenkins edge. Callers branch on the class, never on message text. No message
 // ever holds the API token: the client builds them from the method, the path and the status only.
 
 export type JenkinsErrorCode = 'JENKINS_UNAVAILABLE' | 'JENKINS_AUTH_REFUSED' | 'JENKINS_NOT_FOUND' | 'JENKINS_REQUEST_REFUSED';

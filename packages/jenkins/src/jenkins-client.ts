@@ -1,10 +1,10 @@
-// The Jenkins edge: its documented REST API over global fetch, with a timeout on every request.
+// The Jenkins edge (shared by jenkins-trigger and the notifier): its documented REST API over global fetch, with a timeout on every request.
 // Basic auth with the user's API token; a CSRF crumb from /crumbIssuer/api/json when Jenkins has
 // one (404 there means CSRF protection is off), sent in the header the issuer names, with the
 // session cookie it was issued with. Errors are typed (errors.ts) and never hold the token.
 import { z } from 'zod';
 import { JenkinsAuthError, JenkinsNotFoundError, JenkinsRequestError, JenkinsUnavailableError } from './errors.js';
-import { jobPath } from './job-matcher.js';
+import { jobPath } from './job-path.js';
 
 export interface SecretLike {
   reveal(): string;

@@ -2,7 +2,7 @@
 // ({name, url, build: {number, phase, status, full_url, queue_id?, duration?, parameters?}}) and a
 // plain post-build step ({job, number, result}). Pure: parses and normalizes, nothing else.
 import { z } from 'zod';
-import type { BuildResult } from './jenkins-client.js';
+import type { BuildResult } from '@deploybus/jenkins';
 import { jobNameFromPath } from './job-matcher.js';
 
 export type BuildPhase = 'QUEUED' | 'STARTED' | 'COMPLETED' | 'FINALIZED';

@@ -5,7 +5,7 @@ import { isMessageOfType, workQueueName } from '@deploybus/protocol';
 import type { DaemonDefinition } from '@deploybus/runtime';
 import { BuildRelay } from './build-relay.js';
 import { BuildTracker } from './build-tracker.js';
-import { JenkinsClient } from './jenkins-client.js';
+import { JenkinsClient } from '@deploybus/jenkins';
 import { startNotifyServer, NOTIFY_PATH } from './notify-server.js';
 import { StateFile } from './state-file.js';
 import { jenkinsTriggerConfigSchema } from './trigger-config.js';

@@ -85,13 +85,7 @@ export function matchJobs<M extends JobMapping>(mappings: readonly M[], repo: st
   return mappings.filter((mapping) => globMatches(mapping.repo, repo) && mapping.refs.some((pattern) => globMatches(pattern, ref)));
 }
 
-/** Jenkins' URL path of a job: "a/b" -> "/job/a/job/b". Each segment is percent-encoded. */
-export function jobPath(job: string): string {
-  return job
-    .split('/')
-    .map((segment) => `/job/${encodeURIComponent(segment)}`)
-    .join('');
-}
+export { jobPath } from '@deploybus/jenkins';
 
 /** The job's full name back from a Jenkins path or URL ("job/a/job/b/12/" -> "a/b"); undefined if it holds no job. */
 export function jobNameFromPath(path: string): string | undefined {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { BusLogger } from '@deploybus/bus';
 import { parseNotification, type BuildNotification } from './jenkins-notification.js';
-import type { SecretLike } from './jenkins-client.js';
+import type { SecretLike } from '@deploybus/jenkins';
 
 export const NOTIFY_PATH = '/notify/jenkins';
 
