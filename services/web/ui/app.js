@@ -269,9 +269,11 @@ function matchRoute(pathname) {
   return undefined;
 }
 
-function navigate(url, { replace: replaceState = false } = {}) {
-  if (replaceState) history.replaceState(null, '', url);
-  else history.pushState(null, '', url);
+/** Goes to a page of the UI without a reload; `flash` is a sentence the next page shows once. */
+function navigate(url, { replace: replaceState = false, flash } = {}) {
+  const state = flash === undefined ? null : { flash };
+  if (replaceState) history.replaceState(state, '', url);
+  else history.pushState(state, '', url);
   render();
 }
 
@@ -514,7 +516,7 @@ async function renderAppEnv(app, env, current) {
     rollbackButton.disabled = true;
     try {
       const result = await api('POST', '/api/rollback', { app, env });
-      navigate(`/deploys/${seg(result.deploymentId)}`);
+      navigate(`/deploys/${seg(result.deploymentId)}`, { flash: rollbackFlash(result, app, env) });
     } catch (error) {
       replace(messages, errorNotice(error, error.status === 409 ? 'Rollback refused.' : 'Rollback failed.'));
       rollbackButton.disabled = false;
@@ -611,6 +613,12 @@ async function renderAppEnv(app, env, current) {
   });
 }
 
+function rollbackFlash(result, app, env) {
+  const from = result?.rollbackFrom?.ref;
+  const to = result?.rollbackTo?.ref ?? result?.ref;
+  return `Rolling ${app} in ${env} back${from ? ` from ${from}` : ''}${to ? ` to ${to}` : ''}.`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // History
 
@@ -702,6 +710,7 @@ async function renderDeployForm(_m, current) {
   const hostBox = h('div', { class: 'host-checks inactive', role: 'group', 'aria-label': 'Chosen servers' });
   const batchInput = h('input', { type: 'text', name: 'batchSize', value: '1', inputmode: 'numeric', pattern: '^([1-9][0-9]*|(100|[1-9][0-9]?)%)$', autocomplete: 'off' });
   const canaryInput = h('input', { type: 'number', name: 'canary', value: '0', min: '0', max: '1000', step: '1' });
+  const forceInput = h('input', { type: 'checkbox', name: 'force' });
   const formMessages = h('div', { 'aria-live': 'polite' });
   const lockArea = h('div', {});
   const reviewButton = h('button', { type: 'submit', class: 'button primary' }, 'Review deploy');
@@ -720,6 +729,7 @@ async function renderDeployForm(_m, current) {
       hostBox,
     ),
     h('div', { class: 'row' }, field('Batch size', batchInput, 'Servers per batch: a number, or a share such as 25%.'), field('Canary', canaryInput, 'Servers deployed first, alone (0: none).')),
+    h('label', { class: 'choice small' }, forceInput, 'Force: skip the lock and build checks (admins only)'),
     formMessages,
     h('div', { class: 'form-actions' }, reviewButton),
   );
@@ -837,6 +847,7 @@ async function renderDeployForm(_m, current) {
     setInvalid(canaryInput, !canaryOk);
     if (!canaryOk) problems.push('Canary must be a whole number from 0 to 1000.');
     else if (canary > 0) request.canary = canary;
+    if (forceInput.checked) request.force = true;
     return { request, problems };
   };
 
@@ -863,6 +874,7 @@ async function renderDeployForm(_m, current) {
         h('dd', {}, String(request.batchSize)),
         h('dt', {}, 'Canary'),
         h('dd', {}, request.canary ? `${request.canary} server${request.canary === 1 ? '' : 's'} first` : 'none'),
+        request.force ? [h('dt', {}, 'Force'), h('dd', {}, badge('skips lock and build checks', 'bad'))] : null,
       ),
       result,
       h('div', { class: 'form-actions' }, deployButton, backButton),
@@ -943,6 +955,7 @@ async function renderDeployment(id, current) {
   const head = pageHead(`Deploy ${id}`, { crumbs: [link('/history', 'History'), ' / ', id], status: statusBadge, actions: [cancelButton, rollbackButton] });
   const title = head.querySelector('h1');
   const messages = h('div', { 'aria-live': 'polite' });
+  const flash = typeof history.state?.flash === 'string' ? notice('info', null, history.state.flash) : null;
   const facts = h('dl', { class: 'fact-row' });
   const progressBar = h('span', {});
   const progress = h('div', { class: 'progress', role: 'progressbar', 'aria-label': 'Rollout progress', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': '0' }, progressBar);
@@ -954,6 +967,7 @@ async function renderDeployment(id, current) {
   append(
     main,
     head,
+    flash,
     messages,
     h('section', { class: 'panel', 'aria-label': 'Summary' }, facts, h('div', { class: 'top-gap' }, progress, progressText)),
     h('section', { class: 'panel', 'aria-labelledby': 'hosts-heading' }, h('h2', { id: 'hosts-heading' }, 'Hosts'), hostsArea),
@@ -1207,7 +1221,7 @@ async function renderDeployment(id, current) {
     rollbackButton.disabled = true;
     try {
       const result = await api('POST', '/api/rollback', { app: d.app, env: d.env });
-      navigate(`/deploys/${seg(result.deploymentId)}`);
+      navigate(`/deploys/${seg(result.deploymentId)}`, { flash: rollbackFlash(result, d.app, d.env) });
     } catch (error) {
       replace(messages, errorNotice(error, error.status === 409 ? 'Rollback refused.' : 'Rollback failed.'));
       rollbackButton.disabled = false;

@@ -220,8 +220,35 @@ async function walkThrough(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Unlock production' }).click();
   await page.getByText('No locks: every environment takes deploys.').waitFor();
 
+  // ---- deploy v1.1.0 to every production server, then roll back to v1.2.0 in one click ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deploy' }).click();
+  await page.locator('select[name="ref"]:not([disabled])').waitFor();
+  await page.getByLabel('Tag', { exact: true }).selectOption('v1.1.0');
+  expect(await page.getByRole('radio', { name: /All servers/ }).isChecked()).toBe(true);
+  await page.getByRole('button', { name: 'Review deploy' }).click();
+  await page.getByRole('region', { name: 'Confirm deploy' }).getByRole('button', { name: 'Deploy now' }).click();
+  await page.waitForURL(/\/deploys\/[^/]+$/);
+  const allServersId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop() ?? '');
+  expect(allServersId).not.toBe(deploymentId);
+  await page.getByRole('status', { name: 'Deploy state' }).getByText('succeeded').waitFor({ timeout: 90_000 });
+  for (const host of ['web1', 'web2', 'web3']) await page.getByRole('region', { name: 'Hosts' }).locator(`tr[data-host="${host}"]`).getByText('succeeded').waitFor();
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('region', { name: 'Application demo' }).getByRole('link', { name: /production/ }).click();
+  for (const host of ['web1', 'web2', 'web3']) await matrix.locator(`tr[data-host="${host}"]`).getByText('v1.1.0', { exact: true }).waitFor();
+  expect(await matrixPanel.getByTestId('versions').textContent()).toBe('v1.1.0 ×3');
+  expect(await matrixPanel.getByText('mixed versions').count()).toBe(0);
+
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByRole('button', { name: 'Roll back' }).click();
+  await page.waitForURL((url) => /\/deploys\/[^/]+$/.test(url.pathname) && !url.pathname.endsWith(encodeURIComponent(allServersId)));
+  await page.getByRole('heading', { name: 'v1.2.0 → demo / production' }).waitFor();
+  await page.getByText('Rolling demo in production back from v1.1.0 to v1.2.0.').waitFor();
+  await page.getByRole('status', { name: 'Deploy state' }).getByText('succeeded').waitFor({ timeout: 90_000 });
+  await shot(page, '10-rollback-finished');
+
   // ---- the roster: every demo server's deploy-agent is up ----
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Roster' }).click();
   for (const host of ['stage1', 'web1', 'web2', 'web3']) await page.locator(`tr[data-host="${host}"][data-service="deploy-agent"]`).getByText('up', { exact: true }).waitFor();
-  await shot(page, '10-roster');
+  await shot(page, '11-roster');
 }
