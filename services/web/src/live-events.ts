@@ -21,6 +21,8 @@ export interface StreamEvent {
 
 export interface EventFilter {
   readonly deploymentId?: string | undefined;
+  readonly app?: string | undefined;
+  readonly env?: string | undefined;
   /** Exact types ("deploy.succeeded") or prefixes ("task.*"); "*" is everything. Absent: everything. */
   readonly types?: readonly string[] | undefined;
 }
@@ -32,10 +34,12 @@ export function typeMatches(type: string, patterns: readonly string[] | undefine
 
 export function eventMatches(event: StreamEvent, filter: EventFilter): boolean {
   if (!typeMatches(event.type, filter.types)) return false;
-  if (filter.deploymentId !== undefined) {
-    const payload = event.payload as { deploymentId?: unknown } | null;
-    if (typeof payload !== 'object' || payload === null || payload.deploymentId !== filter.deploymentId) return false;
-  }
+  if (filter.deploymentId === undefined && filter.app === undefined && filter.env === undefined) return true;
+  const payload = event.payload as { deploymentId?: unknown; app?: unknown; env?: unknown } | null;
+  if (typeof payload !== 'object' || payload === null) return false;
+  if (filter.deploymentId !== undefined && payload.deploymentId !== filter.deploymentId) return false;
+  if (filter.app !== undefined && payload.app !== filter.app) return false;
+  if (filter.env !== undefined && payload.env !== filter.env) return false;
   return true;
 }
 

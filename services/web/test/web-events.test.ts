@@ -138,6 +138,8 @@ describe('web: live events (SSE)', () => {
     expect(page.body.cursor).toBe(page.body.events[1].seq);
     const next = await w.api(`/api/events?after=${page.body.cursor}&types=deploy.*`);
     expect(next.body).toEqual({ events: [], cursor: page.body.cursor });
+    expect((await w.api('/api/events?after=0&app=blog')).body.events).toEqual([]);
+    expect((await w.api('/api/events?after=0&app=shop&env=production&types=deploy.succeeded')).body.events).toHaveLength(1);
     const oneAtATime = await w.api('/api/events?after=0&limit=1');
     expect(oneAtATime.body.events).toHaveLength(1);
   });

@@ -2,6 +2,7 @@
 // `Accept: text/event-stream`, server-sent events live from the bus. A stream given `after` (or a
 // numeric Last-Event-ID) first replays what the ledger holds after that point; live events arriving
 // meanwhile are held back and sent after the replay, without the ones the replay already carried.
+import { nameSchema } from '@deploybus/protocol';
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors.js';
@@ -15,6 +16,8 @@ const eventsQuery = z.strictObject({
   after: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
   limit: queryInt(1, 1000).optional(),
   deploymentId: deploymentIdSchema.optional(),
+  app: nameSchema.optional(),
+  env: nameSchema.optional(),
   types: z
     .string()
     .max(2048)
@@ -56,6 +59,8 @@ export function eventRoutes(ctx: RouteContext): Router {
       after,
       ...(q.limit === undefined ? {} : { limit: q.limit }),
       ...(q.deploymentId === undefined ? {} : { deploymentId: q.deploymentId }),
+      ...(q.app === undefined ? {} : { app: q.app }),
+      ...(q.env === undefined ? {} : { env: q.env }),
       ...(q.types === undefined ? {} : { types: q.types }),
     });
     return result;
@@ -69,7 +74,7 @@ export function eventRoutes(ctx: RouteContext): Router {
     }
     const lastEventId = req.headers['last-event-id'];
     const resumeFrom = typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : q.after;
-    await stream(ctx, req, res, { deploymentId: q.deploymentId, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);
+    await stream(ctx, req, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);
   });
 
   return router;
