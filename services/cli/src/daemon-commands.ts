@@ -1,13 +1,15 @@
 // `deploybus up` (every daemon in one process: the all-in-one) and `deploybus <daemon>` (one daemon,
 // as its own main.js would run it). The definitions come from @deploybus/all-in-one, the composition
-// root, so that no service imports another; a daemon added to its map gets its command here by itself.
+// root, so that no service imports another. It is imported only when a daemon is started: loading
+// every daemon's code takes about a second, which a git hook or `deploybus status` must not pay. So the
+// names are listed here too, and a test holds this list equal to all-in-one's DAEMON_NAMES.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { DAEMON_NAMES, daemonDefinition } from '@deploybus/all-in-one';
 import { runDaemon } from '@deploybus/runtime';
 import type { CliIo } from './cli-io.js';
 
-const DESCRIPTIONS: Record<string, string> = {
+/** Each daemon's name and what it does, in the order --help lists them. */
+export const DAEMON_COMMANDS: Readonly<Record<string, string>> = {
   conductor: 'turns deploy requests into rollouts; owns locks, the queue and the ledger.',
   'deploy-agent': 'carries out signed deploy, rollback and action commands on this server.',
   keepalive: 'keeps the roster of live daemons from their heartbeats.',
@@ -36,13 +38,15 @@ export function registerDaemonCommands(program: Command, io: CliIo): void {
       await runForever();
     });
 
-  for (const name of DAEMON_NAMES) {
+  for (const [name, description] of Object.entries(DAEMON_COMMANDS)) {
     program
       .command(name)
-      .description(`run the ${name} daemon: ${DESCRIPTIONS[name] ?? 'one deploybus daemon.'} SIGTERM or Ctrl-C stops it cleanly.`)
+      .description(`run the ${name} daemon: ${description} SIGTERM or Ctrl-C stops it cleanly.`)
       .option('--config <file>', 'its config file, JSON or YAML (default: DEPLOYBUS_CONFIG); DEPLOYBUS_BUS_URL overrides bus.url')
       .addHelpText('after', `\nExamples:\n  deploybus ${name} --config /etc/deploybus/${name}.yaml\n  DEPLOYBUS_CONFIG=/etc/deploybus/${name}.yaml deploybus ${name}`)
       .action(async (flags: { config?: string }) => {
+        const { daemonDefinition, isDaemonName } = await import('@deploybus/all-in-one');
+        if (!isDaemonName(name)) throw new Error(`all-in-one has no daemon called ${name}`);
         await runDaemon(daemonDefinition(name), flags.config === undefined ? [] : ['--config', resolve(io.cwd, flags.config)], io.env);
         await runForever();
       });

@@ -42,7 +42,8 @@ export class OutcomeUnknownError extends CliError {
 export async function followDeployment(api: DeploybusApi, deploymentId: string, options: FollowOptions): Promise<DeployOutcome> {
   const progress = new DeployProgress(deploymentId, { verbose: options.verbose });
   const out = options.output;
-  const drawBar = (): void => out.status(progressBar(progress.done, progress.total, options.columns));
+  // No bar until deploy.started says how many hosts there are.
+  const drawBar = (): void => (progress.total > 0 ? out.status(progressBar(progress.done, progress.total, options.columns)) : undefined);
   const maxReconnects = options.maxReconnects ?? 8;
   let failures = 0;
   let lastProblem: unknown;
@@ -97,8 +98,10 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
         if (options.jsonLine !== undefined) {
           if (step.lines.length > 0 || step.outcome !== undefined) options.jsonLine(eventJson(event));
         } else {
+          // The bar goes before the last lines, so a finished deploy leaves only text behind.
+          if (step.outcome !== undefined) out.done();
           for (const line of step.lines) out.line(line);
-          drawBar();
+          if (step.outcome === undefined) drawBar();
         }
         if (step.outcome !== undefined) {
           if (options.jsonLine !== undefined) options.jsonLine({ deploymentId, outcome: step.outcome });

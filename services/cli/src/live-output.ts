@@ -19,7 +19,7 @@ export class LiveOutput {
 
   /** Replaces the status line; ignored when not on a terminal. */
   status(text: string): void {
-    if (!this.tty) return;
+    if (!this.tty || text === this.#status) return;
     this.#clearStatus();
     this.#status = text;
     this.#drawStatus();

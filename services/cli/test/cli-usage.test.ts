@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli-program.js';
 import { EXIT } from '../src/cli-errors.js';
 import { resolveApiLocation } from '../src/api-options.js';
+import { DAEMON_COMMANDS } from '../src/daemon-commands.js';
+import { DAEMON_NAMES } from '@deploybus/all-in-one';
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -57,7 +59,11 @@ describe('usage', () => {
     }
     const top = await cli(['--help']);
     expect(top.out).toContain('Exit status: 0 ok, 1 failed, 2 refused, 3 cancelled');
-    for (const name of ['up', 'conductor', 'deploy-agent', 'keepalive', 'git-watcher', 'jenkins-trigger', 'repo-updater', ...API_COMMANDS]) expect(top.out).toMatch(new RegExp(`\\n  ${name} `));
+    for (const name of ['up', 'conductor', 'deploy-agent', 'keepalive', 'git-watcher', 'jenkins-trigger', 'repo-updater', 'web', ...API_COMMANDS]) expect(top.out).toMatch(new RegExp(`\\n  ${name} `));
+  });
+
+  it('has a command for each daemon the all-in-one knows, and no other', () => {
+    expect(Object.keys(DAEMON_COMMANDS).sort()).toEqual([...DAEMON_NAMES].sort());
   });
 });
 

@@ -1,0 +1,215 @@
+// The built CLI (`node services/cli/dist/main.js`, run `npx tsc -b` first) against the real system:
+// startAllInOne on the in-memory bus in a temp data dir (conductor, keepalive, the demo fleet of real
+// deploy-agents, the web API on a free port). Deploys with progress, refusals, bad usage, no token,
+// --json, and the live tail, asserted on exit codes and what the CLI prints.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { EXIT } from '../src/cli-errors.js';
+import { runCli } from '../src/cli-program.js';
+
+const CLI = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const PRODUCTION = ['web1', 'web2', 'web3'];
+const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-cli-'));
+let system: AllInOne;
+
+beforeAll(async () => {
+  system = await startAllInOne({
+    busUrl: `memory://cli-${process.pid}-${Date.now()}`,
+    dataDir,
+    env: {},
+    webhookPort: 0,
+    webPort: 0,
+    heartbeatIntervalMs: 200,
+    demoStepDelaySeconds: 0,
+    print: () => undefined,
+  });
+  // A deploy needs the agents in keepalive's roster; the CLI's own roster command says when they are.
+  await waitFor(
+    'every demo agent to be up in the roster',
+    async () => {
+      const roster = await cli(['roster', '--json']);
+      if (roster.exitCode !== 0) return false;
+      const up = (JSON.parse(roster.stdout) as Array<{ service: string; host: string; state: string }>).filter((e) => e.service === 'deploy-agent' && e.state === 'up').map((e) => e.host);
+      return [...PRODUCTION, 'stage1'].every((h) => up.includes(h));
+    },
+    60_000,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await system?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The environment a script would have: where the API is and a token file; nothing else of ours. */
+function apiEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return { PATH: process.env['PATH'], HOME: process.env['HOME'], DEPLOYBUS_API_URL: system.webUrl, DEPLOYBUS_TOKEN_FILE: system.credentials.files.token, ...extra };
+}
+
+const CLI_OPTIONS = { reject: false, extendEnv: false, stripFinalNewline: false } as const;
+
+// The result's type is execa's, inferred from the options.
+function cli(args: readonly string[], env: Record<string, string | undefined> = apiEnv()) {
+  return execa(process.execPath, [CLI, ...args], { ...CLI_OPTIONS, env });
+}
+
+describe('deploybus deploy against the demo fleet', () => {
+  it('follows a deploy to its end: one line per host, exit 0; status, history and logs show it', async () => {
+    const run = await cli(['deploy', 'demo', 'v1.1.0', '--env', 'production', '--batch', '2']);
+    expect(run.exitCode, run.stderr).toBe(EXIT.ok);
+    expect(run.stderr).toBe('');
+    const lines = run.stdout.split('\n');
+    const id = /^(\S+): demo v1\.1\.0 \([0-9a-f]{10}\) to production/.exec(lines[0] ?? '')?.[1];
+    expect(id, run.stdout).toBeDefined();
+    expect(lines).toContain('batch 1/2: web1, web2');
+    for (const host of PRODUCTION) expect(lines.some((l) => l.startsWith(`${host}  succeeded  `)), `${host} in\n${run.stdout}`).toBe(true);
+    expect(lines.some((l) => l.startsWith('succeeded: v1.1.0, 3 host(s) deployed'))).toBe(true);
+    // Not a terminal: no progress bar, no cursor movement.
+    expect(run.stdout).not.toContain('\r');
+    expect(run.stdout).not.toContain('\u001b');
+
+    const history = await cli(['history', 'demo', '--env', 'production', '--json']);
+    expect(history.exitCode).toBe(0);
+    expect((JSON.parse(history.stdout) as Array<{ deploymentId: string; state: string; requestedBy: string }>)[0]).toMatchObject({ deploymentId: id, state: 'succeeded', requestedBy: 'demo-token' });
+    const status = await cli(['status', 'demo', '--env', 'production', '--json']);
+    expect(status.exitCode, status.stderr).toBe(0);
+    const matrix = (JSON.parse(status.stdout) as { matrices: Array<{ hosts: Array<{ host: string; ref: string }> }> }).matrices[0];
+    expect(matrix?.hosts.filter((h) => h.ref === 'v1.1.0').map((h) => h.host).sort()).toEqual(PRODUCTION);
+    const human = await cli(['status', 'demo', '--env', 'production']);
+    expect(human.stdout).toContain('Releases of demo in production, last deployed v1.1.0');
+    const logs = await cli(['logs', id ?? '', '--host', 'web2', '--json']);
+    expect(logs.exitCode, logs.stderr).toBe(0);
+    const logLines = JSON.parse(logs.stdout) as Array<{ host: string; line: string }>;
+    expect(logLines.length).toBeGreaterThan(0);
+    expect(new Set(logLines.map((l) => l.host))).toEqual(new Set(['web2']));
+  }, 120_000);
+
+  it('--json: one JSON object per line, the queued answer first and the outcome last', async () => {
+    const run = await cli(['deploy', 'demo', 'v1.0.0', '--env', 'staging', '--json', '--verbose']);
+    expect(run.exitCode, run.stderr).toBe(EXIT.ok);
+    const objects = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objects[0]).toMatchObject({ app: 'demo', env: 'staging', ref: 'v1.0.0', status: 'queued' });
+    const id = objects[0]?.['deploymentId'];
+    expect(objects.at(-1)).toMatchObject({ deploymentId: id, outcome: { state: 'succeeded', succeededHosts: ['stage1'], failedHosts: [] } });
+    const types = objects.slice(1, -1).map((o) => o['type']);
+    expect(types).toContain('deploy.started');
+    expect(types).toContain('deploy.host-result');
+    expect(types).toContain('task.completed');
+    expect(types.at(-1)).toBe('deploy.succeeded');
+  }, 120_000);
+
+  it('draws a progress bar on a terminal (in-process, the same code as the built CLI)', async () => {
+    let out = '';
+    let err = '';
+    const code = await runCli(['deploy', 'demo', 'v1.2.0', '--env', 'staging'], {
+      env: { DEPLOYBUS_API_URL: system.webUrl, DEPLOYBUS_TOKEN_FILE: system.credentials.files.token },
+      cwd: dataDir,
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      readStdin: () => Promise.resolve(''),
+      nodePath: process.execPath,
+      cliPath: CLI,
+      stdoutIsTty: true,
+      columns: 60,
+    });
+    expect(code, err).toBe(EXIT.ok);
+    expect(out).toContain('started: v1.2.0 ');
+    expect(out).toContain('[----------------------------------------] 0/1 hosts\r\u001b[2Kbatch 1/1: stage1\n');
+    expect(out).toContain('\r\u001b[2Kstage1  succeeded  ');
+    expect(out).toContain('[########################################] 1/1 hosts');
+    expect(out).not.toContain('0/0 hosts');
+    // The bar is gone at the end: the last thing written is the outcome line.
+    expect(out).toMatch(/succeeded: v1\.2\.0, 1 host\(s\) deployed, in [^\n]*\n$/);
+  }, 120_000);
+
+  it('rolls back to the previous release', async () => {
+    const first = await cli(['deploy', 'demo', 'v1.2.0', '--env', 'production', '--batch', '100%']);
+    expect(first.exitCode, first.stderr).toBe(EXIT.ok);
+    const back = await cli(['rollback', 'demo', '--env', 'production']);
+    expect(back.exitCode, back.stderr).toBe(EXIT.ok);
+    expect(back.stdout).toMatch(/: demo v1\.1\.0 .* to production/);
+    expect(back.stdout).toContain('succeeded: v1.1.0, 3 host(s) deployed');
+  }, 120_000);
+});
+
+describe('deploybus refusals, bad usage and credentials', () => {
+  it('a locked environment refuses the deploy: exit 2 and one sentence naming the lock; unlock lets it through', async () => {
+    const lock = await cli(['lock', 'production', '--reason', 'release freeze']);
+    expect(lock.exitCode, lock.stderr).toBe(EXIT.ok);
+    expect(lock.stdout).toBe('locked production: release freeze\n');
+    const status = await cli(['status', '--env', 'production']);
+    expect(status.stdout).toMatch(/production\s+\(all\)\s+demo-token\s+\S+ \S+\s+release freeze/);
+
+    const refused = await cli(['deploy', 'demo', 'v1.0.0', '--env', 'production']);
+    expect(refused.exitCode).toBe(EXIT.refused);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/^deploybus: refused \(locked\): .*release freeze/i);
+
+    const twice = await cli(['lock', 'production', '--reason', 'again']);
+    expect(twice.exitCode).toBe(EXIT.refused);
+    expect(twice.stderr).toMatch(/^deploybus: refused \(already_locked\): production is already locked by demo-token/);
+    const unlock = await cli(['unlock', 'production']);
+    expect(unlock.exitCode, unlock.stderr).toBe(EXIT.ok);
+    const notLocked = await cli(['unlock', 'production', '--json']);
+    expect(notLocked.exitCode).toBe(EXIT.notFound);
+    expect(notLocked.stderr).toBe('deploybus: production is not locked\n');
+  }, 120_000);
+
+  it('bad usage ends with 64 before anything is sent, and a field the API refuses with 65', async () => {
+    const usage = await cli(['deploy', 'demo', 'v1.0.0', '--env', 'production', '--batch', 'half']);
+    expect(usage.exitCode).toBe(EXIT.usage);
+    expect(usage.stderr).toContain("option '--batch <size>' argument 'half' is invalid");
+    const unknown = await cli(['cancel', 'no-such-deployment-1']);
+    expect(unknown.exitCode).toBe(EXIT.notFound);
+    expect(unknown.stderr).toBe('deploybus: there is no deployment no-such-deployment-1\n');
+  }, 60_000);
+
+  it('without a token the API answers 401 and the CLI says how to give one (77); a wrong token says so', async () => {
+    const none = await cli(['history'], apiEnv({ DEPLOYBUS_TOKEN_FILE: undefined }));
+    expect(none.exitCode).toBe(EXIT.unauthorized);
+    expect(none.stderr).toBe("deploybus: the API needs a token; give an API token with --token-file FILE, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or --token (tokens are in the web config's `tokens`)\n");
+    const wrong = await cli(['history', '--token', 'not-the-token'], apiEnv({ DEPLOYBUS_TOKEN_FILE: undefined }));
+    expect(wrong.exitCode).toBe(EXIT.unauthorized);
+    expect(wrong.stderr).toMatch(/^deploybus: the API did not accept the token; check the token/);
+    expect(`${none.stderr}${wrong.stderr}`).not.toMatch(/\n\s+at /); // never a stack trace
+  }, 60_000);
+});
+
+describe('deploybus tail', () => {
+  it('prints live deploy events, one JSON object per line, until Ctrl-C (exit 0)', async () => {
+    const tail = cli(['tail', '--type', 'deploy.*', '--env', 'staging', '--json']);
+    const seen: Array<{ type: string; payload: { env?: string } }> = [];
+    let buffer = '';
+    tail.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      const lines = buffer.split('\n');
+      buffer = lines.pop() ?? '';
+      for (const line of lines) seen.push(JSON.parse(line) as { type: string; payload: { env?: string } });
+    });
+    // The tail is connected once a deploy's events reach it; deploy until one does (the first may come before it listens).
+    await waitFor(
+      'the tail to print a staging deploy\'s deploy.succeeded',
+      async () => {
+        if (seen.some((e) => e.type === 'deploy.succeeded')) return true;
+        const run = await cli(['deploy', 'demo', 'v1.1.0', '--env', 'staging', '--no-wait']);
+        expect(run.exitCode, run.stderr).toBe(EXIT.ok);
+        await new Promise((r) => setTimeout(r, 500));
+        return seen.some((e) => e.type === 'deploy.succeeded');
+      },
+      60_000,
+    );
+    // Filtered: staging only, deploy.* only; production's deploys in other tests never show.
+    expect(seen.every((e) => e.type.startsWith('deploy.') && e.payload.env === 'staging')).toBe(true);
+    tail.kill('SIGINT');
+    const ended = await tail;
+    expect(ended.exitCode).toBe(EXIT.ok);
+    expect(ended.stderr).toBe('');
+  }, 120_000);
+});
