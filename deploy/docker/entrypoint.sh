@@ -4,7 +4,7 @@
 # DEPLOYBUS_ROOT (default /opt/deploybus) is where the built repository lives.
 set -eu
 root="${DEPLOYBUS_ROOT:-/opt/deploybus}"
-daemons="git-watcher jenkins-trigger repo-updater keepalive deploy-agent conductor web"
+daemons="git-watcher jenkins-trigger repo-updater keepalive deploy-agent conductor web notifier"
 
 usage() {
   echo "usage: <daemon> [--config FILE]   daemons: $daemons"
@@ -14,7 +14,7 @@ usage() {
 
 name="${1:-}"
 case "$name" in
-  git-watcher|jenkins-trigger|repo-updater|keepalive|deploy-agent|conductor|web)
+  git-watcher|jenkins-trigger|repo-updater|keepalive|deploy-agent|conductor|web|notifier)
     main="$root/services/$name/dist/main.js" ;;
   deploybus)
     main="$root/services/cli/dist/main.js" ;;

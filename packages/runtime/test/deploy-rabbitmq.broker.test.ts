@@ -15,6 +15,7 @@ import { commandQueueName, commandRoutingKey, messageSpecByType, workQueueName, 
 import { rabbitmqctl, requireRabbit } from '../../bus/test/support/rabbit-harness.js';
 import { CaptureLogger } from '../../bus/test/support/capture-logger.js';
 import { randomName, waitFor } from '../../bus/test/support/wait-for.js';
+import { DAEMONS } from './support/deploy-layout.js';
 
 const run = promisify(execFile);
 const DEFINITIONS = fileURLToPath(new URL('../../../deploy/rabbitmq/definitions.json', import.meta.url));
@@ -130,7 +131,7 @@ afterAll(async () => {
 describe('deploy/rabbitmq/definitions.json', () => {
   it('declares one vhost, a user per daemon with permissions and topic permissions on amq.topic, and no passwords', () => {
     expect(definitions.vhosts.map((v) => v.name)).toEqual([VHOST]);
-    expect(users()).toEqual(expect.arrayContaining(['git-watcher', 'jenkins-trigger', 'repo-updater', 'keepalive', 'deploy-agent', 'conductor', 'web']));
+    expect(users()).toEqual(expect.arrayContaining([...DAEMONS]));
     for (const user of definitions.users) {
       expect(user.password_hash, `${user.name} ships without a password`).toBe('');
       expect(definitions.permissions.filter((p) => p.user === user.name)).toHaveLength(1);
@@ -276,6 +277,42 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
     }
   });
 
+  it('the notifier: subscription requests from web and cli answered on its shared queue, the event log asked of the conductor, woken by deploy events, its failing/recovered broadcast heard by web', async () => {
+    const fleet = new Fleet(transport);
+    try {
+      const notifier = await fleet.open('notifier', 'ops2');
+      await notifier.subscribe({ queue: workQueueName('notifier'), patterns: ['notifier.subscription.requested.*'] }, async (request) => {
+        await notifier.reply(request, notifier.message('subscription.state', example('subscription.state', { outcome: 'listed', subscriptions: [] }), { correlationId: request.id }));
+      });
+      const wakes = inbox();
+      // The notifier's own wake patterns (services/notifier: WAKE_PATTERNS).
+      await notifier.subscribe({ patterns: ['deploy.#', 'task.started.#', 'task.completed.#', 'conductor.lock.state.#'] }, wakes.handler);
+      const conductor = await fleet.open('conductor');
+      await conductor.subscribe({ queue: workQueueName('conductor'), patterns: ['conductor.state.query.*'] }, async (query) => {
+        await conductor.reply(query, conductor.message('state.reply', example('state.reply', { kind: 'events', result: { events: [], cursor: 0 } }), { correlationId: query.id }));
+      });
+      const web = await fleet.open('web');
+      const broadcasts = inbox();
+      await web.subscribe({ patterns: ['notifier.subscription.state'] }, broadcasts.handler);
+      const cli = await fleet.open('cli');
+
+      for (const asker of [web, cli]) {
+        const answer = await asker.request(asker.message('subscription.requested', example('subscription.requested', { action: 'list' }), { expectReplies: true }), { expect: ['ops2'], timeoutMs: 15_000 });
+        expect(answer.replies.get('ops2')?.type).toBe('subscription.state');
+      }
+      const events = await notifier.request(notifier.message('state.query', { kind: 'events', after: 0, limit: 100 }, { expectReplies: true }), { expect: ['ops1'], timeoutMs: 15_000 });
+      expect(events.replies.get('ops1')?.type).toBe('state.reply');
+
+      await conductor.publish(conductor.message('deploy.succeeded', example('deploy.succeeded')));
+      await waitFor('the notifier to be woken by deploy.succeeded', () => wakes.messages.length === 1);
+      await notifier.publish(notifier.message('subscription.state', example('subscription.state', { outcome: 'recovered' })));
+      await waitFor('web to hear the notifier\'s broadcast', () => broadcasts.messages.length === 1);
+      expect(wakes.types()).toEqual(['deploy.succeeded from conductor']);
+    } finally {
+      await fleet.close();
+    }
+  });
+
   it('keepalive hears every daemon\'s heartbeat, and presence.changed reaches the conductor and web', async () => {
     const fleet = new Fleet(transport);
     try {
@@ -285,7 +322,7 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
       const conductor = await fleet.open('conductor');
       const presence = inbox();
       await conductor.subscribe({ patterns: ['presence.changed.#'] }, presence.handler);
-      const daemons = ['git-watcher', 'jenkins-trigger', 'repo-updater', 'keepalive', 'deploy-agent', 'conductor', 'web'];
+      const daemons = [...DAEMONS];
       for (const service of daemons) {
         const bus = service === 'keepalive' ? keepalive : service === 'conductor' ? conductor : await fleet.open(service);
         await bus.publish(bus.message('heartbeat', example('heartbeat', { service, host: 'ops1', apps: [] })));
@@ -313,6 +350,9 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
         ['jenkins-trigger', 'deploy.requested', undefined],
         ['git-hook', 'deploy.succeeded', undefined],
         ['keepalive', 'heartbeat', 'heartbeat.conductor.ops1'], // a heartbeat in another daemon's name
+        ['notifier', 'agent.command', undefined],
+        ['notifier', 'deploy.requested', undefined],
+        ['notifier', 'state.query', 'conductor.state.query.history'], // only the event log and single deployments
       ];
       for (const [user, type, routingKey] of forbidden) {
         const bus = await fleet.open(user, 'ops1', { publishTimeoutMs: 3_000 });
@@ -331,6 +371,8 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
       await expectRefused(watcher.subscribe({ patterns: ['#'] }, () => undefined), 'git-watcher binding #');
       const web = await fleet.open('web', 'ops1', { publishTimeoutMs: 3_000 });
       await expectRefused(web.subscribe({ patterns: ['agent.command.*'] }, () => undefined), 'web binding agent.command.*');
+      const notifier = await fleet.open('notifier', 'ops1', { publishTimeoutMs: 3_000 });
+      await expectRefused(notifier.subscribe({ patterns: ['agent.command.*'] }, () => undefined), 'notifier binding agent.command.*');
     } finally {
       await fleet.close();
     }

@@ -13,7 +13,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 export const DEPLOY_DIR = join(REPO_ROOT, 'deploy');
 
 /** Every daemon deploy/ provides for, in the order the docs list them. */
-export const DAEMONS = ['git-watcher', 'jenkins-trigger', 'repo-updater', 'keepalive', 'deploy-agent', 'conductor', 'web'] as const;
+export const DAEMONS = ['git-watcher', 'jenkins-trigger', 'repo-updater', 'keepalive', 'deploy-agent', 'conductor', 'web', 'notifier'] as const;
 export type DaemonName = (typeof DAEMONS)[number];
 
 /** Daemons not written yet: deploy/ carries their units and services already, marked as future. None now. */
