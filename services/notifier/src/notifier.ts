@@ -72,7 +72,7 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
       try {
         service = new NotifierService({ bus, logger, store, policy, config });
       } catch (error) {
-        if (error instanceof RangeError) throw new ConfigError('slack/github', error.message, undefined, { cause: error });
+        if (error instanceof RangeError) throw new ConfigError('slack/github/jenkins', error.message, undefined, { cause: error });
         throw error;
       }
       await service.start();

@@ -1,4 +1,4 @@
-// The configured notifiers (Slack, GitHub; each entry one destination of the scheduler, with its own
+// The configured notifiers (Slack, GitHub, Jenkins; each entry one destination of the scheduler, with its own
 // stored position): their config shape, and the Destination for each entry. Their URLs are the
 // operator's own, so they are not held to the subscriptions' destination allow-list.
 import { nameSchema } from '@deploybus/protocol';
@@ -8,6 +8,7 @@ import type { Destination } from './destination.js';
 import { DeploymentFactsCache } from './deployment-facts.js';
 import type { EventLog } from './event-log.js';
 import { githubDestination } from './github-destination.js';
+import { jenkinsDestination } from './jenkins-destination.js';
 import type { HttpSender } from './http-sender.js';
 import { SLACK_EVENTS, slackDestination } from './slack-destination.js';
 
@@ -45,6 +46,23 @@ export const notifiersConfigShape = {
       }),
     )
     .default([]),
+  /** Jenkins jobs started after a deploy succeeds (APP, ENV, REF, SHA, DEPLOYMENT_ID as parameters). */
+  jenkins: z
+    .array(
+      z.strictObject({
+        name: notifierName,
+        url: httpUrl,
+        user: z.string().min(1).max(256),
+        token: secretSchema,
+        job: z.string().regex(/^(?!.*(^|\/)\.\.?(\/|$))[^\s\p{Cc}]{1,256}$/u, 'must be a Jenkins job name, folders joined by "/"'),
+        app: nameSchema.optional(),
+        env: nameSchema.optional(),
+        parameters: z
+          .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/, 'must be a parameter name').refine((n) => !['APP', 'ENV', 'REF', 'SHA', 'DEPLOYMENT_ID'].includes(n), 'APP, ENV, REF, SHA and DEPLOYMENT_ID are set by the notifier'), z.string().max(4096))
+          .default({}),
+      }),
+    )
+    .default([]),
 };
 
 export interface NotifierDeps {
@@ -68,6 +86,9 @@ export function notifierDestinations(config: NotifiersConfig, deps: NotifierDeps
     ...config.slack.map((s) => unique(slackDestination({ name: s.name, webhookUrl: s.webhookUrl.reveal(), events: s.events, app: s.app, env: s.env, link, timeoutMs: deps.timeoutMs }, { sender: deps.sender, facts }))),
     ...config.github.map((g) =>
       unique(githubDestination({ name: g.name, apiUrl: g.apiUrl, token: g.token.reveal(), repos: g.repos, env: g.env, mode: g.mode, context: g.context, link, timeoutMs: deps.timeoutMs }, { sender: deps.sender, facts })),
+    ),
+    ...config.jenkins.map((j) =>
+      unique(jenkinsDestination({ name: j.name, url: j.url, user: j.user, token: j.token, job: j.job, app: j.app, env: j.env, parameters: j.parameters, timeoutMs: deps.timeoutMs }, { facts })),
     ),
   ];
 }

@@ -102,3 +102,37 @@ describe('notifiers', () => {
     expect(notifier).toBeDefined();
   });
 });
+
+describe('jenkins notifier', () => {
+  it('starts the configured Jenkins job once after a deploy succeeds (crumb, API token, parameters), and not after a failed one', async () => {
+    const { FakeJenkins } = await import('../../jenkins-trigger/test/support/fake-jenkins.js');
+    const jenkins = new FakeJenkins({ user: 'deploybot', token: 'jenkins-api-token-0123', jobs: ['qa/integration-tests'] });
+    await jenkins.listen();
+    cleanups.push(() => jenkins.close());
+    jenkins.failNext(1, 503);
+    const w = await notifierWorld();
+    await w.start();
+    await w.startNotifier(
+      { jenkins: [{ name: 'integration', url: jenkins.url, user: 'deploybot', token: { env: 'JENKINS_TOKEN' }, job: 'qa/integration-tests', env: 'production', parameters: { SUITE: 'smoke' } }] },
+      { JENKINS_TOKEN: 'jenkins-api-token-0123' },
+    );
+    await passBuild(w);
+    w.fleet.behaviour.set('web3', 'fail');
+    const bad = deploymentIdOf(await w.request({}));
+    expect((await finished(w, bad)).type).toBe('deploy.failed');
+    w.fleet.behaviour.delete('web3');
+    const ok = deploymentIdOf(await w.request({}));
+    expect((await finished(w, ok)).type).toBe('deploy.succeeded');
+    await waitFor('the job queued in Jenkins', () => jenkins.queue.size === 1);
+    const [item] = [...jenkins.queue.values()];
+    expect(item?.job).toBe('qa/integration-tests');
+    expect(Object.fromEntries(item?.parameters ?? [])).toEqual({ SUITE: 'smoke', APP: 'shop', ENV: 'production', REF: SHA, SHA, DEPLOYMENT_ID: ok });
+    const posts = jenkins.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/buildWithParameters'));
+    expect(jenkins.requests[0]?.status).toBe(503); // Jenkins' outage (on the crumb) was retried
+    expect(posts.map((r) => r.status)).toEqual([201]);
+    expect(posts.every((r) => r.user === 'deploybot' && r.crumb !== undefined)).toBe(true);
+    // A later poll does not start it again.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(jenkins.queue.size).toBe(1);
+  });
+});
