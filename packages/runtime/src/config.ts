@@ -2,8 +2,8 @@
 // schema. An unknown key or a bad value stops the daemon with a sentence that names the key. The
 // environment is a parameter, so tests need no globals.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { hostSchema } from '@deploybus/protocol';
 import { ConfigError } from './errors.js';
@@ -49,6 +49,11 @@ const ENV_OVERRIDES: ReadonlyArray<readonly [string, readonly string[], 'number'
   ['DEPLOYBUS_HOST', ['host']],
   ['DEPLOYBUS_LOG_LEVEL', ['logLevel']],
 ];
+
+// The YAML parser is loaded only for a YAML file (synchronously: loading config is synchronous), so a
+// daemon started from JSON does not carry it.
+const requireCjs = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireCjs('yaml') as typeof import('yaml')).parse(text);
 
 export function readConfigFile(file: string): unknown {
   let text: string;
