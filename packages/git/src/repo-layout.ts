@@ -1,9 +1,11 @@
 // Where things are in a local repository: its git dir, whether it is bare, where its hooks live
 // (core.hooksPath respected), and HEAD with its parent. For hooks and their installer. Argument
 // arrays only; git's own GIT_* variables from a calling hook are not passed on, so `path` decides.
+// execa is loaded on first use: importing this package (deploy-agent does, for its input checks) must not load it.
 import { isAbsolute, join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { GitCommandError } from './errors.js';
+
+let execaModule: Promise<typeof import('execa')> | undefined;
 
 export interface RepoLayout {
   /** Absolute git dir (`.../repo.git` when bare, `.../repo/.git` otherwise). */
@@ -27,12 +29,14 @@ function gitEnv(): Record<string, string> {
 }
 
 async function git(cwd: string, args: string[], operation: string): Promise<string> {
+  const { execa } = await (execaModule ??= import('execa'));
   const result = await execa('git', args, { cwd, env: gitEnv(), extendEnv: false, reject: false, timeout: 30_000, stdin: 'ignore' });
   if (result.exitCode !== 0 || result.failed) throw new GitCommandError(operation, String(result.stderr || result.message));
   return String(result.stdout).trim();
 }
 
 async function gitMaybe(cwd: string, args: string[]): Promise<string | undefined> {
+  const { execa } = await (execaModule ??= import('execa'));
   const result = await execa('git', args, { cwd, env: gitEnv(), extendEnv: false, reject: false, timeout: 30_000, stdin: 'ignore' });
   const out = String(result.stdout).trim();
   return result.exitCode === 0 && out !== '' ? out : undefined;
