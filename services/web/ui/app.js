@@ -431,7 +431,12 @@ async function renderOverview(_m, current) {
   const body = h('div', {});
   append(main, body);
   const draw = async () => {
-    const [apps, locks, roster] = await Promise.all([loadApps(), get('/api/locks').catch(() => []), get('/api/roster').catch(() => undefined)]);
+    const [apps, locks, roster, recent] = await Promise.all([
+      loadApps(),
+      get('/api/locks').catch(() => []),
+      get('/api/roster').catch(() => undefined),
+      get('/api/deploys', { limit: 8 }).catch(() => []),
+    ]);
     const matrices = new Map();
     await Promise.all(
       apps.flatMap((a) =>
@@ -453,44 +458,85 @@ async function renderOverview(_m, current) {
       body,
       h(
         'div',
-        { class: 'grid' },
-        apps.map((a) =>
-          h(
-            'section',
-            { class: 'panel app-card', 'aria-label': `Application ${a.app}` },
-            h('div', { class: 'panel-head' }, h('h2', {}, a.app), h('span', { class: 'subtle small' }, `${a.hosts.length} server${a.hosts.length === 1 ? '' : 's'}`)),
-            h(
-              'ul',
-              { class: 'env-list' },
-              a.envs.map((env) => {
-                const matrix = matrices.get(`${a.app}\u0000${env}`);
-                const summary = matrixSummary(matrix, envHostsFrom(roster, apps, a.app, env));
-                const lock = lockFor(locks, a.app, env);
-                return h(
-                  'li',
-                  {},
-                  h(
-                    'a',
-                    { class: 'env-link', href: `/apps/${seg(a.app)}/${seg(env)}` },
-                    h('span', { class: 'env-name' }, env),
-                    h('span', { class: 'env-summary' }, summary.text),
-                    summary.mixed ? badge('mixed') : null,
-                    summary.drift ? badge('drift') : null,
-                    lock ? badge('locked', undefined) : null,
-                  ),
-                );
-              }),
-            ),
-          ),
-        ),
+        { class: 'overview' },
+        h('div', { class: 'grid' }, appCards(apps, matrices, roster, locks ?? [])),
+        h('div', { class: 'side' }, recentPanel((recent ?? []).map(normDeployment)), fleetPanel(roster, locks ?? [])),
       ),
     );
   };
   await draw();
   current.every(10_000, () => void draw().catch(() => undefined));
   liveEvents(current, { types: 'deploy.*,lock.state' }, (e) => {
-    if (e.type === 'deploy.succeeded' || e.type === 'deploy.failed' || e.type === 'lock.state') void draw().catch(() => undefined);
+    if (e.type !== 'deploy.batch' && e.type !== 'deploy.host-result') void draw().catch(() => undefined);
   });
+}
+
+function recentPanel(rows) {
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'recent-heading' },
+    h('div', { class: 'panel-head' }, h('h2', { id: 'recent-heading' }, 'Recent deploys'), link('/history', 'All')),
+    rows.length === 0
+      ? h('p', { class: 'empty' }, 'No deploys yet.')
+      : h(
+          'ul',
+          { class: 'recent' },
+          rows.map((d) =>
+            h(
+              'li',
+              {},
+              h('a', { href: `/deploys/${seg(d.deploymentId)}` }, h('strong', {}, d.ref), ` → ${d.app} / ${d.env}`),
+              h('div', { class: 'small subtle' }, badge(d.state), ` ${d.requestedBy ?? ''} · `, agoEl(d.requestedAt)),
+            ),
+          ),
+        ),
+  );
+}
+
+function fleetPanel(roster, locks) {
+  const entries = Array.isArray(roster) ? roster : [];
+  const down = entries.filter((e) => e.state === 'down');
+  return h(
+    'section',
+    { class: 'panel', 'aria-labelledby': 'fleet-heading' },
+    h('div', { class: 'panel-head' }, h('h2', { id: 'fleet-heading' }, 'Fleet'), link('/roster', 'Roster')),
+    h('p', { class: 'fleet-line' }, badge(`${entries.length - down.length} up`, 'ok'), ' ', down.length > 0 ? badge(`${down.length} down`, 'bad') : badge('0 down')),
+    down.length > 0 ? h('p', { class: 'small' }, 'Silent: ', down.map((e) => `${e.service}@${e.host}`).join(', ')) : null,
+    h('h3', {}, 'Locks'),
+    locks.length === 0 ? h('p', { class: 'small subtle' }, 'None: every environment takes deploys.') : h('ul', { class: 'recent' }, locks.map((l) => h('li', { class: 'small' }, h('strong', {}, l.app ? `${l.env} (${l.app})` : l.env), ` by ${l.by}: ${l.reason}`))),
+  );
+}
+
+function appCards(apps, matrices, roster, locks) {
+  return apps.map((a) =>
+    h(
+      'section',
+      { class: 'panel app-card', 'aria-label': `Application ${a.app}` },
+      h('div', { class: 'panel-head' }, h('h2', {}, a.app), h('span', { class: 'subtle small' }, `${a.hosts.length} server${a.hosts.length === 1 ? '' : 's'}`)),
+      h(
+        'ul',
+        { class: 'env-list' },
+        a.envs.map((env) => {
+          const matrix = matrices.get(`${a.app}\u0000${env}`);
+          const summary = matrixSummary(matrix, envHostsFrom(roster, apps, a.app, env));
+          const lock = lockFor(locks, a.app, env);
+          return h(
+            'li',
+            {},
+            h(
+              'a',
+              { class: 'env-link', href: `/apps/${seg(a.app)}/${seg(env)}` },
+              h('span', { class: 'env-name' }, env),
+              h('span', { class: 'env-summary' }, summary.text),
+              summary.mixed ? badge('mixed') : null,
+              summary.drift ? badge('drift') : null,
+              lock ? badge('locked', undefined) : null,
+            ),
+          );
+        }),
+      ),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

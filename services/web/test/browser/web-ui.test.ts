@@ -251,4 +251,12 @@ async function walkThrough(page: Page): Promise<void> {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Roster' }).click();
   for (const host of ['stage1', 'web1', 'web2', 'web3']) await page.locator(`tr[data-host="${host}"][data-service="deploy-agent"]`).getByText('up', { exact: true }).waitFor();
   await shot(page, '11-roster');
+
+  // ---- the overview after it all: production runs one version again; the recent deploys list all three ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('region', { name: 'Application demo' }).getByRole('link', { name: /production/ }).getByText('v1.2.0 on 3 servers').waitFor();
+  const recent = page.getByRole('region', { name: 'Recent deploys' });
+  await recent.getByRole('link', { name: 'v1.1.0 → demo / production' }).waitFor();
+  expect(await recent.getByRole('link', { name: 'v1.2.0 → demo / production' }).count()).toBe(2);
+  await shot(page, '12-overview-after');
 }
