@@ -125,7 +125,8 @@ export class Authenticator {
    */
   authenticate(req: Request): Principal {
     const authorization = req.headers.authorization;
-    if (authorization !== undefined) {
+    // An empty header (some clients send one when no token is set) counts as none.
+    if (authorization !== undefined && authorization.trim() !== '') {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
       if (match?.[1] === undefined) throw new UnauthenticatedError('the Authorization header must be "Bearer <token>"');
       const name = this.checkToken(match[1]);
