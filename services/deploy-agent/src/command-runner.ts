@@ -1,6 +1,6 @@
 // Runs a hook or action program with execa: an argument list, never a shell; output read line by
 // line for the live log; the last lines kept for the failure report; killed after its timeout.
-import { execa } from 'execa';
+// execa is loaded on the first command, not at start: an idle agent does not carry it.
 
 export interface OutputLine {
   readonly stream: 'stdout' | 'stderr';
@@ -28,6 +28,8 @@ export interface CommandOutcome {
 export type CommandRunner = (options: RunCommandOptions) => Promise<CommandOutcome>;
 
 const KEEP_LINES = 20;
+
+let execaModule: Promise<typeof import('execa')> | undefined;
 const MAX_LINE = 8192;
 
 export const runCommand: CommandRunner = async (options) => {
@@ -40,6 +42,7 @@ export const runCommand: CommandRunner = async (options) => {
     if (lastLines.length > KEEP_LINES) lastLines.shift();
     options.onLine({ stream, text: line, at: new Date().toISOString() });
   };
+  const { execa } = await (execaModule ??= import('execa'));
   const base: Record<string, string> = { PATH: process.env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LANG: process.env['LANG'] ?? 'C.UTF-8' };
   const child = execa(file, args, {
     cwd: options.cwd,

@@ -12,7 +12,7 @@ export interface ReleaseStrategy {
   build(app: AppConfig, sha: string, releaseDir: string): Promise<void>;
 }
 
-export type MirrorGit = Pick<GitClient, 'ensureMirror' | 'fetchMirror' | 'resolveRef'>;
+export type MirrorGit = Pick<GitClient, 'resolveInMirror' | 'fetchRefs' | 'resolveRef'>;
 
 export class GitReleaseStrategy implements ReleaseStrategy {
   readonly kind = 'git-release' as const;
@@ -25,10 +25,10 @@ export class GitReleaseStrategy implements ReleaseStrategy {
 
   async resolve(app: AppConfig, ref: string): Promise<{ sha: string; fetched: boolean } | undefined> {
     const mirror = mirrorPath(this.mirrorsDir, app.repo);
-    await this.git.ensureMirror(mirror, app.url);
-    const sha = await this.git.resolveRef(mirror, ref);
+    // One git process when the mirror has the ref (repo-updater fetched it after the green build).
+    const sha = await this.git.resolveInMirror(mirror, app.url, ref);
     if (sha !== undefined) return { sha, fetched: false };
-    await this.git.fetchMirror(mirror);
+    await this.git.fetchRefs(mirror);
     const fetched = await this.git.resolveRef(mirror, ref);
     return fetched === undefined ? undefined : { sha: fetched, fetched: true };
   }
