@@ -14,6 +14,8 @@ export type ApiErrorCode =
   | 'bus_unavailable'
   | 'conductor_unavailable'
   | 'conductor_error'
+  | 'unsupported_media_type'
+  | 'body_too_large'
   | 'internal';
 
 export class ApiError extends Error {

@@ -2,7 +2,7 @@
 // problem becomes a 400 whose `field` names it (unknown fields included, so a typo is not silently ignored).
 import type { Request } from 'express';
 import { z } from 'zod';
-import { InvalidFieldError } from './errors.js';
+import { ApiError, InvalidFieldError } from './errors.js';
 
 export function fieldOf(issue: z.core.$ZodIssue): string {
   const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
@@ -36,6 +36,10 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.out
 /** The JSON body as an object (an absent body is `{}`, so required fields are reported by name). */
 export function bodyOf(req: Request): unknown {
   const body: unknown = req.body;
+  // A body no parser took (text/plain, a missing Content-Type) would otherwise read as "app: is required".
+  if (body === undefined && Number(req.headers['content-length'] ?? 0) > 0) {
+    throw new ApiError(415, 'unsupported_media_type', `send the body as JSON with Content-Type: application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`);
+  }
   if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return {};
   if (typeof body !== 'object' || Array.isArray(body)) throw new InvalidFieldError('', 'the body must be a JSON object');
   return body;

@@ -241,6 +241,9 @@ describe('web: bad input and unavailability', () => {
     const json = await w.api('/api/deploys', { method: 'POST', body: '{"app": ' });
     expect(json.status).toBe(400);
     expect(json.body.error.code).toBe('bad_json');
+    const text = await w.api('/api/deploys', { method: 'POST', body: '{"app":"shop"}', headers: { 'content-type': 'text/plain' } });
+    expect(text.status).toBe(415);
+    expect(text.body.error.code).toBe('unsupported_media_type');
     const unknown = await w.api('/api/nothing-here');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
