@@ -68,6 +68,11 @@ export function parseCanary(value: string): number {
   return parseIntIn(value, 0, 1_000);
 }
 
+/** A TCP port; 0 lets the system pick a free one. */
+export function parsePort(value: string): number {
+  return parseIntIn(value, 0, 65_535);
+}
+
 export function parseLimit(value: string): number {
   return parseIntIn(value, 1, 1_000);
 }

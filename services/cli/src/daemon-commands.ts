@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runDaemon } from '@deploybus/runtime';
+import { parsePort } from './cli-arguments.js';
 import type { CliIo } from './cli-io.js';
 
 /** Each daemon's name and what it does, in the order --help lists them. */
@@ -19,8 +20,15 @@ export const DAEMON_COMMANDS: Readonly<Record<string, string>> = {
   web: 'the web UI, the HTTP API and the live event stream.',
 };
 
-/** Never settles: a running daemon's own SIGTERM/SIGINT handling ends the process. */
-const runForever = (): Promise<never> => new Promise<never>(() => undefined);
+/**
+ * Never settles: a running daemon's own SIGTERM/SIGINT handling ends the process. The timer keeps
+ * the process alive even when nothing else would (a daemon on the in-memory bus with no server has
+ * only unref'd timers), instead of node ending it with "unsettled top-level await".
+ */
+const runForever = (): Promise<never> =>
+  new Promise<never>(() => {
+    setInterval(() => undefined, 1 << 30);
+  });
 
 export function registerDaemonCommands(program: Command, io: CliIo): void {
   program
@@ -28,11 +36,15 @@ export function registerDaemonCommands(program: Command, io: CliIo): void {
     .description('start everything in one process (as `npm start` does): every daemon on the in-memory bus, an embedded ledger, a demo repository and a demo fleet. Ctrl-C stops it.')
     .option('--data-dir <dir>', 'where the demo repository, servers, ledger and logs live (default: DEPLOYBUS_DATA_DIR, else ./.deploybus-data)')
     .option('--bus-url <url>', 'run on RabbitMQ (stomp://... or amqp://...) instead of the in-memory bus (default: DEPLOYBUS_BUS_URL)')
-    .addHelpText('after', '\nExamples:\n  deploybus up\n  deploybus up --data-dir /tmp/deploybus-demo\n  DEPLOYBUS_BUS_URL=amqp://deploybus:secret@127.0.0.1:5672/deploybus deploybus up')
-    .action(async (flags: { dataDir?: string; busUrl?: string }) => {
+    .option('--web-port <port>', 'port of the web UI and API on 127.0.0.1, 0 for any free one (default: DEPLOYBUS_WEB_PORT, else 8600)', parsePort)
+    .option('--webhook-port <port>', 'port of git-watcher\'s webhooks, 0 for any free one (default: DEPLOYBUS_WEBHOOK_PORT, else 8650)', parsePort)
+    .addHelpText('after', '\nExamples:\n  deploybus up\n  deploybus up --data-dir /tmp/deploybus-demo --web-port 0\n  DEPLOYBUS_BUS_URL=amqp://deploybus:secret@127.0.0.1:5672/deploybus deploybus up')
+    .action(async (flags: { dataDir?: string; busUrl?: string; webPort?: number; webhookPort?: number }) => {
       // The all-in-one's main reads its settings from the environment; flags are the same settings.
       if (flags.dataDir !== undefined) process.env['DEPLOYBUS_DATA_DIR'] = resolve(io.cwd, flags.dataDir);
       if (flags.busUrl !== undefined) process.env['DEPLOYBUS_BUS_URL'] = flags.busUrl;
+      if (flags.webPort !== undefined) process.env['DEPLOYBUS_WEB_PORT'] = String(flags.webPort);
+      if (flags.webhookPort !== undefined) process.env['DEPLOYBUS_WEBHOOK_PORT'] = String(flags.webhookPort);
       // main.js sits next to the package's entry point; importing it runs it, exactly as `npm start` does.
       await import(new URL('./main.js', import.meta.resolve('@deploybus/all-in-one')).href);
       await runForever();
