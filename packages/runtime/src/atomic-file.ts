@@ -9,6 +9,11 @@ export interface AtomicWriteOptions {
   readonly mode?: number;
   /** Create the parent directories (mode 0o700) first (default true). */
   readonly createDirs?: boolean;
+  /**
+   * Also sync the directory after the rename (default false), so the new name itself survives a power
+   * loss: for state that must never go back to the old content (e.g. ids of commands already run).
+   */
+  readonly syncDirectory?: boolean;
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
@@ -27,5 +32,13 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   } catch (error) {
     await unlink(tmp).catch(() => undefined);
     throw error;
+  }
+  if (options.syncDirectory === true) {
+    const directory = await open(dir, 'r');
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
   }
 }
