@@ -104,7 +104,7 @@ const badgeTone = {
   succeeded: 'ok', up: 'ok', ok: 'ok',
   failed: 'bad', down: 'bad', 'no-response': 'bad', refused: 'bad', 'rolled-back': 'warn',
   cancelled: 'warn', superseded: 'warn', drift: 'warn', mixed: 'warn', locked: 'warn',
-  running: 'run', deploying: 'run', queued: 'idle', waiting: 'idle',
+  running: 'run', deploying: 'run', queued: 'idle', waiting: 'idle', skipped: 'idle',
 };
 
 function badge(text, tone, extra) {
@@ -756,6 +756,7 @@ async function renderDeployForm(_m, current) {
   const hostBox = h('div', { class: 'host-checks inactive', role: 'group', 'aria-label': 'Chosen servers' });
   const batchInput = h('input', { type: 'text', name: 'batchSize', value: '1', inputmode: 'numeric', pattern: '^([1-9][0-9]*|(100|[1-9][0-9]?)%)$', autocomplete: 'off' });
   const canaryInput = h('input', { type: 'number', name: 'canary', value: '0', min: '0', max: '1000', step: '1' });
+  const pauseInput = h('input', { type: 'number', name: 'pause', value: '0', min: '0', max: '86400', step: '1' });
   const forceInput = h('input', { type: 'checkbox', name: 'force' });
   const formMessages = h('div', { 'aria-live': 'polite' });
   const lockArea = h('div', {});
@@ -774,7 +775,7 @@ async function renderDeployForm(_m, current) {
       h('div', { class: 'choices' }, h('label', { class: 'choice' }, allRadio, h('span', { id: 'all-servers-label' }, 'All servers')), h('label', { class: 'choice' }, someRadio, 'Chosen servers')),
       hostBox,
     ),
-    h('div', { class: 'row' }, field('Batch size', batchInput, 'Servers per batch: a number, or a share such as 25%.'), field('Canary', canaryInput, 'Servers deployed first, alone (0: none).')),
+    h('div', { class: 'row' }, field('Batch size', batchInput, 'Servers per batch: a number, or a share such as 25%.'), field('Canary', canaryInput, 'Servers deployed first, alone (0: none).'), field('Pause between batches', pauseInput, 'Seconds to wait before each next batch.')),
     h('label', { class: 'choice small' }, forceInput, 'Force: skip the lock and build checks (admins only)'),
     formMessages,
     h('div', { class: 'form-actions' }, reviewButton),
@@ -893,6 +894,11 @@ async function renderDeployForm(_m, current) {
     setInvalid(canaryInput, !canaryOk);
     if (!canaryOk) problems.push('Canary must be a whole number from 0 to 1000.');
     else if (canary > 0) request.canary = canary;
+    const pause = pauseInput.value.trim() === '' ? 0 : Number(pauseInput.value);
+    const pauseOk = Number.isInteger(pause) && pause >= 0 && pause <= 86_400;
+    setInvalid(pauseInput, !pauseOk);
+    if (!pauseOk) problems.push('Pause between batches must be a whole number of seconds from 0 to 86400.');
+    else if (pause > 0) request.pauseMs = pause * 1000;
     if (forceInput.checked) request.force = true;
     return { request, problems };
   };
@@ -920,6 +926,7 @@ async function renderDeployForm(_m, current) {
         h('dd', {}, String(request.batchSize)),
         h('dt', {}, 'Canary'),
         h('dd', {}, request.canary ? `${request.canary} server${request.canary === 1 ? '' : 's'} first` : 'none'),
+        request.pauseMs ? [h('dt', {}, 'Pause'), h('dd', {}, `${request.pauseMs / 1000} s between batches`)] : null,
         request.force ? [h('dt', {}, 'Force'), h('dd', {}, badge('skips lock and build checks', 'bad'))] : null,
       ),
       result,
@@ -1069,11 +1076,14 @@ async function renderDeployment(id, current) {
         ['Host', 'State', 'Steps', { label: 'Time', num: true }, 'Release / error'],
         model.order.map((host) => {
           const m = hostModel(host);
+          // A host the rollout never reached (cancelled, or stopped by a failure) was skipped, not waiting.
+          const ended = model.deployment && FINISHED.has(model.deployment.state);
+          const shown = ended && ['waiting', 'deploying', 'running'].includes(m.state) ? 'skipped' : m.state;
           return h(
             'tr',
             { 'data-host': host },
             h('th', { scope: 'row' }, host),
-            h('td', {}, badge(m.state)),
+            h('td', {}, badge(shown)),
             h('td', {}, m.steps.size === 0 ? h('span', { class: 'subtle small' }, '–') : h('ul', { class: 'steps', 'aria-label': `Steps on ${host}` }, [...m.steps.entries()].map(([step, s]) => h('li', { class: `step ${s}`, title: s === 'ok' ? 'done' : s === 'bad' ? 'failed' : 'running' }, `${s === 'ok' ? '✓ ' : s === 'bad' ? '✗ ' : '… '}${step}`)))),
             h('td', { class: 'num' }, m.durationMs !== undefined ? duration(m.durationMs) : '–'),
             h('td', { class: m.error ? 'small' : 'mono small' }, m.error ?? m.release ?? ''),

@@ -259,4 +259,42 @@ async function walkThrough(page: Page): Promise<void> {
   await recent.getByRole('link', { name: 'v1.1.0 → demo / production' }).waitFor();
   expect(await recent.getByRole('link', { name: 'v1.2.0 → demo / production' }).count()).toBe(2);
   await shot(page, '12-overview-after');
+
+  // ---- cancel a running deploy: v1.0.0 in batches of one with a long pause, cancelled during the pause ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Deploy' }).click();
+  await page.locator('select[name="ref"]:not([disabled])').waitFor();
+  await page.getByLabel('Tag', { exact: true }).selectOption('v1.0.0');
+  await page.getByLabel('Batch size').fill('1');
+  await page.getByLabel('Pause between batches').fill('600');
+  await page.getByRole('button', { name: 'Review deploy' }).click();
+  const confirmPause = page.getByRole('region', { name: 'Confirm deploy' });
+  await confirmPause.getByText('600 s between batches').waitFor();
+  await confirmPause.getByRole('button', { name: 'Deploy now' }).click();
+  await page.waitForURL(/\/deploys\/[^/]+$/);
+  await page.getByRole('heading', { name: 'v1.0.0 → demo / production' }).waitFor();
+  // The first batch finishes, then the rollout waits out its pause: the moment to cancel.
+  const liveHosts = page.getByRole('region', { name: 'Hosts' });
+  const finished = liveHosts.locator('tbody tr').filter({ hasText: 'succeeded' });
+  await finished.first().waitFor();
+  const firstHost = (await finished.first().getAttribute('data-host')) ?? '';
+  expect(['web1', 'web2', 'web3']).toContain(firstHost);
+  await page.getByRole('status', { name: 'Deploy state' }).getByText('running').waitFor();
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByRole('button', { name: 'Cancel deploy' }).click();
+  await page.getByRole('status', { name: 'Deploy state' }).getByText('cancelled').waitFor({ timeout: 60_000 });
+  for (const host of ['web1', 'web2', 'web3'].filter((h) => h !== firstHost)) {
+    expect(await liveHosts.locator(`tr[data-host="${host}"]`).textContent()).toContain('skipped');
+  }
+  expect(await page.getByRole('button', { name: 'Cancel deploy' }).isVisible()).toBe(false);
+  await shot(page, '13-deploy-cancelled');
+
+  // ---- drift: the cancelled deploy left one server on v1.0.0 while the last deployed release is v1.2.0 ----
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  await page.getByRole('region', { name: 'Application demo' }).getByRole('link', { name: /production/ }).click();
+  const driftRow = matrix.locator(`tr[data-host="${firstHost}"]`);
+  await driftRow.getByText('v1.0.0', { exact: true }).waitFor();
+  await driftRow.getByText('drift').waitFor();
+  await matrixPanel.getByText('mixed versions').waitFor();
+  expect(await matrixPanel.getByTestId('versions').textContent()).toBe('v1.2.0 ×2, v1.0.0 ×1');
+  await shot(page, '14-matrix-drift');
 }
