@@ -16,6 +16,7 @@ export const DAEMON_COMMANDS: Readonly<Record<string, string>> = {
   keepalive: 'keeps the roster of live daemons from their heartbeats.',
   'git-watcher': 'commit events from hooks, webhooks and polling.',
   'jenkins-trigger': 'starts Jenkins jobs for commits and relays build results.',
+  notifier: 'HTTP callbacks, Slack, GitHub and Jenkins notifications of deploy events.',
   'repo-updater': 'keeps this server\'s git mirrors fresh after green builds.',
   web: 'the web UI, the HTTP API and the live event stream.',
 };
