@@ -27,9 +27,17 @@ export interface DeliveryPositionsTable {
   updated_at: string;
 }
 
+/** Which notifier delivers (several may share the store; one delivers at a time). */
+export interface NotifierLeasesTable {
+  key: string;
+  owner: string;
+  expires_at: string;
+}
+
 export interface SubscriptionDatabase {
   notifier_subscriptions: SubscriptionsTable;
   notifier_positions: DeliveryPositionsTable;
+  notifier_leases: NotifierLeasesTable;
 }
 
 /** Never edit a migration that has shipped; add the next one. */
@@ -58,6 +66,16 @@ export function subscriptionMigrations(engine: Engine): Record<string, Migration
           .addColumn('failures', 'integer', (c) => c.notNull())
           .addColumn('last_error', 'text')
           .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0002-leases': {
+      async up(db: Kysely<unknown>): Promise<void> {
+        await db.schema
+          .createTable('notifier_leases')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('owner', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
           .execute();
       },
     },

@@ -148,6 +148,33 @@ export class SubscriptionStore {
     return (await this.#db.selectFrom('notifier_positions').selectAll().orderBy('destination').execute()).map(toPosition);
   }
 
+  /**
+   * Takes (or extends) the lease `key` for `owner` when it is free, expired or already `owner`'s; one
+   * statement, so two notifiers racing for it cannot both win. Same rule as the ledger's leases.
+   */
+  async tryAcquireLease(key: string, owner: string, ttlMs: number, now: TimeInput): Promise<boolean> {
+    const at = toIso(now, 'now');
+    const expiresAt = new Date(Date.parse(at) + checkTtl(ttlMs)).toISOString();
+    const row = await this.#db
+      .insertInto('notifier_leases')
+      .values({ key, owner, expires_at: expiresAt })
+      .onConflict((oc) =>
+        oc
+          .column('key')
+          .doUpdateSet((eb) => ({ owner: eb.ref('excluded.owner'), expires_at: eb.ref('excluded.expires_at') }))
+          .where((eb) => eb.or([eb('notifier_leases.expires_at', '<=', at), eb('notifier_leases.owner', '=', owner)])),
+      )
+      .returning('owner')
+      .executeTakeFirst();
+    return row?.owner === owner;
+  }
+
+  /** Gives a lease up (on shutdown) so another notifier takes over at once. */
+  async releaseLease(key: string, owner: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('notifier_leases').where('key', '=', key).where('owner', '=', owner).executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
   /** Records where a destination is (insert or replace). */
   async savePosition(destination: string, p: DeliveryPositionInput): Promise<void> {
     checkCursor(p.cursor, 'cursor');
@@ -159,6 +186,11 @@ export class SubscriptionStore {
       .onConflict((oc) => oc.column('destination').doUpdateSet(row))
       .execute();
   }
+}
+
+function checkTtl(ttlMs: number): number {
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new LedgerInputError('ttlMs', `must be a whole number above 0, got ${ttlMs}`);
+  return ttlMs;
 }
 
 function checkCursor(value: number, field: string): void {

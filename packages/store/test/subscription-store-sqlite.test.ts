@@ -25,7 +25,7 @@ it('shares one SQLite file with the ledger: each migrates its own tables', async
   const store = await openSubscriptionStore(url);
   try {
     expect(await ledger.migrate()).toEqual(['0001-initial']);
-    expect(await store.migrate()).toEqual(['0001-subscriptions']);
+    expect(await store.migrate()).toEqual(['0001-subscriptions', '0002-leases']);
     expect(await ledger.migrate()).toEqual([]);
   } finally {
     await store.close();

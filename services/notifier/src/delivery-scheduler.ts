@@ -11,6 +11,8 @@
 // the receiver took it and before the cursor was stored sends it again, so receivers deduplicate by id.
 //
 // Wake-ups come from the bus (an event was published) and, as a fallback, from polling every `pollMs`.
+// Several notifiers may share one store; only the one holding the store's delivery lease delivers (the
+// service calls setActive), and on taking over it reads every position back from the store first.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '@deploybus/bus';
 import type { Logger } from '@deploybus/runtime';
@@ -86,6 +88,7 @@ export class DeliveryScheduler {
   #head = 0;
   #pollTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #active = true;
 
   constructor(deps: DeliverySchedulerDeps) {
     this.#d = deps;
@@ -126,6 +129,29 @@ export class DeliveryScheduler {
       removed: false,
     });
     this.#pump(destination.id);
+  }
+
+  /**
+   * Delivers (true) or only keeps the list (false: another notifier holds the lease). Becoming active
+   * reads every position back from the store, since the other notifier moved them on.
+   */
+  async setActive(active: boolean): Promise<void> {
+    if (active === this.#active) return;
+    this.#active = active;
+    if (!active) return;
+    for (const entry of this.#entries.values()) {
+      const stored = await this.#d.store.position(entry.destination.id);
+      if (stored !== undefined && entry.running === undefined) entry.status = { cursor: stored.cursor, state: stored.state, failures: stored.failures, lastError: stored.lastError };
+    }
+    this.wake();
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  ids(): string[] {
+    return [...this.#entries.keys()];
   }
 
   /** Stops delivering to a destination (its in-flight request is aborted). */
@@ -169,7 +195,7 @@ export class DeliveryScheduler {
 
   #pump(id: string): void {
     const entry = this.#entries.get(id);
-    if (entry === undefined || this.#stopped) return;
+    if (entry === undefined || this.#stopped || !this.#active) return;
     if (entry.running !== undefined) {
       entry.again = true;
       return;
@@ -189,7 +215,7 @@ export class DeliveryScheduler {
   async #drain(entry: Entry): Promise<void> {
     const { destination } = entry;
     const { log, logger, options } = this.#d;
-    while (!entry.removed && !this.#stopped) {
+    while (!entry.removed && !this.#stopped && this.#active) {
       if (entry.status.state === 'failing' && Date.now() < entry.nextProbeAt) return;
       let page;
       try {

@@ -44,8 +44,10 @@ export const notifierConfigSchema = daemonConfigSchema({
       probeMs: z.number().int().min(10).max(86_400_000).default(60_000),
       pollMs: z.number().int().min(10).max(3_600_000).default(5_000),
       pageSize: z.number().int().min(1).max(1000).default(100),
+      /** Several notifiers may share a store: the one holding this lease delivers; another takes over this long after it stops renewing. */
+      leaseTtlMs: z.number().int().min(100).max(3_600_000).default(15_000),
     })
-    .default({ maxConcurrent: 16, timeoutMs: 10_000, attempts: 6, backoffMs: 1_000, maxBackoffMs: 60_000, probeMs: 60_000, pollMs: 5_000, pageSize: 100 }),
+    .default({ maxConcurrent: 16, timeoutMs: 10_000, attempts: 6, backoffMs: 1_000, maxBackoffMs: 60_000, probeMs: 60_000, pollMs: 5_000, pageSize: 100, leaseTtlMs: 15_000 }),
   /** How long to wait for a conductor to answer an event-log query. */
   eventLog: z.strictObject({ timeoutMs: z.number().int().min(50).max(600_000).default(5_000) }).default({ timeoutMs: 5_000 }),
   ...notifiersConfigShape,
@@ -57,7 +59,7 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
   service: 'notifier',
   version: NOTIFIER_VERSION,
   configSchema: notifierConfigSchema,
-  async start({ config, bus, logger }) {
+  async start({ config, bus, logger, instance }) {
     let policy: DestinationPolicy;
     try {
       policy = new DestinationPolicy(config.destinations);
@@ -70,7 +72,7 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
       if (applied.length > 0) logger.info({ migrations: applied }, 'notifier store migrated');
       let service: NotifierService;
       try {
-        service = new NotifierService({ bus, logger, store, policy, config });
+        service = new NotifierService({ bus, logger, store, policy, config, instance });
       } catch (error) {
         if (error instanceof RangeError) throw new ConfigError('slack/github/jenkins', error.message, undefined, { cause: error });
         throw error;
@@ -96,7 +98,12 @@ export interface NotifierServiceOptions {
   readonly store: SubscriptionStore;
   readonly policy: DestinationPolicy;
   readonly config: NotifierConfig;
+  /** Unique per running notifier: owns the delivery lease. */
+  readonly instance: string;
 }
+
+/** The store's lease whose holder delivers. */
+export const DELIVERY_LEASE = 'notifier/deliver';
 
 /** The running notifier: scheduler, its destinations, and the bus subscriptions that feed it. */
 export class NotifierService {
@@ -105,6 +112,8 @@ export class NotifierService {
   readonly #subscriptions: Subscription[] = [];
   readonly #configured: Destination[];
   #recheck: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
 
   constructor(options: NotifierServiceOptions) {
     this.#o = options;
@@ -124,13 +133,13 @@ export class NotifierService {
   }
 
   async start(): Promise<void> {
-    const { bus, store } = this.#o;
-    const sender = policyHttpSender(this.#o.policy);
-    for (const subscription of await store.subscriptions()) {
-      await this.scheduler.add(webhookDestination(subscription, sender, { timeoutMs: this.#o.config.delivery.timeoutMs }));
-    }
+    const { bus, store, config } = this.#o;
+    await this.scheduler.setActive(await store.tryAcquireLease(DELIVERY_LEASE, this.#o.instance, config.delivery.leaseTtlMs, new Date()));
+    await this.#syncSubscriptions();
     for (const destination of this.#configured) await this.scheduler.add(destination);
     this.scheduler.start();
+    this.#leaseTimer = setInterval(() => void this.#tick(), Math.max(50, Math.min(config.delivery.pollMs, Math.floor(config.delivery.leaseTtlMs / 3))));
+    this.#leaseTimer.unref();
     this.#subscriptions.push(
       await bus.subscribe({ patterns: WAKE_PATTERNS }, () => {
         this.scheduler.wake();
@@ -145,8 +154,44 @@ export class NotifierService {
 
   async stop(): Promise<void> {
     clearTimeout(this.#recheck);
+    clearInterval(this.#leaseTimer);
     for (const s of this.#subscriptions.splice(0).reverse()) await s.unsubscribe().catch(() => undefined);
+    await this.#ticking;
     await this.scheduler.stop();
+    await this.#o.store.releaseLease(DELIVERY_LEASE, this.#o.instance).catch(() => undefined);
+  }
+
+  /** Keeps (or takes over) the delivery lease, and follows subscriptions another notifier made, deleted or enabled. */
+  async #tick(): Promise<void> {
+    if (this.#ticking !== undefined) return;
+    this.#ticking = (async () => {
+      try {
+        const { store, config } = this.#o;
+        const held = await store.tryAcquireLease(DELIVERY_LEASE, this.#o.instance, config.delivery.leaseTtlMs, new Date());
+        if (held !== this.scheduler.active) this.#o.logger.info({ delivering: held }, held ? 'delivery lease taken: this notifier delivers' : 'delivery lease held by another notifier: standing by');
+        await this.#syncSubscriptions();
+        await this.scheduler.setActive(held);
+      } catch (error) {
+        this.#o.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'notifier store not reachable; trying again');
+      } finally {
+        this.#ticking = undefined;
+      }
+    })();
+    await this.#ticking;
+  }
+
+  async #syncSubscriptions(): Promise<void> {
+    const { store } = this.#o;
+    const sender = policyHttpSender(this.#o.policy);
+    const stored = await store.subscriptions();
+    const known = new Set(this.scheduler.ids());
+    const current = new Set(stored.map((s) => s.id));
+    for (const s of stored) if (!known.has(s.id)) await this.scheduler.add(webhookDestination(s, sender, { timeoutMs: this.#o.config.delivery.timeoutMs }));
+    for (const id of known) if (id.startsWith('sub-') && !current.has(id)) this.scheduler.remove(id);
+    // An enable handled by another notifier shows as an active position in the store: try now.
+    for (const position of await store.positions()) {
+      if (position.state === 'active' && this.scheduler.status(position.destination)?.state === 'failing') this.scheduler.enable(position.destination);
+    }
   }
 
   async #onRequest(message: Message): Promise<void> {

@@ -40,7 +40,8 @@ export async function answerSubscriptionRequest(desk: SubscriptionDesk, p: Paylo
   const { store, scheduler } = desk;
   const action = p.action as (typeof SUBSCRIPTION_ACTIONS)[number];
   if (!SUBSCRIPTION_ACTIONS.includes(action)) return refused('action', `must be one of ${SUBSCRIPTION_ACTIONS.join(', ')}`);
-  const current = async (s: StoredSubscription): Promise<View> => viewOf(s, scheduler.status(s.id) ?? (await store.position(s.id)));
+  // A standby notifier's memory lags the one delivering: it answers from the store.
+  const current = async (s: StoredSubscription): Promise<View> => viewOf(s, (scheduler.active ? scheduler.status(s.id) : undefined) ?? (await store.position(s.id)));
   try {
     switch (action) {
       case 'create': {
@@ -76,6 +77,9 @@ export async function answerSubscriptionRequest(desk: SubscriptionDesk, p: Paylo
           await store.deleteSubscription(found.id);
           return { outcome: 'deleted', subscription: viewOf(found, undefined) };
         }
+        // Stored too: when another notifier holds the delivery lease, it sees this and tries at once.
+        const position = await store.position(found.id);
+        if (position?.state === 'failing') await store.savePosition(found.id, { cursor: position.cursor, state: 'active', failures: 0, lastError: position.lastError, at: new Date() });
         scheduler.enable(found.id);
         return { outcome: 'enabled', subscription: await current(found) };
       }

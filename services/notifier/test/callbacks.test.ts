@@ -169,3 +169,30 @@ describe('HTTP callbacks', () => {
     expect(r.calls.length).toBe(1);
   });
 });
+
+describe('HTTP callbacks with two notifiers on one store', () => {
+  it('delivers each event once: one notifier delivers, the other stands by and takes over when it stops', async () => {
+    const w = await notifierWorld();
+    await w.start();
+    const delivery = { attempts: 2, backoffMs: 10, maxBackoffMs: 20, probeMs: 100, pollMs: 50, timeoutMs: 5_000, leaseTtlMs: 300 };
+    const first = await w.startNotifier({ delivery });
+    await w.startNotifier({ host: 'notify2', delivery });
+    const r = await receiver();
+    // Made through whichever notifier takes the request; the other learns of it from the store.
+    await subscribe(w, r);
+    await passBuild(w);
+    const one = deploymentIdOf(await w.request({}));
+    await finished(w, one);
+    const expectedOne = await ledgerEventIds(w, one, ['deploy.']);
+    await waitFor('the first deploy delivered', () => r.calls.length >= expectedOne.length);
+
+    await first.stop();
+    const two = deploymentIdOf(await w.request({}));
+    await finished(w, two);
+    const expected = [...expectedOne, ...(await ledgerEventIds(w, two, ['deploy.']))];
+    await waitFor('the second deploy delivered by the other notifier', () => r.calls.length >= expected.length);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.eventIds()).toEqual(expected);
+    expect(r.calls.every((c) => c.verified)).toBe(true);
+  });
+});

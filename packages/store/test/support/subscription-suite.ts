@@ -27,7 +27,7 @@ export function subscriptionSuite(name: string, open: () => Promise<OpenedStore>
     beforeEach(async () => {
       opened = await open();
       store = opened.store;
-      expect(await store.migrate()).toEqual(['0001-subscriptions']);
+      expect(await store.migrate()).toEqual(['0001-subscriptions', '0002-leases']);
       expect(await store.migrate()).toEqual([]);
     });
     afterEach(() => opened.cleanup());
@@ -46,6 +46,19 @@ export function subscriptionSuite(name: string, open: () => Promise<OpenedStore>
       expect(await store.deleteSubscription('s-1')).toBe(false);
       expect(await store.subscription('s-1')).toBeUndefined();
       expect(await store.position('s-1')).toBeUndefined();
+    });
+
+    it('gives the delivery lease to one owner at a time, until it expires or is released', async () => {
+      const now = new Date('2026-11-22T10:00:00.000Z');
+      expect(await store.tryAcquireLease('deliver', 'a', 30_000, now)).toBe(true);
+      expect(await store.tryAcquireLease('deliver', 'b', 30_000, now)).toBe(false);
+      expect(await store.tryAcquireLease('deliver', 'a', 30_000, new Date(now.getTime() + 10_000))).toBe(true);
+      expect(await store.tryAcquireLease('deliver', 'b', 30_000, new Date(now.getTime() + 39_000))).toBe(false);
+      expect(await store.tryAcquireLease('deliver', 'b', 30_000, new Date(now.getTime() + 40_000))).toBe(true);
+      expect(await store.releaseLease('deliver', 'a')).toBe(false);
+      expect(await store.releaseLease('deliver', 'b')).toBe(true);
+      expect(await store.tryAcquireLease('deliver', 'a', 30_000, now)).toBe(true);
+      await expect(store.tryAcquireLease('deliver', 'a', 0, now)).rejects.toThrow(/ttlMs/);
     });
 
     it('saves and replaces positions, with state and the last error', async () => {

@@ -22,7 +22,7 @@ export async function notifierWorld(options: WorldOptions = {}): Promise<Notifie
   const w = (await world(options)) as NotifierWorld;
   w.notifier = undefined;
   w.startNotifier = async (overrides = {}, env = {}) => {
-    const file = join(w.dir, 'notifier.json');
+    const file = join(w.dir, `notifier-${String(overrides['host'] ?? NOTIFIER_HOST)}.json`);
     const config = {
       logLevel: 'silent',
       host: NOTIFIER_HOST,
@@ -40,8 +40,9 @@ export async function notifierWorld(options: WorldOptions = {}): Promise<Notifie
   };
   w.subscriptions = async (payload) => {
     const message = w.client.message('subscription.requested', { by: 'ada', ...payload }, { expectReplies: true });
-    const result = await w.client.request(message, { expect: [NOTIFIER_HOST], timeoutMs: 10_000 });
-    const reply = result.replies.get(NOTIFIER_HOST);
+    // Any notifier may answer (a shared queue).
+    const result = await w.client.request(message, { expect: ['notifier'], timeoutMs: 10_000, responderOf: () => 'notifier' });
+    const reply = result.replies.get('notifier');
     if (reply === undefined || !isMessageOfType(reply, 'subscription.state')) throw new Error(`the notifier did not answer ${payload.action}`);
     return reply.payload;
   };
