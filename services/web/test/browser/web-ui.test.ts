@@ -75,7 +75,7 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 describe('web UI in Chromium', () => {
-  it('signs in, deploys a tag to two servers live, shows the matrix change, and shows a locked deploy refused', async () => {
+  it('signs in, deploys a tag to two servers live, shows the matrix change, refuses a deploy to a locked environment, rolls back, cancels, signs out', async () => {
     const context = await browser!.newContext({ viewport: { width: 1366, height: 860 } });
     const page = await context.newPage();
     page.setDefaultTimeout(45_000);
@@ -297,4 +297,11 @@ async function walkThrough(page: Page): Promise<void> {
   await matrixPanel.getByText('mixed versions').waitFor();
   expect(await matrixPanel.getByTestId('versions').textContent()).toBe('v1.2.0 ×2, v1.0.0 ×1');
   await shot(page, '14-matrix-drift');
+
+  // ---- sign out: the session is gone, the UI is behind the sign-in page again ----
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.waitForURL(/\/login$/);
+  await page.goto(`${base}/history`);
+  await page.waitForURL(/\/login\?next=/);
+  await page.getByLabel('User name').waitFor();
 }
