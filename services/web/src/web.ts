@@ -49,6 +49,8 @@ export const webConfigSchema = daemonConfigSchema({
   /** How long to wait for the conductor or keepalive to answer. */
   requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
   sseHeartbeatMs: z.number().int().min(100).max(300_000).default(15_000),
+  /** Live event streams open at once; more are answered 503 (each holds a socket and a listener). */
+  sseMaxClients: z.number().int().min(1).max(100_000).default(1_000),
   /** Where the UI's files are (default: the package's ui/ folder). */
   uiDir: z.string().min(1).optional(),
 });
@@ -84,7 +86,7 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
       const ui = new UiShell(config.uiDir);
       new Gauge({ name: 'deploybus_web_live_clients', help: 'Clients connected to the live event stream.', registers: [metrics.registry], collect() { this.set(live.listenerCount); } });
       const app = createWebApp({
-        context: { gateway, auth, live, ui, logger, openapi: () => openapi, secureCookies: config.http.secureCookies, sseHeartbeatMs: config.sseHeartbeatMs },
+        context: { gateway, auth, live, ui, logger, openapi: () => openapi, secureCookies: config.http.secureCookies, sseHeartbeatMs: config.sseHeartbeatMs, sseMaxClients: config.sseMaxClients },
         bodyLimitBytes: config.http.bodyLimitBytes,
         registry: metrics.registry,
         ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),

@@ -37,6 +37,7 @@ describe('openapi.yaml', () => {
         openapi: () => document,
         secureCookies: false,
         sseHeartbeatMs: 15_000,
+        sseMaxClients: 10,
       },
       bodyLimitBytes: 1024 * 1024,
     });

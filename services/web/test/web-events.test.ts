@@ -94,6 +94,20 @@ describe('web: live events (SSE)', () => {
     await waitFor('every stream cleaned up', async () => (await liveClients(w)) === 0);
   });
 
+  it('refuses streams past sseMaxClients with 503', async () => {
+    const w = await webWorld({ webConfig: { sseMaxClients: 1 } });
+    const first = await openStream(w, '');
+    await waitFor('one stream', async () => (await liveClients(w)) === 1);
+    const second = await w.api('/api/events', { headers: { accept: 'text/event-stream' } });
+    expect(second.status).toBe(503);
+    expect(second.body.error.code).toBe('too_many_streams');
+    first.close();
+    await waitFor('no stream', async () => (await liveClients(w)) === 0);
+    const third = await openStream(w, '');
+    expect(third.status).toBe(200);
+    third.close();
+  });
+
   it('replays from the ledger first (after= or Last-Event-ID), then goes live without repeats', async () => {
     const w = await webWorld();
     await passBuild(w);

@@ -6,6 +6,7 @@ import { connectBus, type Bus } from '@deploybus/bus';
 import { Authenticator, BusGateway, eventMatches, InvalidFieldError, NoAnswerError, sseFrame, typeMatches, UnauthenticatedError } from '../src/index.js';
 import { deployFieldName, rollbackTarget, toApiDeployment, toDeployRequest, type LedgerDeployment } from '../src/deploy-requests.js';
 import { appsFromRoster } from '../src/routes/fleet.js';
+import { checkSameOrigin } from '../src/routes/session.js';
 import { randomName } from '../../../packages/bus/test/support/wait-for.js';
 
 const buses: Bus[] = [];
@@ -138,5 +139,16 @@ describe('BusGateway', () => {
     const quiet = new BusGateway({ bus: web, keepaliveHosts: ['ka1'], timeoutMs: 100 });
     await expect(quiet.roster()).rejects.toBeInstanceOf(NoAnswerError);
     await expect(quiet.query('history')).rejects.toMatchObject({ status: 503, code: 'conductor_unavailable' });
+  });
+});
+
+describe('checkSameOrigin', () => {
+  it('allows no Origin and the same host (whatever the scheme, e.g. TLS ended at a proxy); refuses other hosts and "null"', () => {
+    expect(() => checkSameOrigin(request({ host: 'deploy.example.com' }, 'POST'))).not.toThrow();
+    expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'https://deploy.example.com' }, 'POST'))).not.toThrow();
+    expect(() => checkSameOrigin(request({ host: '127.0.0.1:8600', 'x-forwarded-host': 'deploy.example.com', origin: 'https://deploy.example.com' }, 'POST'))).not.toThrow();
+    expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'https://evil.example.com' }, 'POST'))).toThrow(/cross-site/);
+    expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'https://deploy.example.com:444' }, 'POST'))).toThrow(/cross-site/);
+    expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'null' }, 'POST'))).toThrow(/cross-site/);
   });
 });

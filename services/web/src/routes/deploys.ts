@@ -23,6 +23,7 @@ export function deployRoutes(ctx: RouteContext): Router {
   router.post('/api/deploys', async (req, res) => {
     const body = parseWith(deployBodySchema, bodyOf(req));
     const queued = await ctx.gateway.deploy(toDeployRequest(body, principalOf(res).name), deployFieldName);
+    ctx.logger.info({ deploymentId: queued.deploymentId, app: queued.app, env: queued.env, ref: queued.ref, by: queued.requestedBy, position: queued.position }, 'deploy queued');
     res.status(202).json(acceptedBody(queued));
   });
 

@@ -72,6 +72,7 @@ export function eventRoutes(ctx: RouteContext): Router {
       res.json(await page(q, q.after ?? 0));
       return;
     }
+    if (ctx.live.listenerCount >= ctx.sseMaxClients) throw new ApiError(503, 'too_many_streams', `this server already serves ${ctx.sseMaxClients} live streams; try again later or page with JSON`);
     const lastEventId = req.headers['last-event-id'];
     const resumeFrom = typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : q.after;
     await stream(ctx, req, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);

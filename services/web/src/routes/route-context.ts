@@ -20,6 +20,8 @@ export interface RouteContext {
   readonly secureCookies: boolean;
   /** SSE comment lines this often keep proxies from closing an idle stream. */
   readonly sseHeartbeatMs: number;
+  /** Live streams open at once; more get 503. */
+  readonly sseMaxClients: number;
 }
 
 /** Who is asking; set by the auth middleware in front of every /api route. */

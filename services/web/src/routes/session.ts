@@ -6,13 +6,22 @@ import { CsrfError, UnauthenticatedError } from '../errors.js';
 import { LOGIN_PAGE_CSP, renderLoginPage, safeNext } from '../login-page.js';
 import { principalOf, type RouteContext } from './route-context.js';
 
-/** Refuses a POST whose Origin (when a browser sent one) is not this site. */
+/**
+ * Refuses a POST whose Origin (a browser always sends one on a cross-site POST) names another host.
+ * Hosts, not schemes, are compared: behind a proxy that ends TLS the web sees http while the browser
+ * says https, and a page of the same host is the same site either way.
+ */
 export function checkSameOrigin(req: Request): void {
   const origin = req.headers.origin;
   if (origin === undefined) return;
-  const host = req.headers.host;
-  const own = `${req.protocol}://${host ?? ''}`;
-  if (origin !== own) throw new CsrfError(`cross-site request refused: Origin ${origin} is not this site (${own})`);
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host.toLowerCase();
+  } catch {
+    throw new CsrfError(`cross-site request refused: Origin ${origin} is not this site`);
+  }
+  const host = (req.headers['x-forwarded-host'] === undefined ? req.headers.host : String(req.headers['x-forwarded-host']).split(',')[0]?.trim()) ?? '';
+  if (originHost !== host.toLowerCase()) throw new CsrfError(`cross-site request refused: Origin ${origin} is not this site (${host})`);
 }
 
 function sendLoginPage(res: Response, status: number, options: Parameters<typeof renderLoginPage>[0]): void {
