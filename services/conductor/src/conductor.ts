@@ -58,6 +58,7 @@ export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
         admins: config.admins,
         resolveRef: remoteRefResolver(repoUrls, git),
         listTags: remoteTagLister(repoUrls, git),
+        hasRepository: (app) => repoUrls.has(app),
         buildRepoOf: (app) => config.apps[app]?.buildRepo ?? app,
         eventRetentionMs: config.events.retentionMs,
       });

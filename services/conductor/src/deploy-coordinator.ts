@@ -62,6 +62,8 @@ export interface DeployCoordinatorOptions {
   /** Requesters who may force past the lock and build gates. */
   readonly admins: readonly string[];
   readonly resolveRef: RefResolver;
+  /** Whether the config gives `app` a repository URL (refusals say what to do accordingly). */
+  readonly hasRepository: (app: string) => boolean;
   /** An app's tags, newest first, for the `tags` state query. */
   readonly listTags: TagLister;
   /** The repository whose builds gate an app (default: the repository named like the app). */
@@ -278,7 +280,10 @@ export class DeployCoordinator {
     });
     if (decision.kind === 'refused' && decision.code !== 'BUILD_NOT_PASSED') return this.#refuse(message, decision.code, decision.reason);
     if (sha === undefined) {
-      return this.#refuse(message, 'BAD_REF', `${request.ref} does not name a commit of ${request.app} that the conductor can find; give a full commit id, or configure apps.${request.app}.repoUrl so tags and branches resolve`);
+      const why = this.#o.hasRepository(request.app)
+        ? `${request.ref} is not a tag, branch or commit of ${request.app}'s repository`
+        : `${request.ref} does not name a commit of ${request.app} that the conductor can find; give a full commit id, or configure apps.${request.app}.repoUrl so tags and branches resolve`;
+      return this.#refuse(message, 'BAD_REF', why);
     }
     if (decision.kind === 'refused') return this.#refuse(message, decision.code, decision.reason);
 

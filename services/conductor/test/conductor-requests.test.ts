@@ -222,6 +222,8 @@ describe('conductor: state queries over the bus', () => {
     expect((reply.payload as { result: Array<{ name: string; sha: string }> }).result.map((t) => t.name)).toEqual(['v1.10.0', 'v1.9.1', 'v1.2.0']);
     const noUrl = await query(w, { kind: 'tags', app: 'blog' });
     expect((noUrl.payload as { error: string }).error).toMatch(/^app: blog has no repository URL/);
+    const missing = await w.request({ ref: 'v9.9.9' });
+    expect(missing.payload).toMatchObject({ code: 'BAD_REF', reason: "v9.9.9 is not a tag, branch or commit of shop's repository" });
   });
 
   it('answers a bad query with an error naming the bad field', async () => {
