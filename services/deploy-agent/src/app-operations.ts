@@ -30,6 +30,12 @@ export interface OperationDeps {
   readonly now: () => Date;
 }
 
+/** The id of a command could not be put on disk: the command must not run (a crash could run it twice). */
+export class RecordError extends Error {
+  override readonly name = 'RecordError';
+  readonly code = 'RECORD_FAILED';
+}
+
 /** Thrown inside a step to end the operation with this step failed. */
 class StepFailure extends Error {
   constructor(
@@ -107,6 +113,12 @@ export interface DeployRequest {
   readonly app: AppConfig;
   readonly ref: string;
   readonly sha: string;
+  /**
+   * Resolves when the command's id is on disk (replay protection across a crash). The checkout may
+   * run before; hooks and the switch, which a second run would repeat, wait for it. A rejection
+   * fails the deploy at step "record" with nothing run.
+   */
+  readonly recorded?: Promise<void>;
 }
 
 /** Builds a release of `sha`, switches to it and checks it; on a failure after the switch, switches back. */
@@ -127,6 +139,11 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
       await strategy.build(app, sha, releasePath);
       await dir.writeInfo(name, { ref, sha });
     });
+    if (request.recorded !== undefined) {
+      await request.recorded.catch((error: unknown) => {
+        throw new StepFailure('record', error instanceof Error ? error.message : String(error), undefined, []);
+      });
+    }
     await runHook(deps, reporter, recorder, app, 'preDeploy', releasePath, env);
     await runHook(deps, reporter, recorder, app, 'preLink', releasePath, env);
     await recorder.run('switch', () => dir.switchTo(name));
@@ -141,10 +158,18 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
     await reporter.drain();
     return { ok: false, release: name, failedStep: error.step, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }), error: errorText(error, suffix), steps: recorder.steps };
   }
-  const previous = await dir.previous(name);
-  await dir.prune(app.keepReleases, new Set([name, ...(previous === undefined ? [] : [previous])])).catch(() => undefined);
   await reporter.drain();
   return { ok: true, release: name, steps: recorder.steps };
+}
+
+/**
+ * Removes the oldest releases beyond keepReleases, never `current` nor the one before it. Run after
+ * the deploy's reply (nobody should wait for old files to be deleted), before the app's next command.
+ */
+export async function pruneReleases(app: AppConfig, current: string): Promise<string[]> {
+  const dir = new ReleaseDir(app.deployRoot);
+  const previous = await dir.previous(current);
+  return dir.prune(app.keepReleases, new Set([current, ...(previous === undefined ? [] : [previous])]));
 }
 
 /** restart and health-check, shared by deploy and rollback. */

@@ -8,7 +8,7 @@ import { commandQueueName, commandRoutingKey, type Message, type PayloadInputOf 
 import { ConfigError, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
 import type { HeartbeatApps } from '@deploybus/runtime';
 import { buildActionArgv } from './action-command.js';
-import { appState, deployRelease, rollbackRelease, runAction, type OperationDeps, type OperationOutcome, type StepTime } from './app-operations.js';
+import { appState, deployRelease, pruneReleases, RecordError, rollbackRelease, runAction, type OperationDeps, type OperationOutcome, type StepTime } from './app-operations.js';
 import { checkCommand, type AgentCommand } from './command-check.js';
 import { runCommand, type CommandRunner } from './command-runner.js';
 import { deployAgentConfigSchema, loadTrustedKeys, type AppConfig, type DeployAgentConfig } from './config.js';
@@ -112,8 +112,24 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     return next;
   };
 
-  const carryOut = async (command: AgentCommand, expiresAtMs: number): Promise<void> => {
+  const recordFailure = (error: unknown): string => `cannot record the command id in ${config.stateDir} (${error instanceof Error ? error.message : String(error)}); not run`;
+  /** Waits for the command id to be on disk; false (and a failed reply) when it cannot be. */
+  const onDisk = async (command: AgentCommand, recorded: Promise<void>): Promise<boolean> => {
+    try {
+      await recorded;
+      return true;
+    } catch (error) {
+      const reason = recordFailure(error);
+      logger.error({ commandId: command.payload.commandId }, reason);
+      await send(command, { status: 'failed', failedStep: 'record', error: reason.slice(0, 4000) });
+      return false;
+    }
+  };
+
+  /** `recorded` resolves once the command id is on disk: awaited before anything a second run could repeat. */
+  const carryOut = async (command: AgentCommand, expiresAtMs: number, recorded: Promise<void>): Promise<void> => {
     const payload = command.payload;
+    if (payload.action !== 'deploy' && !(await onDisk(command, recorded))) return;
     if (payload.action === 'state') {
       await send(command, { status: 'succeeded', result: { apps: await Promise.all(config.apps.map(appState)) } });
       return;
@@ -143,7 +159,20 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: Math.round(performance.now() - start) }] : [];
           await send(command, { status: 'accepted' });
           const reporter = reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env });
-          await finish(command, await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha }, steps));
+          // The id's sync overlaps the resolve and the checkout (a new directory nobody uses yet, so a
+          // crash before the sync can only leave an unused directory); hooks and the switch wait for it.
+          const written = recorded.catch((error: unknown) => {
+            throw new RecordError(recordFailure(error));
+          });
+          written.catch(() => undefined); // deployRelease waits for it after the checkout
+          const outcome = await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha, recorded: written }, steps);
+          await refreshSnapshot(app); // heartbeats name the new release no later than the reply does
+          await finish(command, outcome);
+          if (outcome.ok && outcome.release !== undefined) {
+            await pruneReleases(app, outcome.release).catch((error: unknown) => {
+              logger.warn({ app: app.name, err: error instanceof Error ? error.message : String(error) }, 'old releases not pruned; the next deploy tries again');
+            });
+          }
         } else if (payload.action === 'rollback') {
           if (payload.release !== undefined && !(await new ReleaseDir(app.deployRoot).list()).includes(payload.release)) {
             await refuse(command, 'BAD_RELEASE', `release ${payload.release} does not exist for app ${app.name}`);
@@ -184,17 +213,12 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       await refuse(message, check.code, check.reason);
       return;
     }
-    // Recorded before anything runs: a crash mid-command must not let a redelivery run it twice.
-    try {
-      await executed.record(message.payload.commandId, check.expiresAtMs);
-    } catch (error) {
-      const reason = `cannot record the command id in ${config.stateDir} (${error instanceof Error ? error.message : String(error)}); not run`;
-      logger.error({ commandId: message.payload.commandId }, reason);
-      await send(message, { status: 'failed', failedStep: 'record', error: reason.slice(0, 4000) });
-      return;
-    }
+    // Taken now (a replay is refused from here on) and on disk before anything runs that a
+    // redelivery after a crash could run twice: carryOut waits for `recorded` before that.
+    const recorded = executed.record(message.payload.commandId, check.expiresAtMs);
+    recorded.catch(() => undefined); // handled where carryOut waits for it
     logger.info({ commandId: message.payload.commandId, action: message.payload.action, keyId: check.keyId }, 'command taken');
-    await carryOut(message, check.expiresAtMs);
+    await carryOut(message, check.expiresAtMs, recorded);
   };
 
   let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);
@@ -221,6 +245,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       await subscription?.unsubscribe();
       subscription = undefined;
       await idle();
+      await executed.close();
     },
   };
 }

@@ -9,4 +9,4 @@ export { GitReleaseStrategy, type ReleaseStrategy, type MirrorGit } from './rele
 export { runCommand, type CommandRunner, type CommandOutcome, type OutputLine, type RunCommandOptions } from './command-runner.js';
 export { runHealthCheck, type HealthOutcome, type HealthCheckOptions } from './health-check.js';
 export { TaskReporter, type TaskScope, type TaskReporterOptions } from './task-reporter.js';
-export { deployRelease, rollbackRelease, runAction, appState, type OperationOutcome, type OperationDeps, type StepTime, type DeployRequest } from './app-operations.js';
+export { deployRelease, pruneReleases, RecordError, rollbackRelease, runAction, appState, type OperationOutcome, type OperationDeps, type StepTime, type DeployRequest } from './app-operations.js';

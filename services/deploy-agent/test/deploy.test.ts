@@ -123,6 +123,7 @@ describe('deploy', () => {
       expect(reply.payload.status).toBe('succeeded');
       names.push(reply.payload.release!);
     }
+    await f.agent.idle(); // old releases are removed after the reply
     expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names.slice(-2));
     expect(await currentTarget(f)).toBe(`releases/${names[3]!}`);
   });

@@ -2,6 +2,7 @@
 // replayed (also after a restart), unknown app, wrong environment, bad or missing ref, hostile refs,
 // unknown actions and bad action parameters.
 import { existsSync } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -88,6 +89,23 @@ describe('refused commands', () => {
     const afterRestart = f.command({ action: 'run', app: 'shop', name: 'touch', params: {}, commandId: command.payload.commandId });
     await f.send(afterRestart);
     await waitFor('the replay after a restart refused', () => f.repliesTo(command.payload.commandId).filter((r) => r.payload.status === 'refused').length === 2);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a command whose id cannot be put on disk runs no hook and switches nothing (a crash could run it twice)', async () => {
+    const { f, marker } = await start();
+    const log = join(f.config.stateDir, 'executed-commands.log');
+    await rm(log, { force: true });
+    await mkdir(log); // appending to the log now fails
+    const deploy = f.command(deployPayload('v1.0.0'));
+    const reply = await f.run(deploy);
+    expect(reply.payload).toMatchObject({ status: 'failed', failedStep: 'record' });
+    expect(reply.payload.error).toContain('cannot record the command id');
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(f.deployRoot, 'current'))).toBe(false);
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual([]); // the checkout made before the failure is gone
+    const action = f.command({ action: 'run', app: 'shop', name: 'touch', params: {} });
+    expect((await f.run(action)).payload).toMatchObject({ status: 'failed', failedStep: 'record' });
     expect(existsSync(marker)).toBe(false);
   });
 
