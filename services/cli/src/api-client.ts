@@ -35,30 +35,32 @@ export const queuedDeploySchema = z.looseObject({
 export type QueuedDeploy = z.output<typeof queuedDeploySchema>;
 
 /** One deployment as history, the queue and the deployment itself show it. Old ledger names (id, createdAt) are read too. */
-const deploymentFields = z
-  .looseObject({
-    deploymentId: z.string().optional(),
-    id: z.string().optional(),
-    app: z.string(),
-    env: z.string(),
-    ref: z.string(),
-    sha: optionalString,
-    state: z.string(),
-    requestedBy: optionalString,
-    requestedAt: optionalString,
-    createdAt: optionalString,
-    startedAt: optionalString,
-    finishedAt: optionalString,
-    durationMs: optionalNumber,
-    reason: optionalString,
-  })
-  .refine((d) => d.deploymentId !== undefined || d.id !== undefined, { message: 'deploymentId: required', path: ['deploymentId'] });
+const deploymentShape = {
+  deploymentId: z.string().optional(),
+  id: z.string().optional(),
+  app: z.string(),
+  env: z.string(),
+  ref: z.string(),
+  sha: optionalString,
+  state: z.string(),
+  requestedBy: optionalString,
+  requestedAt: optionalString,
+  createdAt: optionalString,
+  startedAt: optionalString,
+  finishedAt: optionalString,
+  durationMs: optionalNumber,
+  reason: optionalString,
+};
+const hasId = { message: 'deploymentId: required', path: ['deploymentId'] };
 
-function normalizeDeployment<T extends z.output<typeof deploymentFields>>(d: T): T & { deploymentId: string; requestedAt: string | undefined } {
+function normalizeDeployment<T extends { deploymentId?: string | undefined; id?: string | undefined; requestedAt: string | undefined; createdAt: string | undefined }>(d: T): T & { deploymentId: string } {
   return { ...d, deploymentId: d.deploymentId ?? d.id ?? '', requestedAt: d.requestedAt ?? d.createdAt };
 }
 
-export const deploymentSummarySchema = deploymentFields.transform(normalizeDeployment);
+export const deploymentSummarySchema = z
+  .looseObject(deploymentShape)
+  .refine((d) => d.deploymentId !== undefined || d.id !== undefined, hasId)
+  .transform(normalizeDeployment);
 export type DeploymentSummary = z.output<typeof deploymentSummarySchema>;
 
 export const hostResultSchema = z.looseObject({
@@ -71,9 +73,10 @@ export const hostResultSchema = z.looseObject({
 });
 export type HostResult = z.output<typeof hostResultSchema>;
 
-export const deploymentDetailSchema = deploymentFields
-  .and(z.looseObject({ hosts: z.array(hostResultSchema).default([]) }))
-  .transform((d) => normalizeDeployment(d));
+export const deploymentDetailSchema = z
+  .looseObject({ ...deploymentShape, hosts: z.array(hostResultSchema).default([]) })
+  .refine((d) => d.deploymentId !== undefined || d.id !== undefined, hasId)
+  .transform(normalizeDeployment);
 export type DeploymentDetail = z.output<typeof deploymentDetailSchema>;
 
 export const logLineSchema = z.looseObject({ host: z.string(), seq: z.number(), at: z.string(), stream: z.string(), line: z.string() });

@@ -97,7 +97,8 @@ export class DeployProgress {
       case 'deploy.queued': {
         const p = mine(deployQueued.payload.safeParse(event.payload));
         if (!p) return undefined;
-        return [p.position === 0 ? 'queued: starts now' : `queued: ${p.position} deployment(s) of ${p.app} in ${p.env} ahead`];
+        // The first line (from the API's answer) already says where it is in the queue.
+        return [];
       }
       case 'deploy.started': {
         const p = mine(deployStarted.payload.safeParse(event.payload));

@@ -20,6 +20,8 @@ function summaryOf(event: BusEvent): string {
     case 'deploy.queued':
     case 'deploy.started':
       return `${where}${id} ${String(p['ref'])} ${shortSha(p['sha'] as string | undefined)} by ${String(p['requestedBy'])}${Array.isArray(p['hosts']) ? ` on ${(p['hosts'] as string[]).join(',')}` : ''}`;
+    case 'deploy.requested':
+      return `${where} ${String(p['ref'])} by ${String(p['requestedBy'])}${p['force'] ? ' (forced)' : ''}`;
     case 'deploy.refused':
       return `${where} ${String(p['ref'])} by ${String(p['requestedBy'])}: ${String(p['code'])} ${String(p['reason'])}`;
     case 'deploy.batch':

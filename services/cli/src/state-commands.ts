@@ -49,7 +49,7 @@ export function registerStateCommands(program: Command, io: CliIo): void {
       io.stdout(
         renderTable(
           ['SERVICE', 'HOST', 'STATE', 'VERSION', 'LAST SEEN', 'RUNS'],
-          rows.map((r) => [r.service, r.host, r.state, r.version ?? '-', formatTime(r.lastSeen), (r.apps ?? []).map((a) => `${a.app}/${a.env}@${a.ref ?? a.release ?? '?'}`).join(' ') || '-']),
+          rows.map((r) => [r.service, r.host, r.state, r.version ?? '-', formatTime(r.lastSeen), (r.apps ?? []).map((a) => `${a.app}/${a.env}${a.ref ?? a.release ? `@${a.ref ?? a.release}` : ''}`).join(' ') || '-']),
         ),
       );
     });

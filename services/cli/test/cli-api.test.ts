@@ -128,6 +128,19 @@ describe('deploybus deploy against the demo fleet', () => {
     expect(out).toMatch(/succeeded: v1\.2\.0, 1 host\(s\) deployed, in [^\n]*\n$/);
   }, 120_000);
 
+  it('logs --follow prints a running deployment\'s output as it comes and ends with it (exit 0)', async () => {
+    const queued = await cli(['deploy', 'demo', 'v1.0.0', '--env', 'staging', '--no-wait', '--json']);
+    expect(queued.exitCode, queued.stderr).toBe(EXIT.ok);
+    const id = (JSON.parse(queued.stdout) as { deploymentId: string }).deploymentId;
+    const follow = await cli(['logs', id, '--follow']);
+    expect(follow.exitCode, follow.stderr).toBe(EXIT.ok);
+    const lines = follow.stdout.trimEnd().split('\n');
+    expect(lines.some((l) => / stage1 \| now serving 1\.0\.0$/.test(l)), follow.stdout).toBe(true);
+    expect(new Set(lines).size).toBe(lines.length); // recorded and live lines overlap; each is printed once
+    const detail = await cli(['history', 'demo', '--env', 'staging', '--limit', '1', '--json']);
+    expect((JSON.parse(detail.stdout) as Array<{ deploymentId: string; state: string }>)[0]).toMatchObject({ deploymentId: id, state: 'succeeded' });
+  }, 120_000);
+
   it('rolls back to the previous release', async () => {
     const first = await cli(['deploy', 'demo', 'v1.2.0', '--env', 'production', '--batch', '100%']);
     expect(first.exitCode, first.stderr).toBe(EXIT.ok);
