@@ -382,7 +382,10 @@ export class Ledger {
 
   // ---- release state ----
 
-  /** What a host runs now. An older report (a late heartbeat) never overwrites a newer one. */
+  /**
+   * What a host runs now. An older report (a late heartbeat) never overwrites a newer one, and a report
+   * without a commit (heartbeats carry none) keeps the commit already known for the same release.
+   */
   async recordRelease(r: ReleaseInput): Promise<boolean> {
     const values = { release: r.release, ref: r.ref, sha: r.sha ?? null, at: toIso(r.at, 'at') };
     const result = await this.#db
@@ -391,7 +394,10 @@ export class Ledger {
       .onConflict((oc) =>
         oc
           .columns(['app', 'env', 'host'])
-          .doUpdateSet(values)
+          .doUpdateSet({
+            ...values,
+            sha: sql<string | null>`coalesce(excluded.sha, case when ledger_releases.release = excluded.release then ledger_releases.sha end)`,
+          })
           .where('ledger_releases.at', '<=', (eb) => eb.ref('excluded.at')),
       )
       .executeTakeFirst();

@@ -199,6 +199,12 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
         ['web3', 'v0', true],
       ]);
       expect(matrix.hosts[0]?.sha).toBe('a'.repeat(40));
+      // A heartbeat of the same release (no commit in it) keeps the commit; one of another release drops it.
+      expect(await ledger.recordRelease({ ...base, host: 'web1', release: 'r1', ref: 'v1', at: t(1) })).toBe(true);
+      expect((await ledger.matrix(app, 'prod')).hosts[0]?.sha).toBe('a'.repeat(40));
+      await ledger.recordRelease({ ...base, host: 'web2', release: 'r1', ref: 'v1', sha: 'b'.repeat(40), at: t(1) });
+      await ledger.recordRelease({ ...base, host: 'web2', release: 'r1b', ref: 'v1', at: t(1) });
+      expect((await ledger.matrix(app, 'prod')).hosts[1]?.sha).toBeUndefined();
 
       // After v0 is deployed successfully (web3 only so far), the last deployed ref is the yardstick.
       const id = rand('dep');
