@@ -1307,7 +1307,7 @@ async function renderLocks(_m, current) {
     field('Reason', reasonInput, 'Shown to everyone whose deploy the lock refuses.'),
     h('div', { class: 'form-actions' }, lockButton),
   );
-  append(main, messages, h('div', { class: 'two-col' }, listPanel, h('section', { class: 'panel', 'aria-labelledby': 'lock-form-heading' }, h('h2', { id: 'lock-form-heading' }, 'Lock an environment'), form)));
+  append(main, messages, h('div', { class: 'two-col locks-layout' }, listPanel, h('section', { class: 'panel', 'aria-labelledby': 'lock-form-heading' }, h('h2', { id: 'lock-form-heading' }, 'Lock an environment'), form)));
 
   const draw = async () => {
     const locks = (await get('/api/locks')) ?? [];
