@@ -136,6 +136,24 @@ describe('web: deploys', () => {
     expect(record.body.reason).toContain('ci-bot');
   });
 
+  it('cancel of a running rollout: 202 cancelling, and it stops before its next batch', async () => {
+    const w = await webWorld({ hosts: ['web1', 'web2'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    w.fleet.behaviour.set('web2', 'hold');
+    await passBuild(w);
+    const id = await deploy(w, { batchSize: 1 });
+    await waitFor('the first batch held by its agent', () => w.fleet.held.length === 1);
+    const session = await w.signIn();
+    const answer = await w.api(`/api/deploys/${id}/cancel`, { method: 'POST', body: { reason: 'stop' }, auth: session });
+    expect(answer.status, answer.text).toBe(202);
+    expect(answer.body).toMatchObject({ deploymentId: id, result: 'cancelling', state: 'running' });
+    for (const release of w.fleet.held.splice(0)) await release();
+    const end = await finished(w, id);
+    expect(end.type).toBe('deploy.cancelled');
+    expect(end.payload).toMatchObject({ cancelledBy: 'ada' });
+    expect(w.fleet.commands.filter((c) => c.payload.action === 'deploy').map((c) => c.payload.host)).toHaveLength(1);
+  });
+
   it('rollback deploys the ref of the last succeeded deployment before the current one; none: 409 no_previous_release', async () => {
     const w = await webWorld();
     await passBuild(w);
