@@ -246,6 +246,9 @@ describe('deploy/docker/compose.yaml: the conductor and the agent', () => {
     const { file } = await compose();
     const entrypoint = file.services['signing-keys']?.entrypoint ?? [];
     expect(entrypoint.slice(0, 2)).toEqual(['sh', '-ec']);
+    // The script calls the image's entry script where the Dockerfile puts it.
+    expect(entrypoint[2]).toContain('/usr/local/bin/deploybus-entrypoint deploybus keys generate');
+    expect(await readFile(join(DOCKER_DIR, 'Dockerfile'), 'utf8')).toMatch(/^COPY deploy\/docker\/entrypoint\.sh \/usr\/local\/bin\/deploybus-entrypoint$/m);
     if (!existsSync(join(REPO_ROOT, 'services', 'cli', 'dist', 'main.js'))) throw new Error('the CLI is not built: run `npm run build` first (npm test does)');
     const dir = await mkdtemp(join(tmpdir(), 'deploybus-signing-keys-'));
     try {
