@@ -46,6 +46,11 @@ export const CONDUCTOR_QUEUE_PATTERNS = ['deploy.requested.*.*', 'conductor.lock
 /** Cancels go to every conductor (a private subscription each). */
 export const CANCEL_ROUTING_KEY = 'conductor.deploy.cancel-requested';
 const EVENT_PRUNE_INTERVAL_MS = 3_600_000;
+/**
+ * How long the roster a request was checked against stands for its rollout's start. Keepalive learns
+ * of agents by heartbeats seconds apart, so a second question within this time would tell nothing new.
+ */
+const ROSTER_REUSE_MS = 1_000;
 
 export interface DeployCoordinatorOptions {
   readonly bus: Bus;
@@ -68,6 +73,8 @@ export interface DeployCoordinatorOptions {
   readonly listTags: TagLister;
   /** The repository whose builds gate an app (default: the repository named like the app). */
   readonly buildRepoOf?: (app: string) => string;
+  /** The build gate's second source (GitHub's combined commit status): asked when the ledger holds no passed build. */
+  readonly buildStatusOf?: (app: string, sha: string) => Promise<boolean>;
   readonly timer?: RolloutTimer;
   /** Retention of the ledger's event log (the replay window of callbacks): older events are pruned hourly. Undefined keeps them all. */
   readonly eventRetentionMs?: number | undefined;
@@ -91,6 +98,8 @@ export class DeployCoordinator {
   readonly #starting = new Map<string, string>();
   /** Cancels of a deployment #run is starting, for #run to act on. */
   readonly #pendingCancels = new Map<string, Message<'deploy.cancel-requested'>>();
+  /** The roster a request was checked against, by deployment id: a rollout that starts at once uses it instead of asking again. */
+  readonly #requestRosters = new Map<string, { readonly entries: RosterEntry[]; readonly at: number }>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping = false;
@@ -255,7 +264,9 @@ export class DeployCoordinator {
       return;
     }
 
-    const selection = selectTargets(await this.#roster(), request.app, request.env, request.targets);
+    const rosterAt = Date.now();
+    const roster = await this.#roster();
+    const selection = selectTargets(roster, request.app, request.env, request.targets);
     if (!selection.ok) return this.#refuse(message, selection.code, selection.reason);
     try {
       planRollout(selection.hosts, request.rollout);
@@ -266,7 +277,8 @@ export class DeployCoordinator {
 
     const sha = await this.#o.resolveRef(request.app, request.ref);
     const repo = this.#o.buildRepoOf?.(request.app) ?? request.app;
-    const build: BuildGateAnswer = sha === undefined ? { state: 'unknown' } : (await ledger.buildPassed(repo, sha)) ? { state: 'passed', sha } : { state: 'unknown', sha };
+    const passed = sha !== undefined && ((await ledger.buildPassed(repo, sha)) || (await this.#o.buildStatusOf?.(request.app, sha)) === true);
+    const build: BuildGateAnswer = sha === undefined ? { state: 'unknown' } : passed ? { state: 'passed', sha } : { state: 'unknown', sha };
     const lock = await ledger.lockOf(request.env, request.app);
     const active = await ledger.activeDeployment(request.app, request.env);
     const queue = await ledger.queue(request.app, request.env);
@@ -294,6 +306,8 @@ export class DeployCoordinator {
         await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: older.deploymentId, app: older.app, env: older.env, cancelledBy: request.requestedBy, reason: `superseded by a newer request: ${request.ref} (${deploymentId})` }));
       }
     }
+    for (const [id, kept] of this.#requestRosters) if (rosterAt - kept.at > ROSTER_REUSE_MS) this.#requestRosters.delete(id);
+    this.#requestRosters.set(deploymentId, { entries: roster, at: rosterAt });
     logger.info({ deploymentId, app: request.app, env: request.env, ref: request.ref, position: decision.position, forced: decision.forced }, 'deploy request accepted');
     await this.#answer(message, this.#o.bus.message('deploy.queued', { deploymentId, app: request.app, env: request.env, ref: request.ref, sha, requestedBy: request.requestedBy, position: decision.position }, { correlationId: message.id }));
     this.#kick(request.app, request.env);
@@ -375,7 +389,11 @@ export class DeployCoordinator {
       return;
     }
     // The roster before markRunning: a keepalive that does not answer leaves the deployment queued for a later try.
-    const selection = selectTargets(await this.#roster(), app, env, stored.targets);
+    // A rollout that starts right after its request uses the roster the request was checked against.
+    const kept = this.#requestRosters.get(id);
+    this.#requestRosters.delete(id);
+    const roster = kept !== undefined && Date.now() - kept.at <= ROSTER_REUSE_MS ? kept.entries : await this.#roster();
+    const selection = selectTargets(roster, app, env, stored.targets);
     const cancelFirst = this.#pendingCancels.get(id);
     if (cancelFirst !== undefined) return this.#cancelQueued(cancelFirst, deployment);
     if (!(await ledger.markRunning(id, new Date()))) {

@@ -43,6 +43,19 @@ describe('conductor daemon', () => {
     expect(recorded).toEqual(types);
   });
 
+  it('asks keepalive for the roster once for a deploy that starts at once: the request\'s answer stands for the start', async () => {
+    const w = await world();
+    await w.start();
+    await passBuild(w);
+    const queries: string[] = [];
+    await w.client.subscribe({ patterns: ['roster.query'] }, (query) => {
+      queries.push(query.id);
+    });
+    const id = deploymentIdOf(await w.request({}));
+    expect((await finished(w, id)).type).toBe('deploy.succeeded');
+    expect(queries).toHaveLength(1);
+  });
+
   it('stops at a failing second host and rolls the first back; the third is never sent a command', async () => {
     const w = await world();
     w.fleet.behaviour.set('web2', 'fail');
