@@ -2,7 +2,7 @@
 // rebuilt from GET /api/... and kept fresh from the live event stream (GET /api/events as
 // text/event-stream) and light polling. No framework and no build step: DOM nodes are made with h(),
 // and every value from the server goes into the DOM as text (textContent / attributes), never as HTML.
-/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, console */
+/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, requestAnimationFrame, console */
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
 const main = document.getElementById('main');
@@ -260,6 +260,8 @@ class Page {
 }
 
 let page = new Page();
+/** Set by a navigation inside the app: the next page's heading takes the focus, so screen readers announce it. */
+let focusNextHeading = false;
 
 function matchRoute(pathname) {
   for (const route of routes) {
@@ -274,6 +276,7 @@ function navigate(url, { replace: replaceState = false, flash } = {}) {
   const state = flash === undefined ? null : { flash };
   if (replaceState) history.replaceState(state, '', url);
   else history.pushState(state, '', url);
+  focusNextHeading = true;
   render();
 }
 
@@ -322,6 +325,12 @@ setInterval(() => {
 function pageHead(title, { crumbs, actions, status } = {}) {
   document.title = `${title} · deploybus`;
   const heading = h('h1', { tabindex: '-1' }, title);
+  if (focusNextHeading) {
+    focusNextHeading = false;
+    requestAnimationFrame(() => {
+      if (heading.isConnected) heading.focus({ preventScroll: true });
+    });
+  }
   const head = h('div', { class: 'page-head' }, h('div', { class: 'page-title' }, crumbs ? h('div', { class: 'crumbs' }, crumbs) : null, h('div', { class: 'title-line' }, heading, status ?? null)), actions ? h('div', { class: 'actions' }, actions) : null);
   return head;
 }
