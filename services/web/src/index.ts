@@ -11,3 +11,4 @@ export { principalOf, param, type RouteContext } from './routes/route-context.js
 export { UI_PAGES } from './routes/ui.js';
 export * from './errors.js';
 export { listRoutes, openApiPath } from './route-list.js';
+export { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';

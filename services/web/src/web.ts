@@ -9,6 +9,7 @@ import { Authenticator } from './auth.js';
 import { BusGateway } from './bus-gateway.js';
 import { createWebApp, listen } from './http-app.js';
 import { LiveEvents } from './live-events.js';
+import { LoginThrottle } from './login-throttle.js';
 import { loadOpenApi } from './openapi.js';
 import type { RouteModule } from './routes/index.js';
 import { UiShell } from './ui-shell.js';
@@ -51,6 +52,10 @@ export const webConfigSchema = daemonConfigSchema({
   sseHeartbeatMs: z.number().int().min(100).max(300_000).default(15_000),
   /** Live event streams open at once; more are answered 503 (each holds a socket and a listener). */
   sseMaxClients: z.number().int().min(1).max(100_000).default(1_000),
+  /** Failed sign-ins for one user name from one address, within `windowMs`, before further tries wait (429). */
+  loginThrottle: z
+    .strictObject({ maxFailures: z.number().int().min(1).max(1000).default(10), windowMs: z.number().int().min(1000).max(86_400_000).default(300_000) })
+    .default({ maxFailures: 10, windowMs: 300_000 }),
   /** Where the UI's files are (default: the package's ui/ folder). */
   uiDir: z.string().min(1).optional(),
 });
@@ -86,7 +91,7 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
       const ui = new UiShell(config.uiDir);
       new Gauge({ name: 'deploybus_web_live_clients', help: 'Clients connected to the live event stream.', registers: [metrics.registry], collect() { this.set(live.listenerCount); } });
       const app = createWebApp({
-        context: { gateway, auth, live, ui, logger, openapi: () => openapi, secureCookies: config.http.secureCookies, sseHeartbeatMs: config.sseHeartbeatMs, sseMaxClients: config.sseMaxClients },
+        context: { gateway, auth, live, ui, logger, loginThrottle: new LoginThrottle(config.loginThrottle), openapi: () => openapi, secureCookies: config.http.secureCookies, sseHeartbeatMs: config.sseHeartbeatMs, sseMaxClients: config.sseMaxClients },
         bodyLimitBytes: config.http.bodyLimitBytes,
         registry: metrics.registry,
         ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectBus, type Bus } from '@deploybus/bus';
 import { createLogger } from '@deploybus/runtime';
-import { Authenticator, BusGateway, createWebApp, listRoutes, LiveEvents, loadOpenApi, UiShell } from '../src/index.js';
+import { Authenticator, BusGateway, createWebApp, listRoutes, LiveEvents, loadOpenApi, LoginThrottle, UiShell } from '../src/index.js';
 import { randomName } from '../../../packages/bus/test/support/wait-for.js';
 
 const buses: Bus[] = [];
@@ -33,6 +33,7 @@ describe('openapi.yaml', () => {
         auth: new Authenticator({ users: [], tokens: [], sessionSecret: 'x'.repeat(32), sessionTtlMs: 60_000 }),
         live,
         ui: new UiShell(),
+        loginThrottle: new LoginThrottle({ maxFailures: 10, windowMs: 60_000 }),
         logger,
         openapi: () => document,
         secureCookies: false,

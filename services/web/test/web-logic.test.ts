@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Request } from 'express';
 import { connectBus, type Bus } from '@deploybus/bus';
-import { Authenticator, BusGateway, eventMatches, InvalidFieldError, NoAnswerError, sseFrame, typeMatches, UnauthenticatedError } from '../src/index.js';
+import { Authenticator, BusGateway, eventMatches, InvalidFieldError, LoginThrottle, NoAnswerError, sseFrame, typeMatches, UnauthenticatedError } from '../src/index.js';
 import { deployFieldName, rollbackTarget, toApiDeployment, toDeployRequest, type LedgerDeployment } from '../src/deploy-requests.js';
 import { appsFromRoster } from '../src/routes/fleet.js';
 import { checkSameOrigin } from '../src/routes/session.js';
@@ -150,5 +150,34 @@ describe('checkSameOrigin', () => {
     expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'https://evil.example.com' }, 'POST'))).toThrow(/cross-site/);
     expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'https://deploy.example.com:444' }, 'POST'))).toThrow(/cross-site/);
     expect(() => checkSameOrigin(request({ host: 'deploy.example.com', origin: 'null' }, 'POST'))).toThrow(/cross-site/);
+  });
+});
+
+describe('LoginThrottle', () => {
+  it('makes a user name from one address wait after too many failures, until the window passes; others are not affected', () => {
+    let now = 0;
+    const throttle = new LoginThrottle({ maxFailures: 3, windowMs: 1000, now: () => now });
+    for (let i = 0; i < 3; i += 1) {
+      expect(throttle.retryAfterMs('ada', '10.0.0.1')).toBe(0);
+      throttle.failed('ADA', '10.0.0.1');
+      now += 100;
+    }
+    expect(throttle.retryAfterMs('ada', '10.0.0.1')).toBe(700);
+    expect(throttle.retryAfterMs('ada', '10.0.0.2')).toBe(0);
+    expect(throttle.retryAfterMs('bob', '10.0.0.1')).toBe(0);
+    now += 700;
+    expect(throttle.retryAfterMs('ada', '10.0.0.1')).toBe(0);
+    throttle.failed('ada', '10.0.0.1');
+    throttle.succeeded('ada', '10.0.0.1');
+    expect(throttle.retryAfterMs('ada', '10.0.0.1')).toBe(0);
+  });
+
+  it('forgets the oldest pairs past maxEntries', () => {
+    const throttle = new LoginThrottle({ maxFailures: 1, windowMs: 60_000, maxEntries: 2 });
+    throttle.failed('a', 'x');
+    throttle.failed('b', 'x');
+    throttle.failed('c', 'x');
+    expect(throttle.retryAfterMs('a', 'x')).toBe(0);
+    expect(throttle.retryAfterMs('c', 'x')).toBeGreaterThan(0);
   });
 });

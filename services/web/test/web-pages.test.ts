@@ -59,6 +59,16 @@ describe('web: sign-in', () => {
     expect(script.status).toBe(303);
   });
 
+  it('after too many failures a user waits (429 with Retry-After), even with the right password', async () => {
+    const w = await webWorld({ webConfig: { loginThrottle: { maxFailures: 2, windowMs: 60_000 } } });
+    for (let i = 0; i < 2; i += 1) expect((await postLogin(w, { username: 'ada', password: 'guess' })).status).toBe(401);
+    const blocked = await postLogin(w, { username: 'ada', password: PASSWORD });
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await blocked.text()).toContain('Too many failed sign-ins');
+    expect(blocked.headers.get('set-cookie')).toBeNull();
+  });
+
   it('logout clears the cookie and goes to /login', async () => {
     const w = await webWorld();
     const out = await fetch(`${w.url}/logout`, { method: 'POST', headers: { origin: w.url }, redirect: 'manual' });

@@ -6,6 +6,7 @@ import type { Logger } from '@deploybus/runtime';
 import type { Authenticator, Principal } from '../auth.js';
 import type { BusGateway } from '../bus-gateway.js';
 import type { LiveEvents } from '../live-events.js';
+import type { LoginThrottle } from '../login-throttle.js';
 import type { UiShell } from '../ui-shell.js';
 
 export interface RouteContext {
@@ -13,6 +14,7 @@ export interface RouteContext {
   readonly auth: Authenticator;
   readonly live: LiveEvents;
   readonly ui: UiShell;
+  readonly loginThrottle: LoginThrottle;
   readonly logger: Logger;
   /** The OpenAPI document, as served at /api/openapi.json. */
   readonly openapi: () => unknown;

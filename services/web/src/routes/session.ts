@@ -63,11 +63,20 @@ export function sessionRoutes(ctx: RouteContext): Router {
     const next = safeNext(body['next']);
     if (username === '') return sendLoginPage(res, 400, { error: 'Enter your user name.', next });
     if (password === '') return sendLoginPage(res, 400, { error: 'Enter your password.', username, next });
+    const address = req.socket.remoteAddress ?? '';
+    const wait = ctx.loginThrottle.retryAfterMs(username, address);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      res.setHeader('Retry-After', String(seconds));
+      return sendLoginPage(res, 429, { error: `Too many failed sign-ins for ${username}. Wait ${seconds} s and try again.`, username, next });
+    }
     const user = ctx.auth.checkPassword(username, password);
     if (user === undefined) {
-      ctx.logger.info({ username: username.slice(0, 128) }, 'sign-in failed');
+      ctx.loginThrottle.failed(username, address);
+      ctx.logger.info({ username: username.slice(0, 128), address }, 'sign-in failed');
       return sendLoginPage(res, 401, { error: 'That user name and password do not match a configured user. Check both and try again.', username, next });
     }
+    ctx.loginThrottle.succeeded(username, address);
     ctx.logger.info({ user }, 'signed in');
     res.setHeader('Set-Cookie', sessionCookie(ctx.auth.issueSession(user), ctx.auth.sessionTtlMs, ctx.secureCookies || req.secure));
     res.redirect(303, next ?? '/');
