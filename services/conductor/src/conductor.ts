@@ -5,6 +5,7 @@ import { daemonConfigSchema, secretSchema, type DaemonDefinition } from '@deploy
 import { openLedger } from '@deploybus/store';
 import { z } from 'zod';
 import { DeployCoordinator } from './deploy-coordinator.js';
+import { githubBuildStatus } from './github-build-status.js';
 import { remoteRefResolver } from './ref-resolver.js';
 import { remoteTagLister } from './repo-tags.js';
 
@@ -28,6 +29,19 @@ export const conductorConfigSchema = daemonConfigSchema({
   /** Per app: the repository whose builds gate it (default: the repository named like the app), and the git URL tags and branches resolve against. */
   /** How long the event log (deploy.*, task.started/completed, lock.state) is kept for replay; default 7 days. */
   events: z.strictObject({ retentionMs: z.number().int().min(60_000).max(366 * 86_400_000).default(DEFAULT_EVENT_RETENTION_MS) }).default({ retentionMs: DEFAULT_EVENT_RETENTION_MS }),
+  /** The build gate's second source: GitHub's combined commit status, for apps whose CI reports there. */
+  githubStatus: z
+    .strictObject({
+      apiUrl: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).default('https://api.github.com'),
+      token: secretSchema,
+      /** app -> "owner/repo". */
+      repos: z.record(nameSchema, z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"')),
+      /** Contexts that must be "success" (default: every context but the ignored ones, and at least one). */
+      requiredContexts: z.array(z.string().min(1).max(255)).min(1).optional(),
+      ignoreContexts: z.array(z.string().min(1).max(255)).default(['deploybus/']),
+      timeoutMs: z.number().int().min(100).max(60_000).default(5_000),
+    })
+    .optional(),
   apps: z.record(nameSchema, z.strictObject({ buildRepo: nameSchema.optional(), repoUrl: z.string().min(1).optional() })).default({}),
 });
 
@@ -61,6 +75,19 @@ export const conductorDaemon: DaemonDefinition<typeof conductorConfigSchema> = {
         hasRepository: (app) => repoUrls.has(app),
         buildRepoOf: (app) => config.apps[app]?.buildRepo ?? app,
         eventRetentionMs: config.events.retentionMs,
+        ...(config.githubStatus === undefined
+          ? {}
+          : {
+              buildStatusOf: githubBuildStatus({
+                apiUrl: config.githubStatus.apiUrl,
+                token: config.githubStatus.token.reveal(),
+                repos: config.githubStatus.repos,
+                requiredContexts: config.githubStatus.requiredContexts,
+                ignoreContexts: config.githubStatus.ignoreContexts,
+                timeoutMs: config.githubStatus.timeoutMs,
+                onProblem: (app, sha, problem) => logger.warn({ app, sha, problem }, 'GitHub combined status not read; the build gate stays closed for it'),
+              }),
+            }),
       });
       await coordinator.start();
       logger.info({ ledger: config.ledger.url.startsWith('sqlite:') ? config.ledger.url : '(postgres)', replyTo: coordinator.replyAddress }, 'conductor ready');
