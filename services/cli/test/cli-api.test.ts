@@ -141,6 +141,30 @@ describe('deploybus deploy against the demo fleet', () => {
     expect((JSON.parse(detail.stdout) as Array<{ deploymentId: string; state: string }>)[0]).toMatchObject({ deploymentId: id, state: 'succeeded' });
   }, 120_000);
 
+  it('Ctrl-C while following stops following, not the deploy: exit 130 and how to go on', async () => {
+    let out = '';
+    let err = '';
+    const interrupted = new AbortController();
+    interrupted.abort(); // as if Ctrl-C came the moment the deploy was queued
+    const code = await runCli(['deploy', 'demo', 'v1.1.0', '--env', 'staging'], {
+      env: { DEPLOYBUS_API_URL: system.webUrl, DEPLOYBUS_TOKEN_FILE: system.credentials.files.token },
+      cwd: dataDir,
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      readStdin: () => Promise.resolve(''),
+      nodePath: process.execPath,
+      cliPath: CLI,
+      signal: interrupted.signal,
+    });
+    expect(code).toBe(EXIT.interrupted);
+    const id = /^(\S+): demo v1\.1\.0/.exec(out)?.[1] ?? '';
+    expect(err).toBe(`deploybus: stopped following; deployment ${id} goes on (watch it: deploybus logs ${id} --follow; stop it: deploybus cancel ${id})\n`);
+    await waitFor('the deploy to finish anyway', async () => {
+      const history = await cli(['history', 'demo', '--env', 'staging', '--limit', '5', '--json']);
+      return (JSON.parse(history.stdout) as Array<{ deploymentId: string; state: string }>).some((d) => d.deploymentId === id && d.state === 'succeeded');
+    }, 60_000);
+  }, 120_000);
+
   it('rolls back to the previous release', async () => {
     const first = await cli(['deploy', 'demo', 'v1.2.0', '--env', 'production', '--batch', '100%']);
     expect(first.exitCode, first.stderr).toBe(EXIT.ok);
