@@ -298,6 +298,19 @@ async function walkThrough(page: Page): Promise<void> {
   expect(await matrixPanel.getByTestId('versions').textContent()).toBe('v1.2.0 ×2, v1.0.0 ×1');
   await shot(page, '14-matrix-drift');
 
+  // ---- the live roster: stage1's deploy-agent stops; keepalive reports it down and the pages show it ----
+  const agent = system?.daemons.get('deploy-agent-stage1');
+  expect(agent).toBeDefined();
+  await agent?.stop();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Roster' }).click();
+  await page.locator('tr[data-host="stage1"][data-service="deploy-agent"]').getByText('down', { exact: true }).waitFor({ timeout: 60_000 });
+  await page.locator('tr[data-host="web1"][data-service="deploy-agent"]').getByText('up', { exact: true }).waitFor();
+  await shot(page, '15-roster-down');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Overview' }).click();
+  const fleet = page.getByRole('region', { name: 'Fleet' });
+  await fleet.getByText('1 down').waitFor();
+  await fleet.getByText('Silent: deploy-agent@stage1').waitFor();
+
   // ---- sign out: the session is gone, the UI is behind the sign-in page again ----
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(/\/login$/);
