@@ -557,7 +557,7 @@ async function renderAppEnv(app, env, current) {
     main,
     pageHead(`${app} / ${env}`, {
       crumbs: [link('/', 'Applications'), ' / ', app],
-      actions: [rollbackButton, h('a', { class: 'button primary', href: withQuery('/deploy', { app, env }) }, 'Deploy…')],
+      actions: [h('a', { class: 'button', href: withQuery('/locks', { env }) }, 'Lock…'), rollbackButton, h('a', { class: 'button primary', href: withQuery('/deploy', { app, env }) }, 'Deploy…')],
     }),
   );
   const messages = h('div', { 'aria-live': 'polite' });
@@ -1304,8 +1304,9 @@ async function renderLocks(_m, current) {
   const listPanel = h('section', { class: 'panel', 'aria-labelledby': 'locks-heading' });
   const messages = h('div', { 'aria-live': 'polite' });
 
-  const envInput = h('input', { type: 'text', name: 'env', required: true, list: 'known-envs', autocomplete: 'off', value: envs[0] ?? '' });
-  const appSelect = select([{ value: '', label: 'All apps in the environment' }, ...apps.map((a) => a.app)], '', { name: 'app' });
+  const params = new URLSearchParams(location.search);
+  const envInput = h('input', { type: 'text', name: 'env', required: true, list: 'known-envs', autocomplete: 'off', value: params.get('env') ?? envs[0] ?? '' });
+  const appSelect = select([{ value: '', label: 'All apps in the environment' }, ...apps.map((a) => a.app)], params.get('app') ?? '', { name: 'app' });
   const reasonInput = h('input', { type: 'text', name: 'reason', required: true, maxlength: '500', placeholder: 'e.g. incident 311, release freeze' });
   const lockButton = h('button', { type: 'submit', class: 'button primary' }, 'Lock');
   const form = h(
