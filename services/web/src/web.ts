@@ -7,7 +7,7 @@ import { hostSchema } from '@deploybus/protocol';
 import { daemonConfigSchema, secretSchema, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
 import { Authenticator } from './auth.js';
 import { BusGateway } from './bus-gateway.js';
-import { createWebApp, listen } from './http-app.js';
+import { createWebApp, listen, type ListeningServer } from './http-app.js';
 import { LiveEvents } from './live-events.js';
 import { LoginThrottle } from './login-throttle.js';
 import { loadOpenApi } from './openapi.js';
@@ -75,8 +75,8 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
     version: WEB_VERSION,
     configSchema: webConfigSchema,
     async start({ config, bus, logger, metrics }): Promise<RunningDaemon> {
-      const secretsLength = config.sessionSecret.reveal().length;
-      if (secretsLength < 16) logger.warn({ length: secretsLength }, 'sessionSecret is short; use at least 32 random characters');
+      const secretLength = config.sessionSecret.reveal().length;
+      if (secretLength < 32) logger.warn({ length: secretLength }, 'sessionSecret is short; use at least 32 random characters');
       if (config.users.length === 0 && config.tokens.length === 0) logger.warn({}, 'no users and no tokens are configured: nobody can sign in or use the API');
       const auth = new Authenticator({
         users: config.users.map((u) => ({ name: u.name, secret: u.password.reveal() })),
@@ -96,7 +96,7 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
         registry: metrics.registry,
         ...(options.extraRoutes === undefined ? {} : { extraRoutes: options.extraRoutes }),
       });
-      let server;
+      let server: ListeningServer;
       try {
         server = await listen(app, config.http.port, config.http.host);
       } catch (error) {
@@ -105,11 +105,10 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
       }
       logger.info({ url: server.url, users: config.users.length, tokens: config.tokens.length, ui: ui.dir }, `web listening on ${server.url}`);
       options.onListening?.(server.url);
-      const listening = server;
       return {
         async stop() {
           await live.stop();
-          await listening.close();
+          await server.close();
         },
       };
     },
