@@ -2,7 +2,8 @@
 // startAllInOne on the in-memory bus in a temp data dir (conductor, keepalive, the demo fleet of real
 // deploy-agents, the web API on a free port). Deploys with progress, refusals, bad usage, no token,
 // --json, and the live tail, asserted on exit codes and what the CLI prints.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,6 +174,47 @@ describe('deploybus deploy against the demo fleet', () => {
     expect(back.stdout).toMatch(/: demo v1\.1\.0 .* to production/);
     expect(back.stdout).toContain('succeeded: v1.1.0, 3 host(s) deployed');
   }, 120_000);
+});
+
+describe('a deploy that fails', () => {
+  it('ends with exit 1, the failed host\'s line, and the reason in one sentence on stderr', async () => {
+    // A release without index.html fails the demo's health check (test -s index.html).
+    const work = system.repo.work;
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: work, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'T', GIT_AUTHOR_EMAIL: 't@e.st', GIT_COMMITTER_NAME: 'T', GIT_COMMITTER_EMAIL: 't@e.st' } }).trim();
+    const stateFile = join(dataDir, 'git-watcher', 'state.json');
+    await waitFor('git-watcher to know the demo repository', () => existsSync(stateFile) && readFileSync(stateFile, 'utf8').includes('refs/heads/main'), 60_000);
+    git('rm', '--quiet', 'index.html');
+    git('commit', '--quiet', '-m', 'Release 9.0.0 without a page');
+    git('tag', 'v9.0.0');
+    git('push', '--quiet', 'origin', 'main', '--tags');
+    const sha = git('rev-parse', 'HEAD');
+    // Built (the stand-in builds pushed branches) and fetched into stage1's mirror before deploying.
+    await waitFor(
+      'stage1\'s mirror to hold v9.0.0',
+      () => {
+        try {
+          return execFileSync('git', ['rev-parse', 'v9.0.0^{commit}'], { cwd: join(dataDir, 'servers', 'stage1', 'mirrors', 'demo.git'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() === sha;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+    );
+    let run = await cli(['deploy', 'demo', 'v9.0.0', '--env', 'staging']);
+    await waitFor('the build gate to let v9.0.0 through', async () => {
+      if (run.exitCode === EXIT.refused && run.stderr.includes('build_not_passed')) run = await cli(['deploy', 'demo', 'v9.0.0', '--env', 'staging']);
+      return run.exitCode !== EXIT.refused;
+    }, 60_000);
+    expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(EXIT.failed);
+    const id = /^(\S+): demo v9\.0\.0/.exec(run.stdout)?.[1] ?? '';
+    expect(run.stdout.split('\n').some((l) => /^stage1 {2}(failed|rolled-back)/.test(l)), run.stdout).toBe(true);
+    expect(run.stdout).toMatch(/\nfailed: .*; 0 host\(s\) deployed, 1 not \(stage1\)\n$/);
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(new RegExp(`^deploybus: deployment ${id} failed: .*stage1`));
+    const history = await cli(['history', 'demo', '--env', 'staging', '--limit', '1', '--json']);
+    expect((JSON.parse(history.stdout) as Array<{ deploymentId: string; state: string }>)[0]).toMatchObject({ deploymentId: id, state: 'failed' });
+  }, 180_000);
 });
 
 describe('deploybus refusals, bad usage and credentials', () => {
