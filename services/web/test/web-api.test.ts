@@ -73,6 +73,7 @@ describe('web: deploys', () => {
     expect(answer.status, answer.text).toBe(202);
     expect(answer.body).toMatchObject({ app: 'shop', env: 'production', ref: SHA, sha: SHA, status: 'queued', requestedBy: 'ci-bot', position: 0 });
     const id = answer.body.deploymentId as string;
+    expect(answer.headers.get('location')).toBe(`/api/deploys/${id}`);
     expect((await finished(w, id)).type).toBe('deploy.succeeded');
     await waitFor('history shows the deploy succeeded', async () => {
       const history = await w.api('/api/deploys?app=shop&env=production&limit=5');

@@ -24,7 +24,7 @@ export function deployRoutes(ctx: RouteContext): Router {
     const body = parseWith(deployBodySchema, bodyOf(req));
     const queued = await ctx.gateway.deploy(toDeployRequest(body, principalOf(res).name), deployFieldName);
     ctx.logger.info({ deploymentId: queued.deploymentId, app: queued.app, env: queued.env, ref: queued.ref, by: queued.requestedBy, position: queued.position }, 'deploy queued');
-    res.status(202).json(acceptedBody(queued));
+    res.status(202).location(`/api/deploys/${encodeURIComponent(queued.deploymentId)}`).json(acceptedBody(queued));
   });
 
   router.get('/api/deploys', async (req, res) => {
@@ -68,7 +68,7 @@ export function deployRoutes(ctx: RouteContext): Router {
     // The ref as it was deployed (usually a tag), so history reads "v1.4.0" rather than a commit id.
     const ref = target.previous.ref;
     const queued = await ctx.gateway.deploy(toDeployRequest({ app, env, ref }, principalOf(res).name), deployFieldName);
-    res.status(202).json({ ...acceptedBody(queued), rollbackTo: { deploymentId: target.previous.id, ref: target.previous.ref, sha: target.previous.sha ?? null }, rollbackFrom: { deploymentId: target.current.id, ref: target.current.ref } });
+    res.status(202).location(`/api/deploys/${encodeURIComponent(queued.deploymentId)}`).json({ ...acceptedBody(queued), rollbackTo: { deploymentId: target.previous.id, ref: target.previous.ref, sha: target.previous.sha ?? null }, rollbackFrom: { deploymentId: target.current.id, ref: target.current.ref } });
   });
 
   router.get('/api/queue', async (req, res) => {
