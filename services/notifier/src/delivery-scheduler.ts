@@ -48,6 +48,8 @@ export interface DeliverySchedulerDeps {
   readonly options: DeliveryOptions;
   /** Told when a destination starts failing or recovers. Must not throw. */
   readonly onStateChange?: (destination: string, status: DestinationStatus) => void;
+  /** Told of every attempt's outcome (for metrics). Must not throw. */
+  readonly onAttempt?: (destination: string, outcome: 'delivered' | 'failed') => void;
 }
 
 interface Entry {
@@ -163,6 +165,11 @@ export class DeliveryScheduler {
     this.#entries.delete(id);
   }
 
+  /** Every destination's id and status. */
+  statuses(): Array<{ id: string; status: DestinationStatus }> {
+    return [...this.#entries.values()].map((e) => ({ id: e.destination.id, status: e.status }));
+  }
+
   status(id: string): DestinationStatus | undefined {
     return this.#entries.get(id)?.status;
   }
@@ -269,8 +276,10 @@ export class DeliveryScheduler {
       const release = await this.#slots.take();
       try {
         await entry.destination.deliver(event, attempt, entry.abort.signal);
+        this.#d.onAttempt?.(entry.destination.id, 'delivered');
         return undefined;
       } catch (error) {
+        this.#d.onAttempt?.(entry.destination.id, 'failed');
         problem = errorText(error);
         logger.debug({ destination: entry.destination.id, eventId: event.id, attempt, err: problem }, 'delivery attempt failed');
         if (error instanceof DeliveryError && !error.retriable) return problem;

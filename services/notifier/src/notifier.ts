@@ -10,6 +10,7 @@ import { DestinationPolicy } from './destination-policy.js';
 import type { Destination } from './destination.js';
 import { BusEventLog } from './event-log.js';
 import { policyHttpSender } from './http-sender.js';
+import { notifierMetrics, type NotifierMetrics } from './notifier-metrics.js';
 import { notifierDestinations, notifiersConfigShape } from './notifiers.js';
 import { answerSubscriptionRequest, viewOf } from './subscription-requests.js';
 import { webhookDestination } from './webhook-destination.js';
@@ -59,7 +60,7 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
   service: 'notifier',
   version: NOTIFIER_VERSION,
   configSchema: notifierConfigSchema,
-  async start({ config, bus, logger, instance }) {
+  async start({ config, bus, logger, instance, metrics }) {
     let policy: DestinationPolicy;
     try {
       policy = new DestinationPolicy(config.destinations);
@@ -72,7 +73,11 @@ export const notifierDaemon: DaemonDefinition<typeof notifierConfigSchema> = {
       if (applied.length > 0) logger.info({ migrations: applied }, 'notifier store migrated');
       let service: NotifierService;
       try {
-        service = new NotifierService({ bus, logger, store, policy, config, instance });
+        const made: { service?: NotifierService } = {};
+        // Metrics only when they are served (health.port): prom-client is not loaded otherwise.
+        const counters = config.health.port === undefined ? undefined : await notifierMetrics(metrics, () => made.service?.scheduler);
+        service = new NotifierService({ bus, logger, store, policy, config, instance, ...(counters === undefined ? {} : { metrics: counters }) });
+        made.service = service;
       } catch (error) {
         if (error instanceof RangeError) throw new ConfigError('slack/github/jenkins', error.message, undefined, { cause: error });
         throw error;
@@ -100,6 +105,7 @@ export interface NotifierServiceOptions {
   readonly config: NotifierConfig;
   /** Unique per running notifier: owns the delivery lease. */
   readonly instance: string;
+  readonly metrics?: NotifierMetrics;
 }
 
 /** The store's lease whose holder delivers. */
@@ -124,6 +130,7 @@ export class NotifierService {
       logger: options.logger,
       options: options.config.delivery,
       onStateChange: (id, status) => void this.#announce(id, status),
+      ...(options.metrics === undefined ? {} : { onAttempt: (id: string, outcome: 'delivered' | 'failed') => options.metrics?.attempt(id, outcome) }),
     });
     this.#configured = notifierDestinations(options.config, { log, sender: policyHttpSender(DestinationPolicy.operatorTrusted()), timeoutMs: options.config.delivery.timeoutMs });
   }

@@ -196,3 +196,20 @@ describe('HTTP callbacks with two notifiers on one store', () => {
     expect(r.calls.every((c) => c.verified)).toBe(true);
   });
 });
+
+describe('notifier metrics', () => {
+  it('counts attempts and destinations by kind and state on /metrics', async () => {
+    const w = await notifierWorld();
+    await w.start();
+    const notifier = await w.startNotifier({ health: { port: 0 } });
+    const r = await receiver();
+    await subscribe(w, r);
+    await passBuild(w);
+    await finished(w, deploymentIdOf(await w.request({})));
+    await waitFor('deploy.succeeded delivered', () => r.eventTypes().includes('deploy.succeeded'));
+    const text = await (await fetch(`http://127.0.0.1:${notifier.health?.port ?? 0}/metrics`)).text();
+    expect(text).toContain(`deploybus_notifier_attempts_total{kind="webhook",outcome="delivered",service="notifier"} ${r.calls.length}`);
+    expect(text).toContain('deploybus_notifier_destinations{kind="webhook",state="active",service="notifier"} 1');
+    expect(text).toMatch(/^deploybus_notifier_delivering(\{service="notifier"\})? 1$/m);
+  });
+});
