@@ -106,7 +106,8 @@ describe('HTTP callbacks', () => {
     const deploymentId = deploymentIdOf(await w.request({}));
     expect((await finished(w, deploymentId)).type).toBe('deploy.succeeded');
     await waitFor('the healthy receiver got the whole deploy', () => healthy.eventTypes().includes('deploy.succeeded'));
-    // The deploy and the other subscriber finished while the first callback was still held open.
+    // The deploy and the other subscriber finished while the first callback was (and is) held open.
+    await waitFor('the hanging receiver holding the first callback', () => hanging.hanging.length === 1);
     expect(hanging.hanging.length).toBe(1);
     expect(hanging.calls).toEqual([]);
     expect(healthy.eventIds()).toEqual(await ledgerEventIds(w, deploymentId, ['deploy.']));
