@@ -157,7 +157,9 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
             return;
           }
           const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: Math.round(performance.now() - start) }] : [];
-          await send(command, { status: 'accepted' });
+          // Not awaited before the work starts: the bus keeps publish order, so it still reaches the
+          // conductor before the final reply (which waits for it too).
+          const accepted = send(command, { status: 'accepted' });
           const reporter = reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env });
           // The id's sync overlaps the resolve and the checkout (a new directory nobody uses yet, so a
           // crash before the sync can only leave an unused directory); hooks and the switch wait for it.
@@ -166,7 +168,9 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           });
           written.catch(() => undefined); // deployRelease waits for it after the checkout
           const outcome = await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha, recorded: written }, steps);
-          await refreshSnapshot(app); // heartbeats name the new release no later than the reply does
+          // Heartbeats name the new release no later than the reply does (a failure is read back from disk below).
+          if (outcome.ok && outcome.release !== undefined) snapshot.set(app.name, { release: outcome.release, ref: payload.ref });
+          await accepted;
           await finish(command, outcome);
           if (outcome.ok && outcome.release !== undefined) {
             await pruneReleases(app, outcome.release).catch((error: unknown) => {

@@ -1,7 +1,8 @@
 // Progress of one command on the bus: task.started / task.completed per step with its duration,
 // and output lines in task.log batches (sent when logBatchMs old or logBatchLines long), numbered
-// by `seq` and published one after another so they arrive in order. A publish that fails is logged;
-// it never fails the deploy itself.
+// by `seq` and published in order: each is handed to the bus at once (the bus keeps publish order,
+// across reconnects too), without waiting for the previous one's confirm. A publish that fails is
+// logged; it never fails the deploy itself.
 import type { Bus, BusLogger } from '@deploybus/bus';
 import type { Message } from '@deploybus/protocol';
 import type { OutputLine } from './command-runner.js';
@@ -27,7 +28,8 @@ export class TaskReporter {
   private lines: OutputLine[] = [];
   private step = '';
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** Publishes not yet confirmed. */
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly options: TaskReporterOptions) {}
 
@@ -51,7 +53,7 @@ export class TaskReporter {
   /** Sends what is buffered and resolves when every message so far is published. */
   async drain(): Promise<void> {
     this.flush();
-    await this.chain;
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   private flush(): void {
@@ -64,10 +66,10 @@ export class TaskReporter {
   }
 
   private send(message: Message): void {
-    this.chain = this.chain.then(() =>
-      this.options.bus.publish(message).catch((error: unknown) => {
-        this.options.logger.warn({ type: message.type, err: error instanceof Error ? error.message : String(error) }, 'progress event not published');
-      }),
-    );
+    const published = this.options.bus.publish(message).catch((error: unknown) => {
+      this.options.logger.warn({ type: message.type, err: error instanceof Error ? error.message : String(error) }, 'progress event not published');
+    });
+    this.inFlight.add(published);
+    void published.finally(() => this.inFlight.delete(published));
   }
 }
