@@ -60,7 +60,13 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       kind === 'post-receive'
         ? 'run as git\'s post-receive hook: reads "<old> <new> <ref>" lines on stdin and publishes one commit.pushed per ref. Always exits 0: a push never fails because of it.'
         : 'run as git\'s post-commit hook: publishes a commit.pushed for the new HEAD. Always exits 0.';
-    runOptions(hook.command(kind).description(description)).action(async (opts: { repo?: string; busUrl?: string; config?: string; spool?: string; timeoutMs?: number }) => {
+    const example =
+      kind === 'post-receive'
+        ? 'printf "%s %s refs/heads/main\\n" "$old" "$new" | DEPLOYBUS_BUS_URL=stomp://127.0.0.1:61613 deploybus hook post-receive --repo shop'
+        : 'DEPLOYBUS_BUS_URL=stomp://127.0.0.1:61613 deploybus hook post-commit';
+    runOptions(hook.command(kind).description(description))
+      .addHelpText('after', `\nUsually run by the hook that \`deploybus hook install\` writes. By hand:\n  ${example}`)
+      .action(async (opts: { repo?: string; busUrl?: string; config?: string; spool?: string; timeoutMs?: number }) => {
       try {
         await runHook({
           kind,
@@ -92,6 +98,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--config <file>', 'absolute path of a config file the hook reads')
     .option('--chain', 'keep an existing foreign hook and run it first (moved to <type>.deploybus-chained)')
     .option('--force', 'replace an existing foreign hook (kept as <type>.deploybus-replaced)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  deploybus hook install /srv/git/shop.git --bus-url stomp://127.0.0.1:61613\n  deploybus hook install ~/src/shop --type post-commit --repo shop --chain',
+    )
     .action(async (repoPath: string, opts: { type: HookType; repo?: string; busUrl?: string; spool?: string; config?: string; chain?: boolean; force?: boolean }) => {
       const result = await installHook({
         repoPath,

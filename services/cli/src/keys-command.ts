@@ -67,6 +67,7 @@ export function registerKeysCommand(program: Command, io: { readonly cwd: string
     .description('write a new Ed25519 key pair: <id>.key (private, mode 0600, for the conductor) and <id>.pub (public, for agents\' trustedKeys). Never overwrites.')
     .requiredOption('--out <dir>', 'directory to write the two files into (created, mode 0700, if missing)')
     .option('--key-id <id>', 'the key id agents know the public key by (default: deploybus-<date>-<random>)')
+    .addHelpText('after', '\nExamples:\n  deploybus keys generate --out /etc/deploybus/keys\n  deploybus keys generate --out ./keys --key-id conductor-2026')
     .action(async (opts: { out: string; keyId?: string }) => {
       const result = await generateKeys({ outDir: resolve(io.cwd, opts.out), keyId: opts.keyId });
       io.stdout(`key id: ${result.keyId}\nprivate key: ${result.privateKeyPath}\npublic key: ${result.publicKeyPath}\n`);

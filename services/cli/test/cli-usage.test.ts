@@ -62,6 +62,14 @@ describe('usage', () => {
     for (const name of ['up', 'conductor', 'deploy-agent', 'keepalive', 'git-watcher', 'jenkins-trigger', 'repo-updater', 'web', ...API_COMMANDS]) expect(top.out).toMatch(new RegExp(`\\n  ${name} `));
   });
 
+  it('shows examples in the --help of every other command too', async () => {
+    for (const args of [['up'], ['keepalive'], ['conductor'], ['hook', 'install'], ['hook', 'post-receive'], ['hook', 'post-commit'], ['keys', 'generate']]) {
+      const help = await cli([...args, '--help']);
+      expect(help.code, args.join(' ')).toBe(0);
+      expect(help.out, args.join(' ')).toMatch(/\n(Examples:|Usually run by the hook)/);
+    }
+  });
+
   it('has a command for each daemon the all-in-one knows, and no other', () => {
     expect(Object.keys(DAEMON_COMMANDS).sort()).toEqual([...DAEMON_NAMES].sort());
   });
