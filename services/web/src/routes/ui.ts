@@ -8,7 +8,7 @@ import { contentTypeOf } from '../ui-shell.js';
 import { param, type RouteContext } from './route-context.js';
 
 /** The UI's routes; each serves index.html. */
-export const UI_PAGES = ['/', '/apps/:app/:env', '/deploy', '/deploys/:id', '/history', '/locks', '/roster'] as const;
+export const UI_PAGES = ['/', '/apps/:app/:env', '/deploy', '/deploys/:id', '/history', '/locks', '/roster', '/callbacks'] as const;
 
 export function uiRoutes(ctx: RouteContext): Router {
   const router = express.Router();
