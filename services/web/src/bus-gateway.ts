@@ -99,19 +99,28 @@ export class BusGateway {
     throw new NoAnswerError('keepalive', `keepalive (${keepaliveHosts.join(', ')}) did not answer within ${timeoutMs} ms; is it running?`);
   }
 
-  async #askConductor(message: Message, mapField: FieldMapper = sameField): Promise<Message> {
+  /**
+   * Sends a request that any one instance of `responder` answers (its instances share a work queue, so
+   * replies are not told apart by host) and returns the first reply. A message.rejected answer becomes a
+   * 400 naming the field; silence a 503 (`<responder>_unavailable`; the conductor's and keepalive's is
+   * `conductor_unavailable`, as the API contract names it).
+   */
+  async ask(message: Message, responder: string, mapField: FieldMapper = sameField): Promise<Message> {
     const { bus, timeoutMs } = this.options;
     this.#needBus();
-    // Any conductor may answer (they share a work queue), so replies are not told apart by host.
-    const result = await this.#send(() => bus.request(message, { expect: ['conductor'], timeoutMs, responderOf: () => 'conductor' }));
-    const reply = result.replies.get('conductor');
-    if (reply === undefined) throw new NoAnswerError('conductor', `no conductor answered the ${message.type} within ${timeoutMs} ms; is one running?`);
+    const result = await this.#send(() => bus.request(message, { expect: [responder], timeoutMs, responderOf: () => responder }));
+    const reply = result.replies.get(responder);
+    if (reply === undefined) throw new NoAnswerError(responder, `no ${responder} answered the ${message.type} within ${timeoutMs} ms; is one running?`);
     if (isMessageOfType(reply, 'message.rejected')) {
       const match = /payload\.([A-Za-z0-9_.[\]]+)/.exec(reply.payload.reason);
       const field = match?.[1] === undefined ? '' : mapField(match[1]);
       throw new InvalidFieldError(field, reply.payload.reason.replace(/^.*?payload\.[A-Za-z0-9_.[\]]+:\s*/, ''));
     }
     return reply;
+  }
+
+  #askConductor(message: Message, mapField: FieldMapper = sameField): Promise<Message> {
+    return this.ask(message, 'conductor', mapField);
   }
 
   #needBus(): void {

@@ -111,14 +111,15 @@ export class BusDownError extends ApiError {
   }
 }
 
-/** 503: nobody answered in time (no conductor or keepalive running, or too busy). */
+/** 503: nobody answered in time (no conductor, keepalive or notifier running, or too busy). */
 export class NoAnswerError extends ApiError {
   override readonly name = 'NoAnswerError';
   constructor(
-    readonly responder: 'conductor' | 'keepalive',
+    readonly responder: string,
     message: string,
   ) {
-    super(503, 'conductor_unavailable', message);
+    // The contract names one code for the conductor and keepalive (the reads behind the API); others get their own.
+    super(503, responder === 'conductor' || responder === 'keepalive' ? 'conductor_unavailable' : `${responder}_unavailable`, message);
   }
 }
 

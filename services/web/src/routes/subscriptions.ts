@@ -1,11 +1,10 @@
 // HTTP callback subscriptions, through the notifier: subscription.requested -> subscription.state. The
 // notifier checks every field (destination allow-list included) and names the bad one; a refusal
 // becomes a 400 with that field. The signing secret is shown once, in the answer to its creation.
-import { BusUnavailableError } from '@deploybus/bus';
 import { isMessageOfType, type PayloadInputOf, type PayloadOf } from '@deploybus/protocol';
 import express, { type Router } from 'express';
 import { z } from 'zod';
-import { ApiError, BusDownError, InvalidFieldError, NotFoundError } from '../errors.js';
+import { ApiError, InvalidFieldError, NotFoundError } from '../errors.js';
 import { bodyOf, parseNamed, parseWith } from '../validation.js';
 import { param, principalOf, type RouteContext } from './route-context.js';
 
@@ -19,25 +18,13 @@ const createBody = z.strictObject({
   description: z.string().max(512).optional(),
 });
 
-/** Any notifier may answer (they share a work queue), so replies are not told apart by host. */
+/** Any notifier may answer (they share a work queue). */
 const NOTIFIER = 'notifier';
 
 type Answer = PayloadOf<'subscription.state'>;
 
 async function askNotifier(ctx: RouteContext, payload: PayloadInputOf<'subscription.requested'>): Promise<Answer> {
-  const bus = ctx.gateway.bus;
-  if (bus.state !== 'connected') throw new BusDownError(`the message bus is ${bus.state}; try again in a moment`);
-  const message = ctx.gateway.message('subscription.requested', payload);
-  const timeoutMs = 10_000;
-  let result;
-  try {
-    result = await bus.request(message, { expect: [NOTIFIER], timeoutMs, responderOf: () => NOTIFIER });
-  } catch (error) {
-    if (error instanceof BusUnavailableError) throw new BusDownError(`the message bus is unavailable (${error.message}); try again in a moment`, { cause: error });
-    throw error;
-  }
-  const reply = result.replies.get(NOTIFIER);
-  if (reply === undefined) throw new ApiError(503, 'notifier_unavailable', `no notifier answered within ${timeoutMs} ms; is one running?`);
+  const reply = await ctx.gateway.ask(ctx.gateway.message('subscription.requested', payload), NOTIFIER);
   if (!isMessageOfType(reply, 'subscription.state')) throw new ApiError(502, 'notifier_error', `the notifier answered with ${reply.type}`);
   const answer = reply.payload;
   if (answer.outcome === 'refused') throw new InvalidFieldError(answer.field ?? '', (answer.error ?? 'refused').replace(/^[^:]*:\s*/, ''));
