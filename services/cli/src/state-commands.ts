@@ -21,7 +21,7 @@ export function registerStateCommands(program: Command, io: CliIo): void {
       const api = apiClient(flags, io.env, io.cwd);
       const [queue, locks, matrices] = await Promise.all([api.queue({ app, env: flags.env }), api.locks({ env: flags.env, app }), matricesOf(api, app, flags.env)]);
       if (flags.json) return printJson(io, { queue, locks, matrices });
-      io.stdout(renderStatus(queue, locks, matrices));
+      io.stdout(renderStatus(queue, locks, matrices, { app, env: flags.env }));
     });
 
   withApiOptions(
@@ -95,7 +95,7 @@ async function matricesOf(api: DeploybusApi, app: string | undefined, env: strin
   return Promise.all(pairs.map((pair) => api.matrix(pair)));
 }
 
-export function renderStatus(queue: readonly DeploymentSummary[], locks: readonly Lock[], matrices: readonly ReleaseMatrix[]): string {
+export function renderStatus(queue: readonly DeploymentSummary[], locks: readonly Lock[], matrices: readonly ReleaseMatrix[], scope: { app?: string | undefined; env?: string | undefined } = {}): string {
   const parts: string[] = [];
   parts.push(
     queue.length === 0
@@ -107,7 +107,10 @@ export function renderStatus(queue: readonly DeploymentSummary[], locks: readonl
       ? 'Locks: none\n'
       : `Locks:\n${indent(renderTable(['ENV', 'APP', 'BY', 'SINCE', 'REASON'], locks.map((l) => [l.env, l.app ?? '(all)', l.by, formatTime(l.at ?? l.since), l.reason])))}`,
   );
-  if (matrices.length === 0) parts.push('Releases: no application reported by any agent yet\n');
+  if (matrices.length === 0) {
+    const what = scope.app === undefined ? `any application${scope.env === undefined ? '' : ` in ${scope.env}`}` : `${scope.app}${scope.env === undefined ? '' : ` in ${scope.env}`}`;
+    parts.push(`Releases: no agent reports serving ${what}\n`);
+  }
   for (const m of matrices) {
     const head = `Releases of ${m.app} in ${m.env}${m.lastDeployedRef ? `, last deployed ${m.lastDeployedRef}` : ''}${m.commonRef ? `, most hosts on ${m.commonRef}` : ''}:`;
     if (m.hosts.length === 0) {

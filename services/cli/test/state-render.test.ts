@@ -1,0 +1,85 @@
+// What status, history and tail show people, from the API's answers (parsed by the client's schemas).
+import { describe, expect, it } from 'vitest';
+import { deploymentSummarySchema, lockSchema, matrixSchema, busEventSchema } from '../src/api-client.js';
+import { renderHistory, renderStatus } from '../src/state-commands.js';
+import { describeEvent } from '../src/event-lines.js';
+import { matchesPlace } from '../src/stream-commands.js';
+
+const deployment = deploymentSummarySchema.parse({
+  deploymentId: 'd-1',
+  app: 'shop',
+  env: 'production',
+  ref: 'v1.4.1',
+  sha: null,
+  state: 'failed',
+  requestedBy: 'ada',
+  requestedAt: '2026-11-22T10:00:00.000Z',
+  startedAt: '2026-11-22T10:00:01.000Z',
+  finishedAt: '2026-11-22T10:01:06.000Z',
+  durationMs: null,
+  reason: 'web2: health-check failed',
+});
+
+describe('status', () => {
+  it('shows the queue, the locks, and each matrix with mixed versions and drift marked', () => {
+    const lock = lockSchema.parse({ env: 'production', by: 'ada', reason: 'freeze', at: '2026-11-22T09:00:00.000Z' });
+    const matrix = matrixSchema.parse({
+      app: 'shop',
+      env: 'production',
+      commonRef: 'v1.4.0',
+      lastDeployedRef: 'v1.4.0',
+      hosts: [
+        { host: 'web1', ref: 'v1.4.0', release: 'r1', sha: null, at: '2026-11-22T08:00:00.000Z', drift: false, differsFromCommon: false },
+        { host: 'web2', ref: 'v1.3.9', release: 'r0', at: '2026-11-21T08:00:00.000Z', drift: true, differsFromCommon: true },
+      ],
+    });
+    expect(renderStatus([{ ...deployment, state: 'running' }], [lock], [matrix])).toBe(
+      [
+        'Running and queued:',
+        '  ID   APP   ENV         REF     STATE    BY   SINCE',
+        '  d-1  shop  production  v1.4.1  running  ada  2026-11-22 10:00:01',
+        '',
+        'Locks:',
+        '  ENV         APP    BY   SINCE                REASON',
+        '  production  (all)  ada  2026-11-22 09:00:00  freeze',
+        '',
+        'Releases of shop in production, last deployed v1.4.0, most hosts on v1.4.0: (MIXED versions)',
+        '  HOST  REF     SHA  RELEASE  SINCE                FLAGS',
+        '  web1  v1.4.0  -    r1       2026-11-22 08:00:00',
+        '  web2  v1.3.9  -    r0       2026-11-21 08:00:00  DRIFT differs',
+        '',
+      ].join('\n'),
+    );
+    expect(renderStatus([], [], [], { app: 'shop' })).toBe('Running and queued: none\n\nLocks: none\n\nReleases: no agent reports serving shop\n');
+  });
+
+  it('history: one row per deployment with its duration and reason', () => {
+    expect(renderHistory([deployment])).toBe(
+      ['ID   APP   ENV         REF     STATE   BY   REQUESTED            DURATION  REASON', 'd-1  shop  production  v1.4.1  failed  ada  2026-11-22 10:00:00  1m05s     web2: health-check failed', ''].join('\n'),
+    );
+  });
+
+  it('reads the ledger\'s own names (id, createdAt) as well', () => {
+    const old = deploymentSummarySchema.parse({ id: 'd-2', app: 'a', env: 'e', ref: 'r', state: 'queued', createdAt: '2026-11-22T10:00:00.000Z' });
+    expect([old.deploymentId, old.requestedAt]).toEqual(['d-2', '2026-11-22T10:00:00.000Z']);
+    expect(deploymentSummarySchema.safeParse({ app: 'a', env: 'e', ref: 'r', state: 'queued' }).success).toBe(false);
+  });
+});
+
+describe('tail', () => {
+  it('describes known events in one line, and shows unknown ones as compact JSON', () => {
+    const event = (type: string, payload: unknown): ReturnType<typeof busEventSchema.parse> => busEventSchema.parse({ id: 'm1', type, time: '2026-11-22T10:00:05.000Z', payload });
+    expect(describeEvent(event('deploy.host-result', { deploymentId: 'd-0000001', app: 'shop', env: 'production', host: 'web1', outcome: 'failed', error: 'exit 3' }))).toBe(
+      '10:00:05  deploy.host-result  shop/production d-0000001 web1 failed: exit 3',
+    );
+    expect(describeEvent(event('presence.changed', { service: 'deploy-agent', host: 'web1', instance: 'i', state: 'down', lastSeen: '2026-11-22T10:00:00.000Z' }))).toBe('10:00:05  presence.changed  deploy-agent@web1 down');
+    expect(describeEvent(event('something.new', { a: 1 }))).toBe('10:00:05  something.new  {"a":1}');
+  });
+
+  it('filters by app and environment from the payload', () => {
+    expect(matchesPlace({ app: 'shop', env: 'production' }, 'shop', 'production')).toBe(true);
+    expect(matchesPlace({ app: 'shop', env: 'staging' }, undefined, 'production')).toBe(false);
+    expect(matchesPlace({ service: 'x' }, 'shop', undefined)).toBe(false);
+    expect(matchesPlace({ service: 'x' }, undefined, undefined)).toBe(true);
+  });
+});
