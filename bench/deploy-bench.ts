@@ -2,8 +2,9 @@
 // RabbitMQ over AMQP, all in this process, one broker connection each) against the shell floor
 // (`git archive | tar -x` into N dirs in parallel) and Ansible's git module (forks = 10, local).
 // Prints a table and writes bench/results/deploy-<timestamp>.json and deploy-latest.json.
-//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory] [--rss-only]
-// --rss-only measures the idle deploy-agent's RSS alone (no fleet deploys).
+//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory] [--inline-agents] [--rss-only]
+// Each deploy-agent runs as its own process, as on a fleet; --inline-agents runs them all inside the
+// bench process (as the memory:// case must). --rss-only measures the idle deploy-agent's RSS alone.
 // DEPLOYBUS_BENCH_AMQP_URL points it at another broker (default: vhost deploybus-bench on 127.0.0.1,
 // created with rabbitmqctl when missing, so the bench's conductor never competes with another's work queue).
 import { execFile, spawn } from 'node:child_process';
@@ -40,6 +41,7 @@ interface Settings {
   readonly rssSettleMs: number;
   readonly ansible: boolean;
   readonly memory: boolean;
+  readonly agentProcesses: boolean;
 }
 
 function settingsFrom(argv: readonly string[]): Settings {
@@ -60,6 +62,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     rssSettleMs: 30_000,
     ansible: !argv.includes('--no-ansible'),
     memory: !argv.includes('--no-memory'),
+    agentProcesses: !argv.includes('--inline-agents'),
   };
 }
 
@@ -155,7 +158,7 @@ const failures: string[] = [];
 
 async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
   const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
-  const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs }));
+  const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs, agentProcesses: settings.agentProcesses && !busUrl.startsWith('memory:') }));
   try {
     // Warm-up, not counted: each agent clones its mirror (what repo-updater did long before).
     const warm = await fleet.deploy(await origin.newTag());
@@ -482,7 +485,9 @@ async function main(): Promise<void> {
     notes.push(
       `origin: ${files} files in the tag; a new tag per round (a commit changing 2 files); each agent has preDeploy [true], no restart or health check; one batch (batchSize 100%), force past the build gate`,
       'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed; each agent checks, records the id, resolves the ref, git archive | tar, runs the hook, switches current)',
-      'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process, each with its own broker connection: the whole fleet shares this machine\'s CPUs, as the shell loop and Ansible do',
+      settings.agentProcesses
+        ? 'AMQP: conductor, the stand-in keepalive (answering roster.query) and the client run in the bench process; each of the N agents is its own `node services/deploy-agent/dist/main.js` process with its own broker connection, as on a fleet (memory:// runs them all in the bench process). All share this machine\'s 2 CPUs, as the shell loop and Ansible do; bus connections lost are counted for the bench process only'
+        : 'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process (--inline-agents), each with its own broker connection: every git and hook process an agent starts is forked from this big process',
       'pre-fetched case: `git fetch` into every agent mirror before the clock starts (what repo-updater does after the green build); fetch case: the agent finds the tag missing and fetches it itself',
       `ansible${ansible === undefined ? ' (not measured in this run)' : ` (${ansible})`}: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
     );

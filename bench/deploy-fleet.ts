@@ -1,10 +1,16 @@
 // The deploybus side of the deploy bench: a conductor, N deploy-agents (each its own daemon with its
 // own bus connection, mirror, state dir and deploy root) and a stand-in keepalive that answers
-// roster.query with the fleet, all in this process. A client publishes deploy.requested and waits for
-// the deployment's deploy.succeeded.
+// roster.query with the fleet. A client publishes deploy.requested and waits for the deployment's
+// deploy.succeeded. The conductor, keepalive and client run in this process; each agent runs as its
+// own `node services/deploy-agent/dist/main.js` process, as on a real fleet (one per server), unless
+// `agentProcesses` is false, which runs them all in this process too. (All in one process, every git
+// and hook process an agent starts is forked from one big Node process: in this bench's first runs
+// that fork alone blocked the shared event loop about 10 ms per process, a cost no real agent has.)
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { connectBus, type Bus } from '@deploybus/bus';
 import { conductorDaemon } from '@deploybus/conductor';
 import { deployAgent } from '@deploybus/deploy-agent';
@@ -56,6 +62,45 @@ export interface FleetOptions {
   /** Each agent's preDeploy hook (undefined: no hook). */
   readonly preDeploy: readonly string[] | undefined;
   readonly deployTimeoutMs: number;
+  /** Each agent in its own process (default), or all in this one. */
+  readonly agentProcesses?: boolean;
+}
+
+const AGENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'services', 'deploy-agent', 'dist', 'main.js');
+
+/** Starts one agent process and resolves once it says it started; rejects (and kills it) when it exits or takes longer than 60 s. */
+function startAgentProcess(configFile: string, host: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [AGENT_MAIN, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' } });
+  let output = '';
+  let started = false;
+  const onData = (chunk: Buffer): void => {
+    if (started) return; // later lines are drained and dropped
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  return withDeadline(`agent ${host} to start`, 60_000, () =>
+    new Promise<ChildProcess>((resolve, reject) => {
+      const check = (): void => {
+        if (!started && output.includes('deploy-agent started')) {
+          started = true;
+          resolve(child);
+        }
+      };
+      child.stdout?.on('data', check);
+      child.once('exit', (code, signal) => reject(new Error(`agent ${host} exited (${code ?? signal ?? '?'}) before it started: ${output.slice(-1000)}`)));
+    }),
+  ).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+}
+
+async function stopAgentProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await withDeadline('an agent process to stop', 15_000, exited).catch(() => child.kill('SIGKILL'));
 }
 
 export interface AgentPaths {
@@ -66,6 +111,7 @@ export interface AgentPaths {
 
 export class DeployFleet {
   private readonly handles: DaemonHandle[] = [];
+  private readonly processes: ChildProcess[] = [];
   private readonly buses: Bus[] = [];
   private readonly events: Message[] = [];
   private readonly waiters = new Map<string, (event: Message) => void>();
@@ -148,7 +194,8 @@ export class DeployFleet {
       await writeFile(
         file,
         JSON.stringify({
-          logLevel: 'warn',
+          // info: an agent process says "deploy-agent started" when it is ready
+          logLevel: this.options.agentProcesses === false ? 'warn' : 'info',
           host: agent.host,
           bus: { url: busUrl },
           heartbeatIntervalMs: 60_000,
@@ -169,6 +216,10 @@ export class DeployFleet {
           ],
         }),
       );
+      if (this.options.agentProcesses !== false) {
+        this.processes.push(await startAgentProcess(file, agent.host));
+        return;
+      }
       const handle = await startDaemon(deployAgent, { configFile: file, env: {}, logDestination: process.stderr });
       this.handles.push(handle);
       this.watch(handle.context.bus);
@@ -250,6 +301,8 @@ export class DeployFleet {
   }
 
   async stop(): Promise<void> {
+    const processes = this.processes.splice(0);
+    for (let i = 0; i < processes.length; i += 10) await Promise.allSettled(processes.slice(i, i + 10).map(stopAgentProcess));
     const handles = this.handles.splice(0).reverse();
     for (let i = 0; i < handles.length; i += 10) await Promise.allSettled(handles.slice(i, i + 10).map((h) => withDeadline('stopping a daemon', 15_000, h.stop())));
     await Promise.allSettled(this.buses.splice(0).map((bus) => withDeadline('closing a bus', 10_000, bus.close())));
