@@ -51,8 +51,12 @@ export function bodyOf(req: Request): unknown {
  * cannot address an item inside a comma list.
  */
 export function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.output<S> {
+  const query = { ...(req.query as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(query)) {
+    if (Array.isArray(value) || (typeof value === 'object' && value !== null)) throw new InvalidFieldError(key, 'must be given once, as text');
+  }
   try {
-    return parseWith(schema, { ...(req.query as Record<string, unknown>) });
+    return parseWith(schema, query);
   } catch (error) {
     if (error instanceof InvalidFieldError && error.field !== undefined) throw new InvalidFieldError(error.field.replace(/\[\d+\].*$/, ''), error.message.replace(/^[^:]*:\s*/, ''));
     throw error;
@@ -66,9 +70,6 @@ export const queryInt = (min: number, max: number) =>
     .regex(/^\d+$/, `must be a whole number from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be a whole number from ${min} to ${max}`).max(max, `must be a whole number from ${min} to ${max}`));
-
-/** A name (app, env) in a query string. */
-export const queryString = z.string({ error: 'must be given once, as text' }).min(1, 'must not be empty');
 
 /** One value (a path parameter) checked with a schema; errors name it. */
 export function parseNamed<S extends z.ZodType>(name: string, schema: S, value: unknown): z.output<S> {

@@ -263,6 +263,8 @@ describe('web: bad input and unavailability', () => {
     const text = await w.api('/api/deploys', { method: 'POST', body: '{"app":"shop"}', headers: { 'content-type': 'text/plain' } });
     expect(text.status).toBe(415);
     expect(text.body.error.code).toBe('unsupported_media_type');
+    const twice = await w.api('/api/deploys?app=a&app=b');
+    expect(twice.body.error.message).toBe('app: must be given once, as text');
     const unknown = await w.api('/api/nothing-here');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
