@@ -2,7 +2,7 @@
 // rebuilt from GET /api/... and kept fresh from the live event stream (GET /api/events as
 // text/event-stream) and light polling. No framework and no build step: DOM nodes are made with h(),
 // and every value from the server goes into the DOM as text (textContent / attributes), never as HTML.
-/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, requestAnimationFrame, console */
+/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, requestAnimationFrame, console, crypto, btoa, navigator */
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
 const main = document.getElementById('main');
@@ -105,6 +105,7 @@ const badgeTone = {
   failed: 'bad', down: 'bad', 'no-response': 'bad', refused: 'bad', 'rolled-back': 'warn',
   cancelled: 'warn', superseded: 'warn', drift: 'warn', mixed: 'warn', locked: 'warn',
   running: 'run', deploying: 'run', queued: 'idle', waiting: 'idle', skipped: 'idle',
+  active: 'ok', failing: 'bad',
 };
 
 function badge(text, tone, extra) {
@@ -230,6 +231,7 @@ const routes = [
   { pattern: /^\/history\/?$/, nav: '/history', render: renderHistory },
   { pattern: /^\/locks\/?$/, nav: '/locks', render: renderLocks },
   { pattern: /^\/roster\/?$/, nav: '/roster', render: renderRoster },
+  { pattern: /^\/callbacks\/?$/, nav: '/callbacks', render: renderCallbacks },
 ];
 
 /** What one rendered page owns (timers, event streams); all of it ends when the page is left. */
@@ -1422,6 +1424,279 @@ async function renderRoster(_m, current) {
   // Heartbeats move lastSeen without a presence change, so poll as well as listen.
   current.every(3_000, () => void draw().catch(() => undefined));
   liveEvents(current, { types: 'presence.changed' }, () => void draw().catch(() => undefined));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Callbacks: HTTP callback subscriptions. The notifier POSTs each matching event, signed with the
+// subscription's secret, to its URL; it checks every field (its destination allow-list included) and a
+// refusal names the field, which the form shows next to that field.
+
+/**
+ * A signing secret made in this browser: 32 bytes from crypto.getRandomValues, base64url, with the
+ * prefix the notifier gives the secrets it makes. It leaves the browser once, in the create request,
+ * and the page shows it once, after the subscription is made.
+ */
+function newSecret() {
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  const b64 = btoa(String.fromCharCode(...bytes));
+  return `whsec_${b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+}
+
+/** "deploy.*, task.completed" -> ['deploy.*', 'task.completed'] (commas or spaces between). */
+function patternList(text) {
+  return [...new Set(text.split(/[\s,]+/).filter((t) => t !== ''))];
+}
+
+const CALLBACK_FIELDS = { url: 'URL', events: 'Event types', app: 'Application', env: 'Environment', secret: 'Your secret', description: 'Description' };
+
+async function renderCallbacks(_m, current) {
+  append(main, pageHead('Callbacks', { status: h('span', { class: 'subtle small' }, 'events POSTed to your URLs, signed') }));
+  const apps = await loadApps().catch(() => []);
+  if (!current.alive) return;
+  const envs = [...new Set(apps.flatMap((a) => a.envs))].sort();
+  const messages = h('div', { 'aria-live': 'polite' });
+  const secretArea = h('div', {});
+  const listPanel = h('section', { class: 'panel', 'aria-labelledby': 'subs-heading' }, h('h2', { id: 'subs-heading' }, 'Subscriptions'), h('p', { class: 'loading' }, 'Loading…'));
+
+  const urlInput = h('input', { type: 'url', name: 'url', required: true, autocomplete: 'off', spellcheck: 'false', maxlength: '2048', placeholder: 'https://hooks.example.com/deploybus' });
+  const eventsInput = h('input', { type: 'text', name: 'events', required: true, autocomplete: 'off', spellcheck: 'false', value: 'deploy.*' });
+  const appInput = h('input', { type: 'text', name: 'app', list: 'callback-apps', autocomplete: 'off', spellcheck: 'false' });
+  const envInput = h('input', { type: 'text', name: 'env', list: 'callback-envs', autocomplete: 'off', spellcheck: 'false' });
+  const descriptionInput = h('input', { type: 'text', name: 'description', maxlength: '512', autocomplete: 'off' });
+  const generateRadio = h('input', { type: 'radio', name: 'secret-source', value: 'generate', checked: true });
+  const ownRadio = h('input', { type: 'radio', name: 'secret-source', value: 'own' });
+  const secretInput = h('input', { type: 'password', name: 'secret', autocomplete: 'new-password', spellcheck: 'false', maxlength: '256' });
+  const createButton = h('button', { type: 'submit', class: 'button primary' }, 'Subscribe');
+  const formMessages = h('div', { 'aria-live': 'polite' });
+
+  /** Each field has a place for what is wrong with it (the form's check or the notifier's refusal), tied to its control. */
+  const slots = new Map();
+  const checkedField = (name, control, hint) => {
+    const wrap = field(CALLBACK_FIELDS[name], control, hint);
+    const slot = h('span', { class: 'field-error', id: `${control.id}-error`, 'data-field': name, hidden: true });
+    wrap.append(slot);
+    slots.set(name, { control, slot });
+    return wrap;
+  };
+  const describedBy = (control, id, on) => {
+    const ids = (control.getAttribute('aria-describedby') ?? '').split(' ').filter((x) => x !== '' && x !== id);
+    if (on) ids.unshift(id);
+    if (ids.length === 0) control.removeAttribute('aria-describedby');
+    else control.setAttribute('aria-describedby', ids.join(' '));
+  };
+  const clearFieldErrors = () => {
+    for (const { control, slot } of slots.values()) {
+      slot.textContent = '';
+      slot.hidden = true;
+      control.removeAttribute('aria-invalid');
+      describedBy(control, slot.id, false);
+    }
+  };
+  /** Shows text next to the named field; false when the form has no such field (the caller shows it above the form). */
+  const fieldError = (name, text) => {
+    const entry = slots.get(name);
+    if (!entry || entry.control.closest('[hidden]')) return false;
+    entry.slot.textContent = text;
+    entry.slot.hidden = false;
+    entry.control.setAttribute('aria-invalid', 'true');
+    describedBy(entry.control, entry.slot.id, true);
+    return true;
+  };
+
+  const secretField = checkedField('secret', secretInput, '16 to 256 printable characters without spaces. The receiver checks signatures with it.');
+  secretField.hidden = true;
+  const form = h(
+    'form',
+    { class: 'stack', novalidate: true, 'aria-label': 'New subscription' },
+    checkedField('url', urlInput, 'Where each event is POSTed. The notifier only calls destinations its operator allows.'),
+    checkedField('events', eventsInput, 'Exact types (deploy.succeeded), prefixes (deploy.*, task.*) or * for everything; separate with commas.'),
+    h('div', { class: 'row' }, checkedField('app', appInput, 'Empty: every app.'), checkedField('env', envInput, 'Empty: every environment.')),
+    h('datalist', { id: 'callback-apps' }, apps.map((a) => h('option', { value: a.app }))),
+    h('datalist', { id: 'callback-envs' }, envs.map((e) => h('option', { value: e }))),
+    checkedField('description', descriptionInput, 'Optional, for people: what receives these events.'),
+    h(
+      'fieldset',
+      {},
+      h('legend', {}, 'Signing secret'),
+      h(
+        'div',
+        { class: 'choices' },
+        h('label', { class: 'choice' }, generateRadio, 'Generate one in this browser (shown once, after subscribing)'),
+        h('label', { class: 'choice' }, ownRadio, 'Use my own'),
+      ),
+      secretField,
+    ),
+    formMessages,
+    h('div', { class: 'form-actions' }, createButton),
+  );
+  for (const radio of [generateRadio, ownRadio]) {
+    radio.addEventListener('change', () => {
+      secretField.hidden = !ownRadio.checked;
+      if (ownRadio.checked) secretInput.focus();
+    });
+  }
+  append(main, messages, secretArea, listPanel, h('section', { class: 'panel', 'aria-labelledby': 'new-sub-heading' }, h('h2', { id: 'new-sub-heading' }, 'New subscription'), form));
+
+  /** Events after the subscription's position that it will get: what a failing one still has to deliver. */
+  const backlogOf = async (s) => {
+    if ((s.events ?? []).includes('*')) return undefined;
+    const page = await get('/api/events', { after: s.cursor, types: (s.events ?? []).join(','), app: s.app, env: s.env, limit: 1000 });
+    return page?.events?.length;
+  };
+
+  const row = (s, backlog) => {
+    const scope = `${s.app ?? 'every app'} / ${s.env ?? 'every environment'}`;
+    const buttons = [];
+    if (s.state === 'failing') {
+      const enable = h('button', { type: 'button', class: 'button small', 'aria-label': `Re-enable callbacks to ${s.url}` }, 'Re-enable');
+      enable.addEventListener('click', async () => {
+        enable.disabled = true;
+        try {
+          await api('POST', `/api/subscriptions/${seg(s.id)}/enable`);
+          replace(messages, notice('info', null, `Trying ${s.url} again now; what it missed follows in order once it answers.`));
+          await draw();
+        } catch (error) {
+          replace(messages, errorNotice(error, `Callbacks to ${s.url} could not be re-enabled.`));
+          enable.disabled = false;
+        }
+      });
+      buttons.push(enable);
+    }
+    const remove = h('button', { type: 'button', class: 'button small danger', 'aria-label': `Delete the subscription of ${s.url}` }, 'Delete');
+    remove.addEventListener('click', async () => {
+      if (!window.confirm(`Delete the subscription of ${s.url}? Nothing more is sent to it.`)) return;
+      remove.disabled = true;
+      try {
+        await api('DELETE', `/api/subscriptions/${seg(s.id)}`);
+        replace(messages, notice('ok', null, `The subscription of ${s.url} is deleted.`));
+        await draw();
+      } catch (error) {
+        replace(messages, errorNotice(error, `The subscription of ${s.url} could not be deleted.`));
+        remove.disabled = false;
+      }
+    });
+    buttons.push(remove);
+    const failing = s.state === 'failing';
+    return h(
+      'tr',
+      { 'data-subscription': s.id, class: failing ? 'drift' : '' },
+      h('th', { scope: 'row' }, h('div', { class: 'mono small break' }, s.url), s.description ? h('div', { class: 'small subtle' }, s.description) : null, h('div', { class: 'mono small subtle' }, s.id)),
+      h('td', { class: 'mono small' }, (s.events ?? []).join(', ')),
+      h('td', { class: 'small' }, scope),
+      h(
+        'td',
+        {},
+        badge(s.state),
+        failing || s.failures > 0 ? h('div', { class: 'small' }, `${s.failures} failed deliver${s.failures === 1 ? 'y' : 'ies'} in a row`) : null,
+        failing && s.lastError ? h('div', { class: 'small subtle break', 'data-testid': 'last-error' }, s.lastError) : null,
+      ),
+      h(
+        'td',
+        { class: 'small' },
+        `through event #${s.cursor}`,
+        backlog === undefined ? null : h('div', { class: failing ? '' : 'subtle' }, backlog >= 1000 ? '1000 or more waiting' : `${backlog} waiting`),
+      ),
+      h('td', { class: 'small' }, s.createdBy, h('div', { class: 'subtle' }, agoEl(s.createdAt))),
+      h('td', {}, h('div', { class: 'form-actions' }, buttons)),
+    );
+  };
+
+  const draw = async () => {
+    let subs;
+    try {
+      subs = (await get('/api/subscriptions')) ?? [];
+    } catch (error) {
+      if (current.alive) replace(listPanel, h('h2', { id: 'subs-heading' }, 'Subscriptions'), errorNotice(error, 'Subscriptions could not be loaded.'));
+      return;
+    }
+    const backlogs = new Map();
+    await Promise.all(subs.filter((s) => s.state === 'failing').map(async (s) => backlogs.set(s.id, await backlogOf(s).catch(() => undefined))));
+    if (!current.alive) return;
+    replace(
+      listPanel,
+      h('h2', { id: 'subs-heading' }, 'Subscriptions'),
+      subs.length === 0
+        ? h('p', { class: 'empty' }, 'No subscriptions: nothing is sent anywhere. Subscribe a URL below.')
+        : table('Subscriptions', ['URL', 'Events', 'Only', 'State', 'Delivered', 'Created', ''], subs.map((s) => row(s, backlogs.get(s.id))), { hideCaption: true }),
+    );
+  };
+
+  const showSecret = (sub, secret) => {
+    const secretBox = h('input', { type: 'text', readonly: true, value: secret, class: 'mono secret-value', spellcheck: 'false', autocomplete: 'off' });
+    const copy = h('button', { type: 'button', class: 'button small' }, 'Copy');
+    const done = h('button', { type: 'button', class: 'button small' }, 'I have stored it');
+    copy.addEventListener('click', () => {
+      secretBox.select();
+      const written = navigator.clipboard?.writeText(secret);
+      if (!written) return void (copy.textContent = 'Selected: press Ctrl+C');
+      written.then(
+        () => (copy.textContent = 'Copied'),
+        () => (copy.textContent = 'Selected: press Ctrl+C'),
+      );
+    });
+    done.addEventListener('click', () => replace(secretArea));
+    replace(
+      secretArea,
+      h(
+        'section',
+        { class: 'panel secret-panel', 'aria-labelledby': 'secret-heading', 'data-subscription': sub.id },
+        h('h2', { id: 'secret-heading' }, `Subscribed ${sub.url}`),
+        h('p', {}, 'Configure the receiver with this signing secret now: it is shown only this once, and deploybus cannot show it again.'),
+        field('Signing secret', secretBox),
+        h('p', { class: 'small subtle' }, 'Each callback carries X-Deploybus-Timestamp and X-Deploybus-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>. Compare in constant time and refuse timestamps more than 5 minutes off.'),
+        h('div', { class: 'form-actions' }, copy, done),
+      ),
+    );
+  };
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFieldErrors();
+    replace(formMessages);
+    replace(secretArea);
+    const url = urlInput.value.trim();
+    const events = patternList(eventsInput.value);
+    const own = ownRadio.checked;
+    const bad = [];
+    if (!url) bad.push(['url', 'Give the URL the events go to.']);
+    if (events.length === 0) bad.push(['events', 'Name at least one event type, such as deploy.*']);
+    if (own && (secretInput.value.length < 16 || secretInput.value.length > 256)) bad.push(['secret', 'Must be 16 to 256 characters.']);
+    if (bad.length > 0) {
+      for (const [name, text] of bad) fieldError(name, text);
+      replace(formMessages, notice('error', 'Please fix the form.', `See ${bad.map(([name]) => CALLBACK_FIELDS[name]).join(', ')}.`));
+      slots.get(bad[0][0])?.control.focus();
+      return;
+    }
+    const secret = own ? secretInput.value : newSecret();
+    const body = { url, events, secret };
+    for (const [key, input] of [['app', appInput], ['env', envInput], ['description', descriptionInput]]) if (input.value.trim() !== '') body[key] = input.value.trim();
+    createButton.disabled = true;
+    try {
+      const created = await api('POST', '/api/subscriptions', body);
+      if (own) replace(secretArea, notice('ok', `Subscribed ${created.url}.`, 'Its callbacks are signed with the secret you gave.'));
+      else showSecret(created, created.secret ?? secret);
+      urlInput.value = '';
+      descriptionInput.value = '';
+      secretInput.value = '';
+      await draw();
+    } catch (error) {
+      // The notifier names the field it refused ("url", "events.1"): the sentence goes next to that field.
+      const name = error instanceof ApiError && error.status === 400 && error.field ? error.field.split('.')[0] : undefined;
+      if (name !== undefined && fieldError(name, error.message)) {
+        replace(formMessages, notice('error', 'The subscription was refused.', `See ${CALLBACK_FIELDS[name]}.`));
+        slots.get(name).control.focus();
+      } else {
+        replace(formMessages, errorNotice(error, 'The subscription could not be made.'));
+      }
+    } finally {
+      createButton.disabled = false;
+    }
+  });
+
+  await draw();
+  // Delivery moves positions and states without an event the stream carries: poll.
+  current.every(5_000, () => void draw().catch(() => undefined));
 }
 
 // ---------------------------------------------------------------------------------------------
