@@ -245,6 +245,10 @@ describe('deploybus refusals, bad usage and credentials', () => {
     const usage = await cli(['deploy', 'demo', 'v1.0.0', '--env', 'production', '--batch', 'half']);
     expect(usage.exitCode).toBe(EXIT.usage);
     expect(usage.stderr).toContain("option '--batch <size>' argument 'half' is invalid");
+    // The CLI checks what it knows; the API checks the rest and names the field.
+    const field = await cli(['cancel', 'x']);
+    expect(field.exitCode).toBe(EXIT.invalidInput);
+    expect(field.stderr).toMatch(/^deploybus: id: must be a deployment id .*\n$/);
     const unknown = await cli(['cancel', 'no-such-deployment-1']);
     expect(unknown.exitCode).toBe(EXIT.notFound);
     expect(unknown.stderr).toBe('deploybus: there is no deployment no-such-deployment-1\n');
