@@ -44,6 +44,8 @@ interface EventPage {
 
 /** Replay of at most this many pages before the stream goes live; a client further behind pages with JSON first. */
 const MAX_REPLAY_PAGES = 20;
+/** Live events held back while a replay runs, at most. */
+const MAX_HELD_EVENTS = 10_000;
 /** A client whose socket holds this much unsent data is too slow and is disconnected. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
@@ -75,13 +77,13 @@ export function eventRoutes(ctx: RouteContext): Router {
     if (ctx.live.listenerCount >= ctx.sseMaxClients) throw new ApiError(503, 'too_many_streams', `this server already serves ${ctx.sseMaxClients} live streams; try again later or page with JSON`);
     const lastEventId = req.headers['last-event-id'];
     const resumeFrom = typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : q.after;
-    await stream(ctx, req, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);
+    await stream(ctx, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);
   });
 
   return router;
 }
 
-async function stream(ctx: RouteContext, req: Request, res: Response, filter: EventFilter, replay: ((after: number) => Promise<EventPage>) | undefined, after: number | undefined): Promise<void> {
+async function stream(ctx: RouteContext, res: Response, filter: EventFilter, replay: ((after: number) => Promise<EventPage>) | undefined, after: number | undefined): Promise<void> {
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   res.flushHeaders();
   res.write('retry: 3000\n\n');
@@ -100,8 +102,14 @@ async function stream(ctx: RouteContext, req: Request, res: Response, filter: Ev
   };
   const stopListening = ctx.live.listen((event) => {
     if (!eventMatches(event, filter)) return;
-    if (held !== undefined) held.push(event);
-    else send(event);
+    if (held === undefined) return send(event);
+    held.push(event);
+    if (held.length > MAX_HELD_EVENTS) {
+      // The replay is slower than the live traffic: rather than hold without bound, let the client reconnect.
+      ctx.logger.warn({ held: held.length }, 'event stream replay fell too far behind live events; disconnected');
+      close();
+      res.destroy();
+    }
   });
   const heartbeat = setInterval(() => {
     if (!closed) res.write(`: keepalive ${new Date().toISOString()}\n\n`);
@@ -113,7 +121,8 @@ async function stream(ctx: RouteContext, req: Request, res: Response, filter: Ev
     clearInterval(heartbeat);
     stopListening();
   };
-  req.on('close', close);
+  // The response's close, not the request's: a request emits 'close' once its body was read, which a
+  // GET with a body (parsed by a body parser) would do long before the client goes.
   res.on('close', close);
 
   const replayed = new Set<string>();
