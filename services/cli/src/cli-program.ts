@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from '@deploybus/runtime';
-import type { CliIo } from './cli-io.js';
+import { printJson, type CliIo } from './cli-io.js';
 import { CliError, EXIT } from './cli-errors.js';
 import { HOOK_TYPES, installHook, type HookType } from './hook-install.js';
 import { runHook } from './hook-run.js';
@@ -98,11 +98,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--config <file>', 'absolute path of a config file the hook reads')
     .option('--chain', 'keep an existing foreign hook and run it first (moved to <type>.deploybus-chained)')
     .option('--force', 'replace an existing foreign hook (kept as <type>.deploybus-replaced)')
+    .option('--json', 'print what was written as one JSON document')
     .addHelpText(
       'after',
       '\nExamples:\n  deploybus hook install /srv/git/shop.git --bus-url stomp://127.0.0.1:61613\n  deploybus hook install ~/src/shop --type post-commit --repo shop --chain',
     )
-    .action(async (repoPath: string, opts: { type: HookType; repo?: string; busUrl?: string; spool?: string; config?: string; chain?: boolean; force?: boolean }) => {
+    .action(async (repoPath: string, opts: { type: HookType; repo?: string; busUrl?: string; spool?: string; config?: string; chain?: boolean; force?: boolean; json?: boolean }) => {
       const result = await installHook({
         repoPath,
         type: opts.type,
@@ -115,6 +116,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         chain: opts.chain === true,
         force: opts.force === true,
       });
+      if (opts.json) return printJson(io, { type: opts.type, path: result.path, hooksDir: result.hooksDir, replaced: result.replaced ?? null, chained: result.chained ?? null, mode: `0${result.mode.toString(8)}` });
       const extra = result.chained ? `; it runs ${result.chained} first` : result.replaced ? `; the old hook is kept as ${result.replaced}` : '';
       io.stdout(`installed ${opts.type} hook at ${result.path}${extra}\n`);
     });

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { generateSigningKeyPair } from '@deploybus/protocol';
 import { CliError, EXIT } from './cli-errors.js';
+import { printJson, type CliIo } from './cli-io.js';
 
 /** A key id is also a file name here: letters, digits, "_", "-", ".", not starting with "." or "-". */
 export const KEY_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -60,16 +61,18 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
   }
 }
 
-export function registerKeysCommand(program: Command, io: { readonly cwd: string; readonly stdout: (text: string) => void }): void {
+export function registerKeysCommand(program: Command, io: CliIo): void {
   const keys = program.command('keys').description('signing keys for agent commands (Ed25519).');
   keys
     .command('generate')
     .description('write a new Ed25519 key pair: <id>.key (private, mode 0600, for the conductor) and <id>.pub (public, for agents\' trustedKeys). Never overwrites.')
     .requiredOption('--out <dir>', 'directory to write the two files into (created, mode 0700, if missing)')
     .option('--key-id <id>', 'the key id agents know the public key by (default: deploybus-<date>-<random>)')
+    .option('--json', 'print the key id and both paths as one JSON document')
     .addHelpText('after', '\nExamples:\n  deploybus keys generate --out /etc/deploybus/keys\n  deploybus keys generate --out ./keys --key-id conductor-2026')
-    .action(async (opts: { out: string; keyId?: string }) => {
+    .action(async (opts: { out: string; keyId?: string; json?: boolean }) => {
       const result = await generateKeys({ outDir: resolve(io.cwd, opts.out), keyId: opts.keyId });
+      if (opts.json) return printJson(io, result);
       io.stdout(`key id: ${result.keyId}\nprivate key: ${result.privateKeyPath}\npublic key: ${result.publicKeyPath}\n`);
     });
 }

@@ -129,8 +129,9 @@ describe('hostile refs', () => {
 
 describe('post-commit hook', () => {
   it('spools an event for the new HEAD with before = its parent', async () => {
-    const install = await cli(['hook', 'install', box.work, '--type', 'post-commit', '--bus-url', DEAD_BUS, '--repo', 'shop-work']);
+    const install = await cli(['hook', 'install', box.work, '--type', 'post-commit', '--bus-url', DEAD_BUS, '--repo', 'shop-work', '--json']);
     expect(install.code).toBe(0);
+    expect(JSON.parse(install.stdout)).toEqual({ type: 'post-commit', path: join(box.work, '.git', 'hooks', 'post-commit'), hooksDir: join(box.work, '.git', 'hooks'), replaced: null, chained: null, mode: '0755' });
     const first = commit(box.work, 'first'); // a real commit runs the hook: before = zeros
     const second = commit(box.work, 'second');
     await new DiskSpool(join(box.work, '.git', 'deploybus-spool')).drain((m) => bus.publish(m));

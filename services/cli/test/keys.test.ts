@@ -45,6 +45,8 @@ describe('deploybus keys generate', () => {
     const made = await cli(['keys', 'generate', '--out', dir], dir);
     expect(made.code).toBe(0);
     expect(made.out).toMatch(/^key id: deploybus-\d{8}-[0-9a-f]{6}\n/);
+    const json = await cli(['keys', 'generate', '--out', dir, '--key-id', 'scripted', '--json'], dir);
+    expect(JSON.parse(json.out)).toEqual({ keyId: 'scripted', privateKeyPath: join(dir, 'scripted.key'), publicKeyPath: join(dir, 'scripted.pub') });
     const bad = await cli(['keys', 'generate', '--out', dir, '--key-id', '../evil'], dir);
     expect(bad.code).toBe(64);
     expect(bad.err).toContain('key id');
