@@ -128,6 +128,7 @@ describe('web: UI shell', () => {
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(js.headers.get('cache-control')).toBe('no-cache');
     expect(js.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(js.headers.get('content-security-policy')).toContain("script-src 'self';");
     const etag = js.headers.get('etag');
     expect(etag).toBeTruthy();
     expect(await js.text()).toBe('console.log("hi");\n');
