@@ -9,7 +9,8 @@ import { githubBuildStatus } from './github-build-status.js';
 import { remoteRefResolver } from './ref-resolver.js';
 import { remoteTagLister } from './repo-tags.js';
 
-export const DEFAULT_LEDGER_URL = 'sqlite:/var/lib/deploybus/ledger.db';
+/** Inside the directory the conductor's systemd unit may write (StateDirectory=deploybus/conductor). */
+export const DEFAULT_LEDGER_URL = 'sqlite:/var/lib/deploybus/conductor/ledger.db';
 export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
 
 export const conductorConfigSchema = daemonConfigSchema({
