@@ -7,8 +7,8 @@
 import { abortableSleep } from './abortable-sleep.js';
 import { type BusEvent, type DeploybusApi, type DeploymentDetail } from './api-client.js';
 import { ApiUnavailableError, ApiUnreachableError, CliError, EXIT } from './cli-errors.js';
-import { DeployProgress, finalStateOf, type DeployOutcome } from './deploy-progress.js';
-import { formatDuration, progressBar } from './human-format.js';
+import { DeployProgress, finalStateOf, hostLine, type DeployOutcome } from './deploy-progress.js';
+import { progressBar } from './human-format.js';
 import type { LiveOutput } from './live-output.js';
 
 export interface FollowOptions {
@@ -47,16 +47,16 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
   const maxReconnects = options.maxReconnects ?? 8;
   let failures = 0;
   let lastProblem: unknown;
+  /** Set once, by the stream's final event or by the record; a late answer of an old check is ignored. */
+  let settled: DeployOutcome | undefined;
 
   const finishFrom = (detail: DeploymentDetail): DeployOutcome | undefined => {
     const state = finalStateOf(detail.state);
     if (state === undefined) return undefined;
     // The stream missed the end: say what the record says, for hosts not reported yet too.
+    out.done();
     const reported = new Set(progress.reportedHosts);
-    for (const host of detail.hosts) {
-      if (reported.has(host.host)) continue;
-      emitLine(`${host.host}  ${host.outcome}${[host.release, host.durationMs === undefined ? undefined : formatDuration(host.durationMs), host.error].filter((x) => x !== undefined).map((x) => `  ${x}`).join('')}`);
-    }
+    for (const host of detail.hosts) if (!reported.has(host.host)) emitLine(hostLine(host));
     const outcome: DeployOutcome = {
       state,
       reason: detail.reason,
@@ -77,11 +77,10 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
     const connection = new AbortController();
     const abortConnection = (): void => connection.abort();
     options.signal?.addEventListener('abort', abortConnection, { once: true });
-    let settled: DeployOutcome | undefined;
     const watchdog = setInterval(() => {
       api.deployment(deploymentId).then(
         (detail) => {
-          if (finalStateOf(detail.state) !== undefined && progress.outcome === undefined) {
+          if (settled === undefined && progress.outcome === undefined && finalStateOf(detail.state) !== undefined) {
             settled = finishFrom(detail);
             connection.abort();
           }
@@ -104,6 +103,7 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
           if (step.outcome === undefined) drawBar();
         }
         if (step.outcome !== undefined) {
+          settled = step.outcome;
           if (options.jsonLine !== undefined) options.jsonLine({ deploymentId, outcome: step.outcome });
           return step.outcome;
         }
@@ -124,8 +124,10 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
     if (options.signal?.aborted) throw new FollowInterrupted(deploymentId);
     // The stream ended (or broke) before the deployment did, as far as the stream said: ask the record.
     try {
-      const done = finishFrom(await api.deployment(deploymentId));
-      if (done !== undefined) return done;
+      const detail = await api.deployment(deploymentId);
+      if (settled !== undefined) return settled;
+      settled = finishFrom(detail);
+      if (settled !== undefined) return settled;
     } catch (error) {
       if (!(error instanceof ApiUnreachableError) && !(error instanceof ApiUnavailableError)) throw error;
       lastProblem = error;

@@ -39,6 +39,12 @@ export interface ProgressStep {
   readonly outcome?: DeployOutcome;
 }
 
+/** `web1  succeeded  20261122100012-v1.4.1  2.1 s` or `web2  failed  health-check failed`: a host's result, from an event or the record. */
+export function hostLine(result: { host: string; outcome: string; release?: string | undefined; durationMs?: number | undefined; error?: string | undefined }): string {
+  const detail = [result.release, result.durationMs === undefined ? undefined : formatDuration(result.durationMs), result.error].filter((x) => x !== undefined);
+  return `${result.host}  ${result.outcome}${detail.map((x) => `  ${x}`).join('')}`;
+}
+
 export function exitCodeOf(state: FinalState): number {
   return state === 'succeeded' ? EXIT.ok : state === 'failed' ? EXIT.failed : EXIT.cancelled;
 }
@@ -116,8 +122,7 @@ export class DeployProgress {
         const p = mine(deployHostResult.payload.safeParse(event.payload));
         if (!p) return undefined;
         this.#done.add(p.host);
-        const detail = [p.release, p.durationMs === undefined ? undefined : formatDuration(p.durationMs), p.error].filter((x) => x !== undefined);
-        return [`${p.host}  ${p.outcome}${detail.length > 0 ? `  ${detail.join('  ')}` : ''}`];
+        return [hostLine(p)];
       }
       case 'deploy.succeeded':
       case 'deploy.failed': {
