@@ -1555,6 +1555,7 @@ async function renderCallbacks(_m, current) {
         try {
           await api('POST', `/api/subscriptions/${seg(s.id)}/enable`);
           replace(messages, notice('info', null, `Trying ${s.url} again now; what it missed follows in order once it answers.`));
+          shown = '';
           await draw();
         } catch (error) {
           replace(messages, errorNotice(error, `Callbacks to ${s.url} could not be re-enabled.`));
@@ -1594,25 +1595,33 @@ async function renderCallbacks(_m, current) {
       h(
         'td',
         { class: 'small' },
-        `through event #${s.cursor}`,
+        s.cursor > 0 ? `through event #${s.cursor}` : 'nothing yet',
         backlog === undefined ? null : h('div', { class: failing ? '' : 'subtle' }, backlog >= 1000 ? '1000 or more waiting' : `${backlog} waiting`),
       ),
       h('td', { class: 'small' }, s.createdBy, h('div', { class: 'subtle' }, agoEl(s.createdAt))),
-      h('td', {}, h('div', { class: 'form-actions' }, buttons)),
+      h('td', {}, h('div', { class: 'form-actions nowrap' }, buttons)),
     );
   };
+
+  /** What the list showed last: an unchanged list is not redrawn, so polling never takes the focus from a button. */
+  let shown = '';
 
   const draw = async () => {
     let subs;
     try {
       subs = (await get('/api/subscriptions')) ?? [];
     } catch (error) {
-      if (current.alive) replace(listPanel, h('h2', { id: 'subs-heading' }, 'Subscriptions'), errorNotice(error, 'Subscriptions could not be loaded.'));
+      if (!current.alive) return;
+      shown = '';
+      replace(listPanel, h('h2', { id: 'subs-heading' }, 'Subscriptions'), errorNotice(error, 'Subscriptions could not be loaded.'));
       return;
     }
     const backlogs = new Map();
     await Promise.all(subs.filter((s) => s.state === 'failing').map(async (s) => backlogs.set(s.id, await backlogOf(s).catch(() => undefined))));
     if (!current.alive) return;
+    const key = JSON.stringify([subs, [...backlogs]]);
+    if (key === shown) return;
+    shown = key;
     replace(
       listPanel,
       h('h2', { id: 'subs-heading' }, 'Subscriptions'),

@@ -230,8 +230,15 @@ async function walkThrough(page: Page): Promise<void> {
   await shot(page, 'callbacks-03-secret-shown-once');
   await page.getByRole('button', { name: 'I have stored it' }).click();
   expect(await page.getByLabel('Signing secret').count()).toBe(0);
-  // Nothing shows the secret again: not the page, not the API.
-  expect(await page.locator('body').textContent()).not.toContain(good.secret);
+  // Nothing shows the secret again: not the page (text or any field), not after a reload, not the API.
+  const secretShown = async (): Promise<boolean> => {
+    const values = await page.locator('input').evaluateAll((inputs) => inputs.map((i) => (i as unknown as { value: string }).value));
+    return values.includes(good.secret) || ((await page.locator('body').textContent()) ?? '').includes(good.secret);
+  };
+  expect(await secretShown()).toBe(false);
+  await page.reload();
+  await goodRow.getByText('active', { exact: true }).waitFor();
+  expect(await secretShown()).toBe(false);
   expect(JSON.stringify(await api('GET', `/api/subscriptions/${good.id}`))).not.toContain(good.secret);
 
   // ---- a receiver that refuses at first, for deploy.succeeded anywhere ----
