@@ -678,7 +678,7 @@ export const subscriptionState = defineMessage({
   type: 'subscription.state',
   summary: 'The notifier\'s answer to a subscription.requested (to its `replyTo`, with its `correlationId`); also published on its routing key when a subscription starts failing or recovers (`outcome` failing / recovered).',
   payload: z.object({
-    outcome: z.enum(['created', 'listed', 'found', 'deleted', 'enabled', 'not-found', 'refused', 'failing', 'recovered']).describe('What happened.'),
+    outcome: z.enum(['created', 'listed', 'found', 'deleted', 'enabled', 'not-found', 'refused', 'unavailable', 'failing', 'recovered']).describe('What happened. `unavailable`: the notifier could not do it now (no conductor answered its event-log query); try again.'),
     subscription: subscriptionView.optional().describe('The subscription concerned.'),
     subscriptions: z.array(subscriptionView).optional().describe('list: every subscription, oldest first.'),
     secret: z.string().max(1024).optional().describe('created: the signing secret the notifier generated (shown this once).'),

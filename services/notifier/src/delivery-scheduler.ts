@@ -91,6 +91,8 @@ export class DeliveryScheduler {
   #pollTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #active = true;
+  /** Cuts backoff sleeps short on stop; requests in flight are let finish (and their positions stored). */
+  readonly #stopping = new AbortController();
 
   constructor(deps: DeliverySchedulerDeps) {
     this.#d = deps;
@@ -102,10 +104,14 @@ export class DeliveryScheduler {
     this.#pollTimer.unref();
   }
 
+  /**
+   * Starts nothing new and waits for the requests in flight (each bounded by its timeout), so a notifier
+   * that stops, e.g. handing over to another, never leaves a delivered event without its stored position.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#pollTimer !== undefined) clearInterval(this.#pollTimer);
-    for (const entry of this.#entries.values()) entry.abort.abort();
+    this.#stopping.abort();
     await Promise.allSettled([...this.#entries.values()].map((e) => e.running));
   }
 
@@ -274,6 +280,10 @@ export class DeliveryScheduler {
     for (let attempt = 1; attempt <= attempts; attempt += 1) {
       if (entry.removed || this.#stopped) return 'stopped';
       const release = await this.#slots.take();
+      if (entry.removed || this.#stopped) {
+        release();
+        return 'stopped';
+      }
       try {
         await entry.destination.deliver(event, attempt, entry.abort.signal);
         this.#d.onAttempt?.(entry.destination.id, 'delivered');
@@ -288,7 +298,7 @@ export class DeliveryScheduler {
       }
       if (attempt < attempts) {
         try {
-          await sleep(backoffDelay(attempt, { initialMs: options.backoffMs, maxMs: options.maxBackoffMs }), undefined, { signal: entry.abort.signal });
+          await sleep(backoffDelay(attempt, { initialMs: options.backoffMs, maxMs: options.maxBackoffMs }), undefined, { signal: AbortSignal.any([entry.abort.signal, this.#stopping.signal]) });
         } catch {
           return 'stopped';
         }

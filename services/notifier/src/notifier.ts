@@ -143,7 +143,7 @@ export class NotifierService {
     const { bus, store, config } = this.#o;
     await this.scheduler.setActive(await store.tryAcquireLease(DELIVERY_LEASE, this.#o.instance, config.delivery.leaseTtlMs, new Date()));
     await this.#syncSubscriptions();
-    for (const destination of this.#configured) await this.scheduler.add(destination);
+    await this.#addConfigured();
     this.scheduler.start();
     this.#leaseTimer = setInterval(() => void this.#tick(), Math.max(50, Math.min(config.delivery.pollMs, Math.floor(config.delivery.leaseTtlMs / 3))));
     this.#leaseTimer.unref();
@@ -177,6 +177,7 @@ export class NotifierService {
         const held = await store.tryAcquireLease(DELIVERY_LEASE, this.#o.instance, config.delivery.leaseTtlMs, new Date());
         if (held !== this.scheduler.active) this.#o.logger.info({ delivering: held }, held ? 'delivery lease taken: this notifier delivers' : 'delivery lease held by another notifier: standing by');
         await this.#syncSubscriptions();
+        await this.#addConfigured();
         await this.scheduler.setActive(held);
       } catch (error) {
         this.#o.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'notifier store not reachable; trying again');
@@ -185,6 +186,23 @@ export class NotifierService {
       }
     })();
     await this.#ticking;
+  }
+
+  /**
+   * Adds the configured notifiers not added yet. One that appears for the first time starts at the end
+   * of the event log, which takes a conductor's answer: without one it is tried again next tick, so a
+   * conductor that is down never keeps the notifier from starting.
+   */
+  async #addConfigured(): Promise<void> {
+    const known = new Set(this.scheduler.ids());
+    for (const destination of this.#configured) {
+      if (known.has(destination.id)) continue;
+      try {
+        await this.scheduler.add(destination);
+      } catch (error) {
+        this.#o.logger.warn({ destination: destination.id, err: error instanceof Error ? error.message : String(error) }, 'notifier not started yet (no position, and the event log is not readable); trying again');
+      }
+    }
   }
 
   async #syncSubscriptions(): Promise<void> {

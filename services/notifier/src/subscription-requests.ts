@@ -6,7 +6,7 @@ import type { DeliveryPosition, StoredSubscription, SubscriptionStore } from '@d
 import type { DeliveryScheduler } from './delivery-scheduler.js';
 import type { DestinationPolicy } from './destination-policy.js';
 import type { Destination } from './destination.js';
-import { NotifierError } from './errors.js';
+import { EventLogUnavailableError, NotifierError } from './errors.js';
 import { checkNewSubscription, newSubscriptionId, SUBSCRIPTION_ACTIONS, SUBSCRIPTION_ID } from './subscription-rules.js';
 
 type StateAnswer = PayloadInputOf<'subscription.state'>;
@@ -86,6 +86,8 @@ export async function answerSubscriptionRequest(desk: SubscriptionDesk, p: Paylo
     }
   } catch (error) {
     if (error instanceof NotifierError && 'field' in error && typeof error.field === 'string') return refused(error.field, error.message.replace(/^[^:]+: /, ''));
+    // Without the event log's end a new subscription has no starting point: say so instead of timing out.
+    if (error instanceof EventLogUnavailableError) return { outcome: 'unavailable', error: `${error.message}; try again`.slice(0, 2048) };
     throw error;
   }
 }

@@ -28,6 +28,9 @@ async function subscribe(w: NotifierWorld, r: CallbackReceiver, events: string[]
 /** The ledger's events (ids, in seq order) of one deployment, narrowed to types starting with one of `prefixes`. */
 async function ledgerEventIds(w: NotifierWorld, deploymentId: string, prefixes: string[]): Promise<string[]> {
   const ledger = await w.ledger();
+  // The conductor publishes an event, then records it: wait for the deploy's last one in the ledger.
+  const ended = async (): Promise<boolean> => (await ledger.eventsAfter(0, 1000)).events.some((e) => e.deploymentId === deploymentId && ['deploy.succeeded', 'deploy.failed', 'deploy.cancelled'].includes(e.type));
+  await waitFor(`deployment ${deploymentId} ended in the ledger`, ended);
   const events = (await ledger.eventsAfter(0, 1000)).events;
   return events.filter((e) => e.deploymentId === deploymentId && prefixes.some((p) => e.type.startsWith(p))).map((e) => e.id);
 }
@@ -212,5 +215,18 @@ describe('notifier metrics', () => {
     expect(text).toContain(`deploybus_notifier_attempts_total{kind="webhook",outcome="delivered",service="notifier"} ${r.calls.length}`);
     expect(text).toContain('deploybus_notifier_destinations{kind="webhook",state="active",service="notifier"} 1');
     expect(text).toMatch(/^deploybus_notifier_delivering(\{service="notifier"\})? 1$/m);
+  });
+});
+
+describe('HTTP callbacks without a conductor', () => {
+  it('starts (configured notifiers included), answers a create with unavailable, and works once a conductor is there', async () => {
+    const w = await notifierWorld();
+    await w.startNotifier({ eventLog: { timeoutMs: 200 }, slack: [{ name: 'ops', webhookUrl: { env: 'SLACK_URL' } }] }, { SLACK_URL: 'http://127.0.0.1:9/never-called' });
+    const r = await receiver();
+    const answer = await w.subscriptions({ action: 'create', url: r.url(), events: ['deploy.*'] });
+    expect(answer.outcome).toBe('unavailable');
+    expect(answer.error).toMatch(/no conductor answered within 200 ms; try again/);
+    await w.start();
+    expect((await w.subscriptions({ action: 'create', url: r.url(), events: ['deploy.*'] })).outcome).toBe('created');
   });
 });

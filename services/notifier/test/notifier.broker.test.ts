@@ -45,7 +45,12 @@ describe('notifier on RabbitMQ', () => {
     const first = deploymentIdOf(await w.request({}));
     await finished(w, first);
     const ledger = await w.ledger();
-    const idsOf = async (deploymentId: string): Promise<string[]> => (await ledger.eventsAfter(0, 10_000)).events.filter((e) => e.deploymentId === deploymentId && e.type.startsWith('deploy.')).map((e) => e.id);
+    const idsOf = async (deploymentId: string): Promise<string[]> => {
+      // The conductor publishes an event, then records it: wait for the deploy's last one in the ledger.
+      const of = async (): Promise<Array<{ id: string; type: string }>> => (await ledger.eventsAfter(0, 10_000)).events.filter((e) => e.deploymentId === deploymentId && e.type.startsWith('deploy.'));
+      await waitFor(`deployment ${deploymentId} ended in the ledger`, async () => (await of()).some((e) => e.type === 'deploy.succeeded'));
+      return (await of()).map((e) => e.id);
+    };
     const expectedFirst = await idsOf(first);
     await waitFor('the first deploy delivered', () => r.calls.length >= expectedFirst.length, 30_000);
     expect(r.eventIds()).toEqual(expectedFirst);
