@@ -8,6 +8,7 @@ import { DeploybusApi } from '../src/api-client.js';
 import { ApiBadAnswerError, ApiFailedError, ApiInputError, ApiRefusedError, ApiUnauthorizedError, ApiUnavailableError, EXIT } from '../src/cli-errors.js';
 import { followDeployment } from '../src/deploy-follow.js';
 import { LiveOutput } from '../src/live-output.js';
+import { runCli } from '../src/cli-program.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 let server: Server | undefined;
@@ -109,5 +110,40 @@ describe('followDeployment', () => {
     expect(streams).toBe(2);
     // web1's result came in the stream (once, though both connections replayed it); web2's only from the record.
     expect(out).toBe(['started: v1 (aaaaaaaaaa) on 2 host(s) in one batch, asked by ci', 'web1  succeeded', 'web2  failed  health-check failed', 'failed: web2: health-check failed', ''].join('\n'));
+  });
+});
+
+describe('tail', () => {
+  it('reopens a dropped stream from the last recorded event it saw, and stops on Ctrl-C with exit 0', async () => {
+    const queries: string[] = [];
+    const stop = new AbortController();
+    const url = await serve((req, res) => {
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      queries.push(query.toString());
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (queries.length === 1) {
+        const event = { seq: 41, id: 'm-41', type: 'deploy.cancelled', time: '2026-11-22T10:00:00.000Z', payload: { ...base, cancelledBy: 'ada', reason: 'wrong tag' } };
+        res.end(`id: 41\nevent: deploy.cancelled\ndata: ${JSON.stringify(event)}\n\n`); // then the connection drops
+      } else {
+        stop.abort(); // Ctrl-C once it is back
+        res.write(': connected\n\n');
+      }
+    });
+    let out = '';
+    let err = '';
+    const code = await runCli(['tail', '--type', 'deploy.*', '--api', url], {
+      env: {},
+      cwd: '/',
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      readStdin: () => Promise.resolve(''),
+      nodePath: process.execPath,
+      cliPath: '/nonexistent/main.js',
+      signal: stop.signal,
+    });
+    expect(code).toBe(EXIT.ok);
+    expect(out).toBe('10:00:00  deploy.cancelled  demo/production demo-production-0001 by ada: wrong tag\n');
+    expect(queries).toEqual(['types=deploy.*', 'types=deploy.*&after=41']);
+    expect(err).toBe('');
   });
 });
