@@ -29,6 +29,8 @@ async function askNotifier(ctx: RouteContext, payload: PayloadInputOf<'subscript
   const answer = reply.payload;
   if (answer.outcome === 'refused') throw new InvalidFieldError(answer.field ?? '', (answer.error ?? 'refused').replace(/^[^:]*:\s*/, ''));
   if (answer.outcome === 'not-found') throw new NotFoundError(answer.error ?? 'no such subscription');
+  // The notifier could not place a new subscription in the event log: no conductor answered it.
+  if (answer.outcome === 'unavailable') throw new ApiError(503, 'conductor_unavailable', answer.error ?? 'the notifier cannot read the event log now; try again');
   return answer;
 }
 
