@@ -303,4 +303,25 @@ async function walkThrough(page: Page): Promise<void> {
   const left = (await api('GET', '/api/subscriptions')) as Array<{ id: string }>;
   expect(left.map((s) => s.id)).toEqual([good.id]);
   await shot(page, 'callbacks-06-deleted');
+
+  // ---- one's own secret: checked on the page, then by the notifier (named field secret), then used ----
+  await form.getByRole('radio', { name: 'Use my own' }).check();
+  const ownSecret = form.getByLabel('Your secret', { exact: true });
+  await form.getByLabel('URL', { exact: true }).fill(`${receiverBase}/good?own`);
+  await form.getByLabel('Event types', { exact: true }).fill('deploy.failed');
+  await ownSecret.fill('too short');
+  await form.getByRole('button', { name: 'Subscribe' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Please fix the form.' }).waitFor();
+  expect(await fieldErrorOf(page, 'Your secret')).toBe('Must be 16 to 256 characters.');
+  await ownSecret.fill('a secret with spaces in it');
+  await form.getByRole('button', { name: 'Subscribe' }).click();
+  await page.getByRole('alert').filter({ hasText: 'See Your secret.' }).waitFor();
+  expect(await fieldErrorOf(page, 'Your secret')).toMatch(/^secret: .*spaces/);
+  await ownSecret.fill('own-secret-0123456789');
+  await form.getByRole('button', { name: 'Subscribe' }).click();
+  await page.getByText('Its callbacks are signed with the secret you gave.').waitFor();
+  expect(await page.getByLabel('Signing secret').count()).toBe(0);
+  const withOwn = ((await api('GET', '/api/subscriptions')) as Array<{ id: string; url: string; events: string[] }>).find((s) => s.url === `${receiverBase}/good?own`);
+  expect(withOwn?.events).toEqual(['deploy.failed']);
+  await page.locator(`tr[data-subscription="${withOwn?.id ?? ''}"]`).getByText('active', { exact: true }).waitFor();
 }
