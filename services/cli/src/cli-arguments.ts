@@ -15,6 +15,12 @@ export function parseRef(value: string): string {
   return value;
 }
 
+export function parseHost(value: string): string {
+  const check = hostSchema.safeParse(value);
+  if (!check.success) throw new InvalidArgumentError(check.error.issues[0]?.message ?? 'is not a valid host name');
+  return value;
+}
+
 /** "web1,web2" (repeatable): host names, checked one by one. */
 export function parseHostList(value: string, previous: string[] = []): string[] {
   const hosts = splitList(value);

@@ -105,7 +105,7 @@ Examples:
       .description('cancel a queued deployment, or stop a running one before its next batch.')
       .argument('<deployment-id>', 'the deployment, as deploy, status or history show it'),
   )
-    .addHelpText('after', '\nExamples:\n  deploybus cancel shop-production-20261122T100000Z-1a2b\n\nExit status: 0 cancelled or cancelling, 2 it had already finished, 4 no such deployment.')
+    .addHelpText('after', '\nExamples:\n  deploybus cancel d-709902e161e54a4a617b384e\n\nExit status: 0 cancelled or cancelling, 2 it had already finished, 4 no such deployment.')
     .action(async (deploymentId: string, flags: ApiFlags) => {
       const result = await apiClient(flags, io.env, io.cwd).cancel(deploymentId);
       if (flags.json) printJson(io, result);

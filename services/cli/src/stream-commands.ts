@@ -1,12 +1,13 @@
 // `deploybus logs` (a deployment's output, optionally followed live) and `deploybus tail` (live bus
-// events, filtered by the server). Both read the SSE stream through the API client; `tail` resumes a
-// dropped stream with Last-Event-ID, and runs until Ctrl-C.
+// events, filtered by the server). Both read the SSE stream through the API client; `tail` reopens a
+// dropped stream after the last recorded event it saw (live events without a ledger position cannot
+// be resumed from), and runs until Ctrl-C.
 import type { Command } from 'commander';
 import { taskLog } from '@deploybus/protocol';
 import { abortableSleep } from './abortable-sleep.js';
 import type { BusEvent, DeploybusApi, LogLine } from './api-client.js';
 import { apiClient, withApiOptions, type ApiFlags } from './api-options.js';
-import { parseHostList, parseLimit, parseName, parseNonNegativeInt, parseTypeList } from './cli-arguments.js';
+import { parseHost, parseLimit, parseName, parseNonNegativeInt, parseTypeList } from './cli-arguments.js';
 import { ApiUnavailableError, ApiUnreachableError, CliError, EXIT } from './cli-errors.js';
 import { printJson, printJsonLine, type CliIo } from './cli-io.js';
 import { finalStateOf } from './deploy-progress.js';
@@ -21,13 +22,13 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       .command('logs')
       .description('the output of a deployment\'s steps on its hosts.')
       .argument('<deployment-id>', 'the deployment, as deploy, status or history show it')
-      .option('--host <host>', 'only this host', (v: string) => parseHostList(v)[0] ?? v)
+      .option('--host <host>', 'only this host', parseHost)
       .option('--tail <n>', 'only the last N lines (1 to 1000)', parseLimit)
       .option('--offset <n>', 'skip this many lines (paging; not with --tail)', parseNonNegativeInt)
       .option('--limit <n>', 'at most this many lines (1 to 1000; default 1000)', parseLimit)
       .option('-f, --follow', 'keep printing new lines until the deployment ends'),
   )
-    .addHelpText('after', '\nExamples:\n  deploybus logs shop-production-20261122T100000Z-1a2b\n  deploybus logs shop-production-20261122T100000Z-1a2b --host web1 --tail 50\n  deploybus logs shop-production-20261122T100000Z-1a2b --follow')
+    .addHelpText('after', '\nExamples:\n  deploybus logs d-709902e161e54a4a617b384e\n  deploybus logs d-709902e161e54a4a617b384e --host web1 --tail 50\n  deploybus logs d-709902e161e54a4a617b384e --follow')
     .action(async (deploymentId: string, flags: ApiFlags & { host?: string; tail?: number; offset?: number; limit?: number; follow?: boolean }) => {
       if (flags.tail !== undefined && flags.offset !== undefined) throw new CliError('INVALID_INPUT', 'give --tail or --offset, not both', EXIT.usage);
       const api = apiClient(flags, io.env, io.cwd);
