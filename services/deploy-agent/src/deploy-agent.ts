@@ -2,6 +2,7 @@
 // (signature, expiry, replay, host, app, env, ref) and refuses what fails with an agent.reply naming
 // the reason, nothing run. Accepted commands are carried out one at a time per app: deploy, rollback,
 // state, or an operator-defined action, with progress as task.* events and the outcome as a reply.
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Bus, BusLogger, Subscription } from '@deploybus/bus';
 import { GitClient } from '@deploybus/git';
 import { commandQueueName, commandRoutingKey, type Message, type PayloadInputOf } from '@deploybus/protocol';
@@ -43,11 +44,23 @@ type Reply = Omit<PayloadInputOf<'agent.reply'>, 'commandId' | 'host'>;
 export async function startDeployAgent(deps: DeployAgentDependencies): Promise<DeployAgent> {
   const { config, bus, host, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  let trustedKeys: Map<string, string>;
+  let pems: Map<string, string>;
   try {
-    trustedKeys = loadTrustedKeys(config.trustedKeys);
+    pems = loadTrustedKeys(config.trustedKeys);
   } catch (error) {
     throw new ConfigError('trustedKeys', `cannot read a public key file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, undefined, { cause: error });
+  }
+  // Parsed once here, not at every command's verification; a key that is not an Ed25519 key stops the agent now.
+  const trustedKeys = new Map<string, KeyObject>();
+  for (const [keyId, pem] of pems) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch (error) {
+      throw new ConfigError('trustedKeys', `key ${JSON.stringify(keyId)} is not a readable PEM key`, undefined, { cause: error });
+    }
+    if (key.asymmetricKeyType !== 'ed25519') throw new ConfigError('trustedKeys', `key ${JSON.stringify(keyId)} must be an Ed25519 public key (got ${key.asymmetricKeyType ?? key.type})`, undefined);
+    trustedKeys.set(keyId, key);
   }
   if (trustedKeys.size === 0) logger.warn({}, 'no trustedKeys configured: every command will be refused');
   let executed: ExecutedCommands;

@@ -1,5 +1,6 @@
 // The daemon as runDaemon starts it: config checked at start (naming the bad key), and heartbeats
 // that say what each app runs on this host.
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +56,22 @@ describe('deploy-agent config', () => {
 });
 
 describe('deploy-agent daemon', () => {
+  it('refuses to start with a trusted key that is not an Ed25519 public key, naming trustedKeys and the key', async () => {
+    root = await mkdtemp(join(tmpdir(), 'deploy-agent-keys-'));
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    for (const [keyId, publicKey, words] of [
+      ['garbled', '-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n', 'is not a readable PEM key'],
+      ['rsa-key', rsa, 'must be an Ed25519 public key (got rsa)'],
+    ] as const) {
+      const file = join(root, `${keyId}.json`);
+      await writeFile(file, JSON.stringify({ ...baseConfig(root), trustedKeys: [{ keyId, publicKey }] }));
+      const failure = await startDaemon(deployAgent, { configFile: file, env: { DEPLOYBUS_BUS_URL: `memory://${randomName('keys')}`, DEPLOYBUS_LOG_LEVEL: 'silent' } }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ConfigError);
+      expect((failure as ConfigError).message).toContain('trustedKeys');
+      expect((failure as ConfigError).message).toContain(`"${keyId}" ${words}`);
+    }
+  });
+
   it('starts from a config file, deploys a signed command, and heartbeats what runs', async () => {
     root = await mkdtemp(join(tmpdir(), 'deploy-agent-daemon-'));
     const origin = await makeOrigin(root);
