@@ -126,7 +126,11 @@ export class DeliveryScheduler {
       position = await this.#d.store.position(destination.id);
     }
     if (position === undefined) throw new Error(`no delivery position stored for ${destination.id}`);
-    this.#entries.get(destination.id)?.abort.abort();
+    const previous = this.#entries.get(destination.id);
+    if (previous !== undefined) {
+      previous.removed = true;
+      previous.abort.abort();
+    }
     this.#entries.set(destination.id, {
       destination,
       status: { cursor: position.cursor, state: position.state, failures: position.failures, lastError: position.lastError },
@@ -230,6 +234,9 @@ export class DeliveryScheduler {
     const { log, logger, options } = this.#d;
     while (!entry.removed && !this.#stopped && this.#active) {
       if (entry.status.state === 'failing' && Date.now() < entry.nextProbeAt) return;
+      // Every event up to the newest seen so far was in the log before this query (seq order is commit
+      // order), so an empty answer means none of them matches: the cursor may skip to it.
+      const headBefore = this.#head;
       let page;
       try {
         page = await log.after(entry.status.cursor, destination.filter, options.pageSize);
@@ -238,7 +245,12 @@ export class DeliveryScheduler {
         return;
       }
       for (const event of page.events) this.#head = Math.max(this.#head, event.seq);
-      if (page.events.length === 0) return;
+      if (page.events.length === 0) {
+        // Without this a destination whose filter rarely matches would have the conductor scan the same
+        // non-matching events again on every wake-up.
+        if (headBefore > entry.status.cursor && !entry.removed) await this.#advance(entry, headBefore);
+        return;
+      }
       for (const event of page.events) {
         if (entry.removed || this.#stopped) return;
         if (event.seq <= entry.status.cursor) continue;

@@ -179,6 +179,8 @@ export class NotifierService {
         await this.#syncSubscriptions();
         await this.#addConfigured();
         await this.scheduler.setActive(held);
+        // Keeps the scheduler's idea of the log's end fresh, so destinations that match rarely move on.
+        if (held) await this.scheduler.head().catch(() => undefined);
       } catch (error) {
         this.#o.logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'notifier store not reachable; trying again');
       } finally {

@@ -230,3 +230,22 @@ describe('HTTP callbacks without a conductor', () => {
     expect((await w.subscriptions({ action: 'create', url: r.url(), events: ['deploy.*'] })).outcome).toBe('created');
   });
 });
+
+describe('HTTP callbacks for a filter that matches nothing', () => {
+  it('moves the cursor past events that do not match, without delivering any', async () => {
+    const w = await notifierWorld();
+    await w.start();
+    await w.startNotifier();
+    const r = await receiver();
+    const created = await w.subscriptions({ action: 'create', url: r.url(), events: ['deploy.*'], app: 'other' });
+    const id = created.subscription?.id ?? '';
+    const start = created.subscription?.cursor ?? -1;
+    await passBuild(w);
+    const deploymentId = deploymentIdOf(await w.request({}));
+    await finished(w, deploymentId);
+    const last = (await ledgerEventIds(w, deploymentId, ['deploy.'])).length;
+    expect(last).toBeGreaterThan(0);
+    await waitFor('the cursor past the deploy', async () => ((await w.subscriptions({ action: 'get', id })).subscription?.cursor ?? 0) > start + last - 1);
+    expect(r.calls).toEqual([]);
+  });
+});
