@@ -13,7 +13,7 @@ import type { LiveOutput } from './live-output.js';
 
 export interface FollowOptions {
   readonly verbose: boolean;
-  /** Machine output: every event as one JSON line (instead of lines for people). */
+  /** Machine output: each event as one JSON line (instead of lines for people). */
   readonly jsonLine?: ((value: unknown) => void) | undefined;
   readonly output: LiveOutput;
   readonly columns: number;
@@ -95,7 +95,8 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
       for await (const event of events) {
         const step = progress.apply(event);
         if (options.jsonLine !== undefined) {
-          if (step.lines.length > 0 || step.outcome !== undefined) options.jsonLine(eventJson(event));
+          // Every event of the deployment; the steps and their output only with --verbose, as for people.
+          if (step.fresh && (options.verbose || !event.type.startsWith('task.'))) options.jsonLine(eventJson(event));
         } else {
           // The bar goes before the last lines, so a finished deploy leaves only text behind.
           if (step.outcome !== undefined) out.done();

@@ -33,6 +33,8 @@ export interface ProgressEvent {
 }
 
 export interface ProgressStep {
+  /** The event is this deployment's and new (not a repeat): machine output shows it. */
+  readonly fresh: boolean;
   /** Lines for people, without newlines. */
   readonly lines: readonly string[];
   /** Set once the deployment has ended. */
@@ -88,11 +90,11 @@ export class DeployProgress {
 
   /** Feeds one event; events of other deployments and repeats (same id: replay and live overlap) give nothing. */
   apply(event: ProgressEvent): ProgressStep {
-    if (this.#seen.has(event.id)) return { lines: [] };
+    if (this.#seen.has(event.id)) return { fresh: false, lines: [] };
     const lines = this.#lines(event);
-    if (lines === undefined) return { lines: [] };
+    if (lines === undefined) return { fresh: false, lines: [] };
     this.#seen.add(event.id);
-    return this.#outcome === undefined ? { lines } : { lines, outcome: this.#outcome };
+    return this.#outcome === undefined ? { fresh: true, lines } : { fresh: true, lines, outcome: this.#outcome };
   }
 
   /** undefined: not an event of this deployment. */

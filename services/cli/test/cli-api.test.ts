@@ -103,6 +103,13 @@ describe('deploybus deploy against the demo fleet', () => {
     expect(types).toContain('deploy.host-result');
     expect(types).toContain('task.completed');
     expect(types.at(-1)).toBe('deploy.succeeded');
+    expect(types[0]).toBe('deploy.queued');
+    // Without --verbose, no steps: what a person would see, as JSON.
+    const quiet = await cli(['deploy', 'demo', 'v1.1.0', '--env', 'staging', '--json']);
+    expect(quiet.exitCode, quiet.stderr).toBe(EXIT.ok);
+    const quietTypes = quiet.stdout.trim().split('\n').slice(1, -1).map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(quietTypes).toContain('deploy.host-result');
+    expect(quietTypes.filter((t) => t.startsWith('task.'))).toEqual([]);
   }, 120_000);
 
   it('draws a progress bar on a terminal (in-process, the same code as the built CLI)', async () => {

@@ -19,10 +19,10 @@ describe('DeployProgress', () => {
     expect([progress.done, progress.total]).toEqual([0, 2]);
     expect(progress.apply(ev('deploy.batch', { ...base, index: 1, total: 2, hosts: ['web1'] })).lines).toEqual(['batch 1/2: web1']);
     // Steps are only shown with --verbose, but they are still this deployment's.
-    expect(progress.apply(ev('task.started', { ...base, host: 'web1', step: 'checkout' })).lines).toEqual([]);
+    expect(progress.apply(ev('task.started', { ...base, host: 'web1', step: 'checkout' }))).toEqual({ fresh: true, lines: [] });
     const hostResult = ev('deploy.host-result', { ...base, host: 'web1', outcome: 'succeeded', release: '20261122-v1.2.0', durationMs: 1500 });
     expect(progress.apply(hostResult).lines).toEqual(['web1  succeeded  20261122-v1.2.0  1.5 s']);
-    expect(progress.apply(hostResult).lines).toEqual([]); // the same event again (replay and live overlap)
+    expect(progress.apply(hostResult)).toEqual({ fresh: false, lines: [] }); // the same event again (replay and live overlap)
     expect(progress.done).toBe(1);
     progress.apply(ev('deploy.host-result', { ...base, host: 'web2', outcome: 'succeeded' }));
     const end = progress.apply(ev('deploy.succeeded', { ...base, ref: 'v1.2.0', durationMs: 4000, succeededHosts: ['web1', 'web2'], failedHosts: [] }));
@@ -33,7 +33,7 @@ describe('DeployProgress', () => {
 
   it('ignores other deployments\' events and payloads that do not fit', () => {
     const progress = new DeployProgress(ID, { verbose: true });
-    expect(progress.apply(ev('deploy.host-result', { ...base, deploymentId: 'other-deployment-1', host: 'web1', outcome: 'failed' })).lines).toEqual([]);
+    expect(progress.apply(ev('deploy.host-result', { ...base, deploymentId: 'other-deployment-1', host: 'web1', outcome: 'failed' }))).toEqual({ fresh: false, lines: [] });
     expect(progress.apply(ev('deploy.failed', { ...base, reason: 'missing fields' })).outcome).toBeUndefined();
     expect(progress.apply(ev('presence.changed', { service: 'x' })).lines).toEqual([]);
     expect(progress.done).toBe(0);
