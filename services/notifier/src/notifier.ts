@@ -16,7 +16,8 @@ import { answerSubscriptionRequest, viewOf } from './subscription-requests.js';
 import { webhookDestination } from './webhook-destination.js';
 
 export const NOTIFIER_VERSION = '0.1.0';
-export const DEFAULT_STORE_URL = 'sqlite:/var/lib/deploybus/notifier.db';
+/** Inside the directory the notifier's systemd unit may write (StateDirectory=deploybus/notifier). */
+export const DEFAULT_STORE_URL = 'sqlite:/var/lib/deploybus/notifier/notifier.db';
 /** The shared queue subscription requests travel on (any notifier may answer; they share the store). */
 export const NOTIFIER_QUEUE = workQueueName('notifier');
 /** What wakes deliveries up: everything the conductor records in its event log. */
