@@ -140,6 +140,38 @@ export type BusEvent = z.output<typeof busEventSchema> & {
 export const eventPageSchema = z.looseObject({ events: z.array(busEventSchema), cursor: z.number() });
 export type EventPage = z.output<typeof eventPageSchema>;
 
+/** A callback subscription as the notifier shows it (never with its secret). */
+export const subscriptionSchema = z.looseObject({
+  id: z.string(),
+  url: z.string(),
+  events: z.array(z.string()),
+  app: optionalString,
+  env: optionalString,
+  description: optionalString,
+  createdBy: optionalString,
+  createdAt: optionalString,
+  state: z.string(),
+  cursor: optionalNumber,
+  failures: optionalNumber,
+  lastError: optionalString,
+});
+export type Subscription = z.output<typeof subscriptionSchema>;
+
+/** The answer to a create: the subscription, and the secret only when the notifier made it. */
+export const createdSubscriptionSchema = subscriptionSchema.extend({ secret: optionalString });
+export type CreatedSubscription = z.output<typeof createdSubscriptionSchema>;
+
+export const deletedSubscriptionSchema = z.looseObject({ id: z.string(), deleted: z.literal(true) });
+
+export interface SubscriptionRequest {
+  readonly url: string;
+  readonly events: readonly string[];
+  readonly app?: string | undefined;
+  readonly env?: string | undefined;
+  readonly secret?: string | undefined;
+  readonly description?: string | undefined;
+}
+
 export interface DeployRequest {
   readonly app: string;
   readonly env: string;
@@ -234,6 +266,26 @@ export class DeploybusApi {
 
   apps(): Promise<AppEntry[]> {
     return this.#json('the apps request', 'GET', '/api/apps', {}, z.array(appEntrySchema));
+  }
+
+  subscriptions(): Promise<Subscription[]> {
+    return this.#json('the subscriptions request', 'GET', '/api/subscriptions', {}, z.array(subscriptionSchema));
+  }
+
+  createSubscription(request: SubscriptionRequest): Promise<CreatedSubscription> {
+    return this.#json('the subscription request', 'POST', '/api/subscriptions', { body: request }, createdSubscriptionSchema);
+  }
+
+  subscription(id: string): Promise<Subscription> {
+    return this.#json('the subscription request', 'GET', `/api/subscriptions/${encodeURIComponent(id)}`, {}, subscriptionSchema);
+  }
+
+  deleteSubscription(id: string): Promise<z.output<typeof deletedSubscriptionSchema>> {
+    return this.#json('the delete request', 'DELETE', `/api/subscriptions/${encodeURIComponent(id)}`, {}, deletedSubscriptionSchema);
+  }
+
+  enableSubscription(id: string): Promise<Subscription> {
+    return this.#json('the enable request', 'POST', `/api/subscriptions/${encodeURIComponent(id)}/enable`, {}, subscriptionSchema);
   }
 
   events(filter: EventFilter & { limit?: number | undefined }): Promise<EventPage> {

@@ -15,17 +15,20 @@ import { registerDaemonCommands } from './daemon-commands.js';
 import { registerDeployCommands } from './deploy-command.js';
 import { registerStateCommands } from './state-commands.js';
 import { registerStreamCommands } from './stream-commands.js';
+import { registerSubscriptionCommands } from './subscription-commands.js';
 
 const PROGRAM_HELP = `
-The API commands (deploy, rollback, cancel, status, history, logs, lock, unlock, tail, roster) talk to
-the deploybus web daemon: --api URL or DEPLOYBUS_API_URL (default http://127.0.0.1:8600), with a token
-from --token-file FILE, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or --token. Each takes --json for scripts.
+The API commands (deploy, rollback, cancel, status, history, logs, lock, unlock, tail, roster,
+subscriptions) talk to the deploybus web daemon: --api URL or DEPLOYBUS_API_URL (default
+http://127.0.0.1:8600), with a token from --token-file FILE, DEPLOYBUS_TOKEN_FILE, DEPLOYBUS_TOKEN or
+--token. Each takes --json for scripts.
 
 Examples:
   deploybus up                                         everything in one process, with a demo fleet
   deploybus deploy shop v1.4.1 --env production        deploy and follow it live
   deploybus status shop --env production               queue, locks and which release runs where
   deploybus tail --type 'deploy.*'                     live deploy events
+  deploybus subs create URL --events 'deploy.*'        POST each deploy event to URL, signed
   deploybus <command> --help                           more on one command
 
 Exit status: 0 ok, 1 failed, 2 refused, 3 cancelled, 4 not found, 5 outcome unknown, 64 bad usage,
@@ -124,6 +127,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerDeployCommands(program, io);
   registerStateCommands(program, io);
   registerStreamCommands(program, io);
+  registerSubscriptionCommands(program, io);
   registerKeysCommand(program, io);
   registerDaemonCommands(program, io);
 
