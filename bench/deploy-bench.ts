@@ -260,22 +260,23 @@ interface IdleRss {
  * start and once settled. V8 keeps the young generation that start-up grew (up to 16 MB) until its
  * memory reducer runs, some seconds into idling, so the early figure overstates what an idle agent holds.
  */
-async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs: number, settleMs: number): Promise<{ agent: IdleRss; bareNode: IdleRss; queue: string }> {
+async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs: number, settleMs: number): Promise<{ agent: IdleRss; agentYaml: IdleRss; bareNode: IdleRss; queues: string[] }> {
   await mkdir(dir, { recursive: true });
-  const host = uniqueWord('idle');
+  const hosts = [uniqueWord('idle'), uniqueWord('idle')] as const;
+  const config = (host: string, sub: string): Record<string, unknown> => ({
+    logLevel: 'info',
+    host,
+    bus: { url: busUrl },
+    mirrorsDir: join(dir, sub, 'mirrors'),
+    stateDir: join(dir, sub, 'state'),
+    allowedProtocols: ['file'],
+    apps: [{ name: APP, env: 'production', repo: APP, url: origin.path, deployRoot: join(dir, sub, 'deploy') }],
+  });
   const file = join(dir, 'deploy-agent.json');
-  await writeFile(
-    file,
-    JSON.stringify({
-      logLevel: 'info',
-      host,
-      bus: { url: busUrl },
-      mirrorsDir: join(dir, 'mirrors'),
-      stateDir: join(dir, 'state'),
-      allowedProtocols: ['file'],
-      apps: [{ name: APP, env: 'production', repo: APP, url: origin.path, deployRoot: join(dir, 'deploy') }],
-    }),
-  );
+  await writeFile(file, JSON.stringify(config(hosts[0], 'json')));
+  // The shipped configs are YAML, which loads the YAML parser too. JSON is a subset of YAML, so the same settings serve.
+  const yamlFile = join(dir, 'deploy-agent.yaml');
+  await writeFile(yamlFile, JSON.stringify(config(hosts[1], 'yaml'), null, 2));
   const rssOf = async (pid: number): Promise<number> => {
     const status = await readFile(`/proc/${pid}/status`, 'utf8');
     const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
@@ -309,8 +310,12 @@ async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs:
       await withDeadline('an idle process to exit', 10_000, exited).catch(() => child.kill('SIGKILL'));
     }
   };
-  const [agent, bareNode] = await Promise.all([measure([AGENT_MAIN, '--config', file], 'deploy-agent started'), measure(['-e', 'setInterval(() => {}, 1000)'], undefined)]);
-  return { agent, bareNode, queue: `deploybus.agent.${host}` };
+  const [agent, agentYaml, bareNode] = await Promise.all([
+    measure([AGENT_MAIN, '--config', file], 'deploy-agent started'),
+    measure([AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),
+    measure(['-e', 'setInterval(() => {}, 1000)'], undefined),
+  ]);
+  return { agent, agentYaml, bareNode, queues: hosts.map((host) => `deploybus.agent.${host}`) };
 }
 
 function describeTiming(t: DeployTiming): string {
@@ -426,7 +431,7 @@ async function main(): Promise<void> {
   const verdicts: Verdict[] = [];
   const breakdowns: Record<string, Record<keyof DeployTiming, number> | undefined> = {};
   let busUrl = DEFAULT_AMQP;
-  let idle: { agent: IdleRss; bareNode: IdleRss; queue: string } | undefined;
+  let idle: { agent: IdleRss; agentYaml: IdleRss; bareNode: IdleRss; queues: string[] } | undefined;
   const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
     log(`${name} ...`);
     const started = performance.now();
@@ -492,7 +497,7 @@ async function main(): Promise<void> {
       `ansible${ansible === undefined ? ' (not measured in this run)' : ` (${ansible})`}: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
     );
   } finally {
-    await deleteQueues(busUrl, [...(idle === undefined ? [] : [idle.queue]), 'deploybus.conductor']);
+    await deleteQueues(busUrl, [...(idle === undefined ? [] : idle.queues), 'deploybus.conductor']);
     await rm(root, { recursive: true, force: true }).catch(() => undefined);
   }
   if (failures.length > 0) notes.unshift(`${failures.length} deploys failed and are left out of the timings: ${failures.join(' | ')}`);
@@ -516,6 +521,7 @@ async function main(): Promise<void> {
         : {
             afterMs: { early: settings.rssIdleMs, settled: settings.rssSettleMs },
             deployAgent: { early: Math.round(idle.agent.early * 10) / 10, settled: Math.round(idle.agent.settled * 10) / 10 },
+            deployAgentYamlConfig: { early: Math.round(idle.agentYaml.early * 10) / 10, settled: Math.round(idle.agentYaml.settled * 10) / 10 },
             bareNode: { early: Math.round(idle.bareNode.early * 10) / 10, settled: Math.round(idle.bareNode.settled * 10) / 10 },
             target: '< 60',
             met: { early: idle.agent.early < 60, settled: idle.agent.settled < 60 },
@@ -538,7 +544,8 @@ async function main(): Promise<void> {
     ...(idle === undefined
       ? ['  idle deploy-agent RSS: not measured']
       : ([['early', settings.rssIdleMs], ['settled', settings.rssSettleMs]] as const).map(
-          ([when, ms]) => `  idle deploy-agent RSS (AMQP, JSON config, no health port) ${ms / 1000} s after start < 60 MB: ${idle.agent[when].toFixed(1)} MB ${idle.agent[when] < 60 ? 'ok' : 'MISSED'} (a bare idle node process: ${idle.bareNode[when].toFixed(1)} MB)`,
+          ([when, ms]) =>
+            `  idle deploy-agent RSS (AMQP, no health port) ${ms / 1000} s after start < 60 MB: JSON config ${idle.agent[when].toFixed(1)} MB ${idle.agent[when] < 60 ? 'ok' : 'MISSED'}, YAML config ${idle.agentYaml[when].toFixed(1)} MB ${idle.agentYaml[when] < 60 ? 'ok' : 'MISSED'} (a bare idle node process: ${idle.bareNode[when].toFixed(1)} MB)`,
         )),
     '',
     'where the deploybus time went (medians, seconds from publishing the request):',
