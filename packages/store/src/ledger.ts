@@ -176,6 +176,17 @@ export class Ledger {
     return { events, cursor: events.at(-1)?.seq ?? cursor };
   }
 
+  /**
+   * The seq of the stored event with this id (a bus message id), or undefined when the ledger does not
+   * hold it (never stored, not stored yet, or pruned). Lets a client that saw a live event, which carries
+   * only its message id, resume the log right after it.
+   */
+  async seqOfEvent(id: string): Promise<number | undefined> {
+    if (id === '' || id.length > 255) return undefined;
+    const row = await this.#db.selectFrom('ledger_events').select('seq').where('id', '=', id).executeTakeFirst();
+    return row === undefined ? undefined : Number(row.seq);
+  }
+
   /** Retention: deletes events older than `time`. Returns how many went. */
   async pruneEventsBefore(time: TimeInput): Promise<number> {
     const result = await this.#db.deleteFrom('ledger_events').where('time', '<', toIso(time, 'time')).executeTakeFirst();

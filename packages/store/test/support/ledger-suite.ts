@@ -58,6 +58,19 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect(none).toEqual({ events: [], cursor: rest.cursor });
     });
 
+    it('finds the seq of a stored event by its id, so a replay can continue after it', async () => {
+      const app = rand('app');
+      const cursor = (await ledger.eventsAfter(0, 10_000)).cursor;
+      await ledger.appendEvents([1, 2, 3].map((i) => ({ id: `${app}-m${i}`, type: 'deploy.started', app, time: t(i), payload: {} })));
+      const stored = (await ledger.eventsAfter(cursor, 100, { app })).events;
+      const second = await ledger.seqOfEvent(`${app}-m2`);
+      expect(second).toBe(stored[1]?.seq);
+      expect((await ledger.eventsAfter(second ?? 0, 100, { app })).events.map((e) => e.id)).toEqual([`${app}-m3`]);
+      expect(await ledger.seqOfEvent(`${app}-unknown`)).toBeUndefined();
+      expect(await ledger.seqOfEvent('')).toBeUndefined();
+      expect(await ledger.seqOfEvent("x' or '1'='1")).toBeUndefined();
+    });
+
     it('replays only the events a filter names: deployment, app, env, exact types and prefix patterns', async () => {
       const app = rand('app');
       const cursor = (await ledger.eventsAfter(0, 10_000)).cursor;
