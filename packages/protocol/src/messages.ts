@@ -605,7 +605,7 @@ export const deployCancelResult = defineMessage({
 
 export const stateQuery = defineMessage({
   type: 'state.query',
-  summary: 'Asks the ledger (through any conductor, shared queue) for history, one deployment, releases, the release matrix, locks, the queue, a deployment\'s logs, the event log, or an app\'s tags. Fields are checked by the conductor, so a bad query is answered with a state.reply whose `error` names the field. Which fields each kind uses: history (app, env, offset, limit), deployment (deploymentId), releases (app, env, host, offset, limit), matrix (app, env: required), locks (env, app), queue (app, env, offset, limit), logs (deploymentId required, host, offset, limit, or tail = the last lines), events (after, limit, deploymentId, app, env, types: the ledger\'s event log oldest first as `{events: [{seq, id, type, time, deploymentId, app, env, payload}], cursor}`; pass `cursor` as the next `after`), tags (app required: `[{name, sha}]`, newest version first, from the app\'s repository).',
+  summary: 'Asks the ledger (through any conductor, shared queue) for history, one deployment, releases, the release matrix, locks, the queue, a deployment\'s logs, the event log, or an app\'s tags. Fields are checked by the conductor, so a bad query is answered with a state.reply whose `error` names the field. Which fields each kind uses: history (app, env, offset, limit), deployment (deploymentId), releases (app, env, host, offset, limit), matrix (app, env: required), locks (env, app), queue (app, env, offset, limit), logs (deploymentId required, host, offset, limit, or tail = the last lines), events (after or afterId, limit, deploymentId, app, env, types: the ledger\'s event log oldest first as `{events: [{seq, id, type, time, deploymentId, app, env, payload}], cursor}`; pass `cursor` as the next `after`; `afterId` continues after the event with that id, for a client that saw a live event and knows only its message id; an id the ledger does not hold is an error naming afterId), tags (app required: `[{name, sha}]`, newest version first, from the app\'s repository).',
   payload: z.object({
     kind: z.string().min(1).max(64).describe('history, deployment, releases, matrix, locks, queue, logs, events or tags.'),
     app: z.string().max(255).optional().describe('Application name.'),
@@ -617,6 +617,7 @@ export const stateQuery = defineMessage({
     tail: z.number().optional().describe('logs: the last this many lines (1 to 1000) instead of offset/limit.'),
     after: z.number().optional().describe('events: the cursor (an event\'s seq) to continue after; 0 or absent: from the oldest kept.'),
     types: z.array(z.string().max(128)).max(32).optional().describe('events: exact types ("deploy.succeeded") or prefixes ("task.*"); absent: every type.'),
+    afterId: z.string().max(255).optional().describe('events: continue after the event with this id (a message id, as live events carry); not with `after`. An id the ledger does not hold (not recorded yet, never recorded, or pruned) is an error naming afterId.'),
   }),
   routingTemplate: 'conductor.state.query.{kind}',
   routingKey: (p) => `conductor.state.query.${seg(p.kind)}`,

@@ -28,6 +28,8 @@ const checkedQuery = z.strictObject({
   tail: count(1, MAX_LIMIT).optional(),
   after: count(0, Number.MAX_SAFE_INTEGER).optional(),
   types: z.array(z.string().regex(/^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?)$/, 'must be event types ("deploy.succeeded") or prefixes ("task.*")')).max(32).optional(),
+  // A message id as the envelope allows it (8 to 128 characters); printable, so it can be quoted back.
+  afterId: z.string().regex(/^[\x21-\x7e]{8,128}$/, 'must be an event id (a message id: 8 to 128 printable characters, no spaces)').optional(),
 });
 
 /** Where the answers come from: the ledger, and the apps' repositories for tags. */
@@ -58,7 +60,9 @@ export function checkStateQuery(payload: PayloadOf<'state.query'>): { ok: true; 
   if (q.kind !== 'events') {
     if (q.after !== undefined) return { ok: false, error: `after: only for kind events, not ${q.kind}` };
     if (q.types !== undefined) return { ok: false, error: `types: only for kind events, not ${q.kind}` };
+    if (q.afterId !== undefined) return { ok: false, error: `afterId: only for kind events, not ${q.kind}` };
   }
+  if (q.after !== undefined && q.afterId !== undefined) return { ok: false, error: 'afterId: give after or afterId, not both' };
   if (q.tail !== undefined && q.kind !== 'logs') return { ok: false, error: `tail: only for kind logs, not ${q.kind}` };
   if (q.tail !== undefined && q.offset !== undefined) return { ok: false, error: 'tail: give tail or offset, not both' };
   return { ok: true, query: q };
@@ -93,11 +97,19 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
       if (q.tail !== undefined) return bounded(await ledger.tail(q.deploymentId ?? '', q.tail, q.host));
       return bounded(await ledger.logs(q.deploymentId ?? '', { host: q.host, offset, limit }));
     case 'events': {
+      // afterId: a live event carries only its message id; its place in the log is looked up here. An id
+      // the ledger does not hold is an error, not "from the start": the client would get everything again.
+      let after = q.after ?? 0;
+      if (q.afterId !== undefined) {
+        const seq = await ledger.seqOfEvent(q.afterId);
+        if (seq === undefined) return { ok: false, kind: q.kind, error: `afterId: the event log holds no event ${q.afterId} (not recorded yet, never recorded, or pruned); resume with after (a seq) instead` };
+        after = seq;
+      }
       // Trimmed events keep the cursor honest: it becomes the last event actually returned.
-      const page = await ledger.eventsAfter(q.after ?? 0, limit, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types });
+      const page = await ledger.eventsAfter(after, limit, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types });
       const fitted = fitResult(page.events);
       const events = fitted.result as typeof page.events;
-      const cursor = fitted.truncated ? (events.at(-1)?.seq ?? q.after ?? 0) : page.cursor;
+      const cursor = fitted.truncated ? (events.at(-1)?.seq ?? after) : page.cursor;
       return { ok: true, kind: q.kind, result: { events, cursor }, truncated: fitted.truncated };
     }
     case 'tags': {

@@ -204,6 +204,11 @@ describe('conductor: state queries over the bus', () => {
     const firstTwo = (await result({ kind: 'events', deploymentId: id, limit: 2 })) as EventsAnswer;
     const rest = (await result({ kind: 'events', deploymentId: id, after: firstTwo.cursor })) as EventsAnswer;
     expect([...firstTwo.events, ...rest.events].map((e) => e.id)).toEqual(all.events.map((e) => e.id));
+    // afterId: a live event's message id is enough to continue after it.
+    const second = firstTwo.events[1];
+    const afterSecond = (await result({ kind: 'events', deploymentId: id, afterId: second?.id ?? '' })) as EventsAnswer;
+    expect(afterSecond.events.map((e) => e.id)).toEqual(rest.events.map((e) => e.id));
+    expect(afterSecond.cursor).toBe(rest.cursor);
     const outcomes = (await result({ kind: 'events', types: ['deploy.succeeded', 'deploy.host-result'] })) as EventsAnswer;
     expect(new Set(outcomes.events.map((e) => e.type))).toEqual(new Set(['deploy.succeeded', 'deploy.host-result']));
   });
@@ -250,6 +255,10 @@ describe('conductor: state queries over the bus', () => {
     expect(await error({ kind: 'history', after: 3 })).toBe('after: only for kind events, not history');
     expect(await error({ kind: 'events', after: -1 })).toMatch(/^after: /);
     expect(await error({ kind: 'events', types: ["deploy.%' --"] })).toMatch(/^types\.0: must be event types/);
+    expect(await error({ kind: 'events', afterId: 'no-such-event-id' })).toMatch(/^afterId: the event log holds no event no-such-event-id/);
+    expect(await error({ kind: 'events', afterId: 'has a space' })).toMatch(/^afterId: must be an event id/);
+    expect(await error({ kind: 'events', after: 1, afterId: 'some-event-id' })).toBe('afterId: give after or afterId, not both');
+    expect(await error({ kind: 'history', afterId: 'some-event-id' })).toBe('afterId: only for kind events, not history');
   });
 
   it('keeps an answer under the size budget by dropping rows from the end, and says so', () => {
