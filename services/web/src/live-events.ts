@@ -1,7 +1,7 @@
 // The live event stream: ONE private bus subscription per web process, fanned out in memory to every
 // connected SSE client through its own filter. A slow client never slows the bus: its writes buffer
 // in its own socket, and a client that falls too far behind is disconnected (it reconnects and
-// catches up from the ledger with Last-Event-ID).
+// catches up from the ledger with Last-Event-ID: a seq, or the message id of a recorded live event).
 import type { Bus, Subscription } from '@deploybus/bus';
 import type { Message } from '@deploybus/protocol';
 import type { Logger } from '@deploybus/runtime';
@@ -43,10 +43,27 @@ export function eventMatches(event: StreamEvent, filter: EventFilter): boolean {
   return true;
 }
 
-/** One SSE frame. JSON.stringify escapes newlines, so `data:` is always one line. */
+/**
+ * The live types the conductor records in its ledger's event log (what it publishes itself: deploy.*
+ * but the requests, lock.state; and the agents' task.started / task.completed). A client can resume
+ * after one of these by its message id (state.query afterId); task.log, presence.changed and the
+ * requests never get a place in the log.
+ */
+export function isRecordedType(type: string): boolean {
+  if (type === 'deploy.requested' || type === 'deploy.cancel-requested') return false;
+  return type.startsWith('deploy.') || type === 'task.started' || type === 'task.completed' || type === 'lock.state';
+}
+
+/**
+ * One SSE frame. JSON.stringify escapes newlines, so `data:` is always one line. `id:` is the ledger seq
+ * when known, else the message id of an event the ledger records (resumable with afterId); an event the
+ * ledger never records has no `id:` line, so the client's Last-Event-ID stays on the last resumable one
+ * (the SSE rules carry it over).
+ */
 export function sseFrame(event: StreamEvent): string {
   const data = { id: event.id, type: event.type, time: event.time, payload: event.payload, ...(event.seq === undefined ? {} : { seq: event.seq }) };
-  return `id: ${event.seq ?? event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
+  const id = event.seq !== undefined ? String(event.seq) : isRecordedType(event.type) ? event.id : undefined;
+  return `${id === undefined ? '' : `id: ${id}\n`}event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export type LiveListener = (event: StreamEvent) => void;

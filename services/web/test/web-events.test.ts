@@ -139,6 +139,57 @@ describe('web: live events (SSE)', () => {
     live.close();
   });
 
+  it('resumes from a live event\'s message id: a client that drops mid-stream gets exactly the recorded events it missed, once, then live ones', async () => {
+    const w = await webWorld();
+    await passBuild(w);
+    const deploy = async (): Promise<string> => (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+    const first = await openStream(w, '?types=deploy.*,task.*');
+    await waitFor('the stream listening', async () => (await liveClients(w)) === 1);
+    const one = await deploy();
+    await waitFor('the first deploy\'s success, live', () => first.events.some((e) => e.event === 'deploy.succeeded' && e.data.payload.deploymentId === one));
+    // Live events carry message ids, not seqs; events the ledger never records (deploy.requested, task.log) carry none.
+    expect(first.events.every((e) => e.id === undefined || !/^\d+$/.test(e.id))).toBe(true);
+    expect(first.events.filter((e) => e.event === 'task.log' || e.event === 'deploy.requested').every((e) => e.id === undefined)).toBe(true);
+    // What a client's Last-Event-ID is: the last id the stream sent (it carries over frames without one).
+    const lastId = first.events.map((e) => e.id).filter((id) => id !== undefined).at(-1) ?? '';
+    expect(lastId).toBe(first.events.find((e) => e.event === 'deploy.succeeded')?.data.id);
+    first.close();
+    await waitFor('the stream gone', async () => (await liveClients(w)) === 0);
+
+    // While it is away: a whole deploy happens.
+    const two = await deploy();
+    await finished(w, two);
+    await waitFor('the missed deploy in the event log', async () => (await w.api(`/api/events?after=0&deploymentId=${two}&types=deploy.succeeded`)).body.events.length === 1);
+    const recorded = (await w.api(`/api/events?afterId=${encodeURIComponent(lastId)}&types=deploy.*,task.*&limit=1000`)).body.events as Array<{ id: string; type: string; deploymentId: string }>;
+    expect(recorded.length).toBeGreaterThan(2);
+    expect(recorded.every((e) => e.deploymentId === two)).toBe(true);
+
+    const resumed = await openStream(w, '?types=deploy.*,task.*', { 'last-event-id': lastId });
+    await waitFor('the missed deploy.succeeded', () => resumed.events.some((e) => e.event === 'deploy.succeeded'));
+    expect(resumed.events.map((e) => e.data.id)).toEqual(recorded.map((e) => e.id));
+    expect(resumed.events.every((e) => /^\d+$/.test(e.id ?? ''))).toBe(true);
+    // Then live, each once.
+    const three = await deploy();
+    await waitFor('the next deploy live', () => resumed.events.some((e) => e.event === 'deploy.succeeded' && e.data.payload.deploymentId === three));
+    const ids = resumed.events.map((e) => e.data.id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(resumed.events.some((e) => e.data.payload?.deploymentId === one)).toBe(false);
+    resumed.close();
+
+    // An id the ledger does not hold: the stream says so (naming afterId) and goes live; the JSON form is a 400.
+    const unknown = await openStream(w, '?types=deploy.*', { 'last-event-id': 'no-such-event-0001' });
+    await waitFor('replay-failed', () => unknown.events.some((e) => e.event === 'replay-failed'));
+    expect(unknown.events.find((e) => e.event === 'replay-failed')?.data).toMatchObject({ code: 'invalid_field', field: 'afterId' });
+    unknown.close();
+    const bad = await w.api('/api/events?afterId=no-such-event-0001');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.field).toBe('afterId');
+    expect((await w.api('/api/events?after=1&afterId=no-such-event-0001')).body.error.field).toBe('afterId');
+    const garbage = await w.api('/api/events', { headers: { accept: 'text/event-stream', 'last-event-id': 'has spaces in it' } });
+    expect(garbage.status).toBe(400);
+    expect(garbage.body.error.field).toBe('Last-Event-ID');
+  });
+
   it('GET /api/events as JSON: pages with a cursor, filtered by type', async () => {
     const w = await webWorld();
     await passBuild(w);

@@ -116,9 +116,14 @@ describe('event filters', () => {
     expect(eventMatches({ ...event, payload: null }, { app: 'shop' })).toBe(false);
   });
 
-  it('frames SSE with the seq as id when known, else the message id; data on one line', () => {
-    expect(sseFrame({ ...event, payload: { text: 'a\nb' } })).toBe('id: m-1\nevent: task.log\ndata: {"id":"m-1","type":"task.log","time":"2026-11-22T10:00:00.000Z","payload":{"text":"a\\nb"}}\n\n');
+  it('frames SSE with the seq as id when known, else the message id of a recorded type, else no id; data on one line', () => {
+    expect(sseFrame({ ...event, type: 'task.completed', payload: { text: 'a\nb' } })).toBe('id: m-1\nevent: task.completed\ndata: {"id":"m-1","type":"task.completed","time":"2026-11-22T10:00:00.000Z","payload":{"text":"a\\nb"}}\n\n');
     expect(sseFrame({ ...event, seq: 42 }).startsWith('id: 42\n')).toBe(true);
+    // The ledger never records task.log: no id, so the client's Last-Event-ID stays on a resumable event.
+    expect(sseFrame(event)).toBe('event: task.log\ndata: {"id":"m-1","type":"task.log","time":"2026-11-22T10:00:00.000Z","payload":{"deploymentId":"d-1","app":"shop","env":"production"}}\n\n');
+    expect(sseFrame({ ...event, type: 'deploy.requested' }).startsWith('event: ')).toBe(true);
+    expect(sseFrame({ ...event, type: 'presence.changed' }).startsWith('event: ')).toBe(true);
+    expect(sseFrame({ ...event, type: 'lock.state' }).startsWith('id: m-1\n')).toBe(true);
   });
 });
 

@@ -1,19 +1,23 @@
 // GET /api/events: the ledger's event log as JSON pages ({events, cursor}), or, with
-// `Accept: text/event-stream`, server-sent events live from the bus. A stream given `after` (or a
-// numeric Last-Event-ID) first replays what the ledger holds after that point; live events arriving
-// meanwhile are held back and sent after the replay, without the ones the replay already carried.
+// `Accept: text/event-stream`, server-sent events live from the bus. A stream given `after` or
+// `afterId` (or a Last-Event-ID: a seq, or the message id a live event was sent with) first replays
+// what the ledger holds after that point; live events arriving meanwhile are held back and sent after
+// the replay, without the ones the replay already carried.
 import { nameSchema } from '@deploybus/protocol';
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { ApiError } from '../errors.js';
+import { ApiError, InvalidFieldError } from '../errors.js';
 import { eventMatches, sseFrame, type EventFilter, type StreamEvent } from '../live-events.js';
 import { parseQuery, queryInt } from '../validation.js';
 import type { RouteContext } from './route-context.js';
 import { deploymentIdSchema } from './deploys.js';
 
 const TYPE_PATTERN = /^(\*|[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)*(\.\*)?)$/;
+/** A message id as the envelope allows it: 8 to 128 printable characters without spaces. */
+const EVENT_ID = /^[\x21-\x7e]{8,128}$/;
 const eventsQuery = z.strictObject({
   after: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
+  afterId: z.string().regex(EVENT_ID, 'must be an event id (8 to 128 printable characters, no spaces)').optional(),
   limit: queryInt(1, 1000).optional(),
   deploymentId: deploymentIdSchema.optional(),
   app: nameSchema.optional(),
@@ -48,6 +52,15 @@ const MAX_REPLAY_PAGES = 20;
 const MAX_HELD_EVENTS = 10_000;
 /** A client whose socket holds this much unsent data is too slow and is disconnected. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * The conductor publishes an event before it records it, so a client may reconnect with the id of an
+ * event the ledger does not hold yet: its place is asked for again this often, this far apart.
+ */
+const RESOLVE_ATTEMPTS = 12;
+const RESOLVE_PAUSE_MS = 250;
+
+/** Where a replay starts: after a seq, or after the event with a message id (its seq looked up by the conductor). */
+type ReplayFrom = { readonly after: number } | { readonly afterId: string };
 
 function wantsStream(req: Request): boolean {
   return (req.headers.accept ?? '').split(',').some((part) => part.trim().toLowerCase().startsWith('text/event-stream'));
@@ -56,9 +69,9 @@ function wantsStream(req: Request): boolean {
 export function eventRoutes(ctx: RouteContext): Router {
   const router = express.Router();
 
-  const page = async (q: EventsQuery, after: number): Promise<EventPage> => {
+  const page = async (q: EventsQuery, from: ReplayFrom): Promise<EventPage> => {
     const { result } = await ctx.gateway.query<EventPage>('events', {
-      after,
+      ...from,
       ...(q.limit === undefined ? {} : { limit: q.limit }),
       ...(q.deploymentId === undefined ? {} : { deploymentId: q.deploymentId }),
       ...(q.app === undefined ? {} : { app: q.app }),
@@ -70,20 +83,36 @@ export function eventRoutes(ctx: RouteContext): Router {
 
   router.get('/api/events', async (req, res) => {
     const q = parseQuery(eventsQuery, req);
+    if (q.after !== undefined && q.afterId !== undefined) throw new InvalidFieldError('afterId', 'give after or afterId, not both');
+    const fromQuery: ReplayFrom | undefined = q.afterId !== undefined ? { afterId: q.afterId } : q.after !== undefined ? { after: q.after } : undefined;
     if (!wantsStream(req)) {
-      res.json(await page(q, q.after ?? 0));
+      res.json(await page(q, fromQuery ?? { after: 0 }));
       return;
     }
     if (ctx.live.listenerCount >= ctx.sseMaxClients) throw new ApiError(503, 'too_many_streams', `this server already serves ${ctx.sseMaxClients} live streams; try again later or page with JSON`);
-    const lastEventId = req.headers['last-event-id'];
-    const resumeFrom = typeof lastEventId === 'string' && /^\d{1,15}$/.test(lastEventId) ? Number(lastEventId) : q.after;
-    await stream(ctx, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, resumeFrom === undefined ? undefined : (after) => page({ ...q, limit: 1000 }, after), resumeFrom);
+    // A reconnecting client's Last-Event-ID wins over the query (browsers reconnect to the same URL, after=0 and all).
+    const from = resumePoint(req.headers['last-event-id']) ?? fromQuery;
+    await stream(ctx, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, (f) => page({ ...q, limit: 1000 }, f), from);
   });
 
   return router;
 }
 
-async function stream(ctx: RouteContext, res: Response, filter: EventFilter, replay: ((after: number) => Promise<EventPage>) | undefined, after: number | undefined): Promise<void> {
+/** Last-Event-ID: a ledger seq (replayed events), or the message id of a live event the ledger records. */
+function resumePoint(header: string | string[] | undefined): ReplayFrom | undefined {
+  if (header === undefined) return undefined;
+  const value = Array.isArray(header) ? header[0] ?? '' : header;
+  if (value === '') return undefined;
+  if (/^\d{1,15}$/.test(value)) return { after: Number(value) };
+  if (EVENT_ID.test(value)) return { afterId: value };
+  throw new InvalidFieldError('Last-Event-ID', 'must be an event seq or an event id, as the stream sent it');
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function stream(ctx: RouteContext, res: Response, filter: EventFilter, replay: (from: ReplayFrom) => Promise<EventPage>, from: ReplayFrom | undefined): Promise<void> {
   res.status(200).set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
   res.flushHeaders();
   res.write('retry: 3000\n\n');
@@ -126,16 +155,17 @@ async function stream(ctx: RouteContext, res: Response, filter: EventFilter, rep
   res.on('close', close);
 
   const replayed = new Set<string>();
-  if (replay !== undefined && after !== undefined) {
+  if (from !== undefined) {
     try {
-      let cursor = after;
+      let result = await firstPage(replay, from, () => closed);
+      let cursor = 'after' in from ? from.after : 0;
       for (let i = 0; i < MAX_REPLAY_PAGES && !closed; i += 1) {
-        const result = await replay(cursor);
+        if (i > 0) result = await replay({ after: cursor });
         for (const row of result.events) {
           replayed.add(row.id);
           send({ id: row.id, type: row.type, time: row.time, payload: row.payload, seq: row.seq });
         }
-        if (result.events.length === 0 || result.cursor <= cursor) break;
+        if (result.events.length === 0 || (i > 0 && result.cursor <= cursor)) break;
         cursor = result.cursor;
       }
     } catch (error) {
@@ -148,4 +178,21 @@ async function stream(ctx: RouteContext, res: Response, filter: EventFilter, rep
   const pending = held;
   held = undefined;
   for (const event of pending) if (!replayed.has(event.id)) send(event);
+}
+
+/**
+ * The replay's first page. An event id the ledger does not hold may just not be recorded yet (the
+ * conductor publishes first, then records): it is asked for again for a few seconds before the client
+ * is told, with the conductor's error naming afterId.
+ */
+async function firstPage(replay: (from: ReplayFrom) => Promise<EventPage>, from: ReplayFrom, closed: () => boolean): Promise<EventPage> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await replay(from);
+    } catch (error) {
+      const unknownId = 'afterId' in from && error instanceof InvalidFieldError && error.field === 'afterId';
+      if (!unknownId || attempt >= RESOLVE_ATTEMPTS || closed()) throw error;
+      await pause(RESOLVE_PAUSE_MS);
+    }
+  }
 }
