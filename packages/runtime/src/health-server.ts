@@ -1,8 +1,8 @@
 // /healthz (the process is alive), /readyz (connected to the bus and ready) and /metrics
 // (Prometheus) on a port of the daemon's own.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { RequestListener } from 'node:http';
 import type { Registry } from 'prom-client';
+import { listenHttp } from './http-listen.js';
 
 export interface HealthServerOptions {
   readonly port: number;
@@ -18,7 +18,7 @@ export interface HealthServer {
 }
 
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
-  const server: Server = createServer((request, response) => {
+  const handler: RequestListener = (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const json = (status: number, body: object): void => {
       response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -40,13 +40,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       default:
         return json(404, { error: `no such endpoint ${path ?? ''}; try /healthz, /readyz or /metrics` });
     }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  const listening = await listenHttp(handler, { port: options.port, host: options.host, configKeys: { port: 'health.port', host: 'health.host' } });
+  return { port: listening.port, close: () => listening.close() };
 }

@@ -2,14 +2,14 @@
 // that have no hook, and from the spool dirs git hooks leave behind when the bus was unreachable.
 import type { Bus } from '@deploybus/bus';
 import { GitClient } from '@deploybus/git';
-import type { DaemonDefinition, Logger } from '@deploybus/runtime';
+import { listenHttp, type DaemonDefinition, type Logger } from '@deploybus/runtime';
 import { DeliveryGate } from './delivery-gate.js';
 import type { DockerhubCallbackBody } from './dockerhub-callback.js';
 import { RepoPoller, type LsRemoteLike } from './repo-poller.js';
 import { startSpoolDrains, type SpoolDrainer } from './spool-drainer.js';
 import { gitWatcherConfigSchema, stateFileOf, type GitWatcherConfig } from './watcher-config.js';
 import { StateStore } from './watcher-state.js';
-import { createWebhookApp, listen } from './webhook-server.js';
+import { createWebhookApp } from './webhook-server.js';
 
 export const GIT_WATCHER_VERSION = '0.1.0';
 
@@ -48,7 +48,7 @@ export async function startGitWatcher(deps: GitWatcherDeps): Promise<GitWatcher>
     dockerhub: config.dockerhub,
     ...(deps.sendCallback ? { sendCallback: deps.sendCallback } : {}),
   });
-  const http = await listen(app, config.http.port, config.http.host);
+  const http = await listenHttp(app, { port: config.http.port, host: config.http.host });
   const poller = new RepoPoller({ repos: config.repos, git: deps.git ?? new GitClient({ timeoutMs: 60_000 }), bus, store, logger });
   poller.start();
   const spools = startSpoolDrains({ dirs: config.spoolDirs, bus, logger, intervalMs: config.spoolDrainIntervalMs });

@@ -3,7 +3,7 @@ export { gitWatcherDefinition, startGitWatcher, GIT_WATCHER_VERSION, type GitWat
 export { gitWatcherConfigSchema, stateFileOf, type GitWatcherConfig } from './watcher-config.js';
 export { verifyGithubSignature, githubSignature, tokensMatch } from './webhook-auth.js';
 export { mapGithub, mapGitlab, mapDockerhub, type WebhookEvent, type WebhookOutcome, type DockerhubPush } from './webhook-payloads.js';
-export { createWebhookApp, listen, type WebhookServerOptions, type ListeningServer } from './webhook-server.js';
+export { createWebhookApp, type WebhookServerOptions } from './webhook-server.js';
 export { callbackAllowed, sendDockerhubCallback, DOCKERHUB_CALLBACK_HOST, type DockerhubCallbackBody } from './dockerhub-callback.js';
 export { DeliveryGate, type GateResult } from './delivery-gate.js';
 export { StateStore, emptyState, type WatcherState } from './watcher-state.js';

@@ -2,7 +2,6 @@
 // body gets a 400 that says what is wrong. A push is answered 202 only after the broker confirmed
 // every event, and 503 when the bus is down, so the sender retries instead of the event being lost.
 import { createHash } from 'node:crypto';
-import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Bus } from '@deploybus/bus';
 import type { Logger, Secret } from '@deploybus/runtime';
@@ -191,33 +190,4 @@ export function createWebhookApp(options: WebhookServerOptions): express.Express
     res.status(500).json({ error: 'internal error; retry later' });
   });
   return app;
-}
-
-export interface ListeningServer {
-  readonly server: Server;
-  /** http://host:port */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export function listen(app: express.Express, port: number, host: string): Promise<ListeningServer> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => {
-      if (error) {
-        reject(new Error(`cannot listen on ${host}:${port} (${error.message}); change http.port or http.host`));
-        return;
-      }
-      const address = server.address();
-      const actual = typeof address === 'object' && address !== null ? address.port : port;
-      resolve({
-        server,
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
 }

@@ -2,10 +2,9 @@
 // token (Authorization: Bearer, or ?token= for the Notification plugin, which cannot set headers),
 // compared in constant time. A bad token gets 401 and nothing else happens.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { BusLogger } from '@deploybus/bus';
+import { listenHttp } from '@deploybus/runtime';
 import { parseNotification, type BuildNotification } from './jenkins-notification.js';
 import type { SecretLike } from '@deploybus/jenkins';
 
@@ -70,20 +69,9 @@ export async function startNotifyServer(options: NotifyServerOptions): Promise<N
     response.status(status).json({ error: problem });
   });
 
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
-    listening.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  return {
-    url: `http://${host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  // The address is notify.http in jenkins-trigger's config.
+  const listening = await listenHttp(app, { port: options.port, host: options.host, configKeys: { port: 'notify.http.port', host: 'notify.http.host' } });
+  return { url: listening.url, close: () => listening.close() };
 }
 
 function authorized(request: Request, token: SecretLike): boolean {

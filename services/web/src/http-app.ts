@@ -1,6 +1,5 @@
 // The express app: security headers, body parsing with errors that name the problem, the routes,
 // and one error handler that answers every failure as `{"error": {code, message, field?}}`.
-import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
 import { ApiError, BadJsonError } from './errors.js';
@@ -79,34 +78,4 @@ function asApiError(error: unknown): ApiError | undefined {
     if (parserError.type === 'encoding.unsupported' || parserError.type === 'charset.unsupported') return new ApiError(415, 'unsupported_encoding', String(parserError.message ?? 'unsupported body encoding'));
   }
   return undefined;
-}
-
-export interface ListeningServer {
-  readonly server: Server;
-  /** http://host:port */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export function listen(app: express.Express, port: number, host: string): Promise<ListeningServer> {
-  return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => {
-      if (error) {
-        reject(new Error(`cannot listen on ${host}:${port} (${error.message}); change http.port or http.host`));
-        return;
-      }
-      const address = server.address();
-      const actual = typeof address === 'object' && address !== null ? address.port : port;
-      resolve({
-        server,
-        url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            // SSE streams never end by themselves.
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
 }

@@ -1,6 +1,6 @@
 // @deploybus/web: the HTTP API, sign-in, the UI shell and the live event stream, as a daemon.
 export { webDaemon, createWebDaemon, webConfigSchema, WEB_VERSION, DEFAULT_WEB_PORT, type WebConfig, type WebDaemonOptions } from './web.js';
-export { createWebApp, listen, type ListeningServer, type WebAppOptions } from './http-app.js';
+export { createWebApp, type WebAppOptions } from './http-app.js';
 export { Authenticator, secretsEqual, SESSION_COOKIE, CSRF_HEADER, type Principal, type AuthenticatorOptions, type Credential } from './auth.js';
 export { BusGateway, type BusGatewayOptions, type RosterEntry } from './bus-gateway.js';
 export { LiveEvents, LIVE_PATTERNS, eventMatches, typeMatches, sseFrame, type StreamEvent, type EventFilter } from './live-events.js';

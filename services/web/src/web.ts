@@ -4,10 +4,10 @@
 import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { hostSchema } from '@deploybus/protocol';
-import { daemonConfigSchema, secretSchema, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
+import { daemonConfigSchema, listenHttp, secretSchema, type DaemonDefinition, type ListeningServer, type RunningDaemon } from '@deploybus/runtime';
 import { Authenticator } from './auth.js';
 import { BusGateway } from './bus-gateway.js';
-import { createWebApp, listen, type ListeningServer } from './http-app.js';
+import { createWebApp } from './http-app.js';
 import { LiveEvents } from './live-events.js';
 import { LoginThrottle } from './login-throttle.js';
 import { loadOpenApi } from './openapi.js';
@@ -98,7 +98,7 @@ export function createWebDaemon(options: WebDaemonOptions = {}): DaemonDefinitio
       });
       let server: ListeningServer;
       try {
-        server = await listen(app, config.http.port, config.http.host);
+        server = await listenHttp(app, { port: config.http.port, host: config.http.host });
       } catch (error) {
         await live.stop();
         throw error;
