@@ -193,6 +193,14 @@ export interface EventFilter {
   readonly after?: number | undefined;
 }
 
+export interface StreamOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Resume after this event: the SSE `id:` last seen (a ledger seq, or a live event's message id). */
+  readonly lastEventId?: string | undefined;
+  /** The server could not replay what came before the live events (an unknown Last-Event-ID, the ledger unreachable). */
+  readonly onReplayFailed?: ((problem: ApiErrorBody) => void) | undefined;
+}
+
 export interface ApiClientOptions {
   readonly baseUrl: string;
   readonly token?: string | undefined;
@@ -298,7 +306,7 @@ export class DeploybusApi {
    * come from the returned generator until the server closes the stream or `signal` aborts. Throws the
    * typed errors for a failed connect. `lastEventId` resumes after a dropped connection.
    */
-  async openStream(filter: EventFilter, options: { signal?: AbortSignal | undefined; lastEventId?: string | undefined } = {}): Promise<AsyncGenerator<BusEvent, void, undefined>> {
+  async openStream(filter: EventFilter, options: StreamOptions = {}): Promise<AsyncGenerator<BusEvent, void, undefined>> {
     const connect = new AbortController();
     const timer = setTimeout(() => connect.abort(new Error(`no answer within ${Math.round(this.#timeoutMs / 1000)} s`)), this.#timeoutMs);
     const signals = [connect.signal, ...(options.signal ? [options.signal] : [])];
@@ -316,10 +324,10 @@ export class DeploybusApi {
       await body?.cancel().catch(() => undefined);
       throw new ApiBadAnswerError('the event stream request', `content type ${JSON.stringify(response.headers.get('content-type'))}, not text/event-stream`);
     }
-    return this.#events(body, options.signal);
+    return this.#events(body, options.signal, options.onReplayFailed);
   }
 
-  async *#events(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<BusEvent, void, undefined> {
+  async *#events(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined, onReplayFailed: ((problem: ApiErrorBody) => void) | undefined): AsyncGenerator<BusEvent, void, undefined> {
     try {
       for await (const sse of readSse(body, signal)) {
         let data: unknown;
@@ -327,6 +335,11 @@ export class DeploybusApi {
           data = JSON.parse(sse.data);
         } catch {
           continue; // not an event of ours
+        }
+        if (sse.event === 'replay-failed') {
+          const problem = replayProblem.safeParse(data);
+          onReplayFailed?.(problem.success ? { code: problem.data.code, message: oneLine(problem.data.message), field: problem.data.field ?? undefined } : { code: 'replay_failed', message: 'the server could not replay the events missed' });
+          continue;
         }
         const parsed = busEventSchema.safeParse(data);
         if (!parsed.success) continue;
@@ -409,6 +422,9 @@ export class DeploybusApi {
     }
   }
 }
+
+/** `event: replay-failed`'s data: the API's error body without the envelope. */
+const replayProblem = z.looseObject({ code: z.string(), message: z.string(), field: z.string().nullish() });
 
 const errorEnvelope = z.object({ error: z.object({ code: z.string(), message: z.string(), field: z.string().nullish() }) });
 

@@ -1,7 +1,8 @@
 // `deploybus logs` (a deployment's output, optionally followed live) and `deploybus tail` (live bus
 // events, filtered by the server). Both read the SSE stream through the API client; `tail` reopens a
-// dropped stream after the last recorded event it saw (live events without a ledger position cannot
-// be resumed from), and runs until Ctrl-C.
+// dropped stream with the last SSE id it was sent as Last-Event-ID (a ledger seq, or a live event's
+// message id, which the server looks up in the ledger), so the recorded events it missed come first,
+// and runs until Ctrl-C.
 import type { Command } from 'commander';
 import { taskLog } from '@deploybus/protocol';
 import { abortableSleep } from './abortable-sleep.js';
@@ -55,20 +56,25 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     .addHelpText('after', '\nExamples:\n  deploybus tail\n  deploybus tail --type \'deploy.*\' --env production\n  deploybus tail --type task.log --app shop --json | jq -r \'.payload.lines[].text\'')
     .action(async (flags: ApiFlags & { type?: string[]; app?: string; env?: string; deployment?: string; after?: number }) => {
       const api = apiClient(flags, io.env, io.cwd);
-      // The server filters by type and deployment; app and environment are in the payloads, filtered here.
-      const filter = { types: flags.type, deploymentId: flags.deployment };
-      const wanted = (event: BusEvent): boolean => matchesPlace(event.payload, flags.app, flags.env);
-      let lastSeq: number | undefined;
+      // The server filters, live and replayed alike.
+      const filter = { types: flags.type, deploymentId: flags.deployment, app: flags.app, env: flags.env };
+      // The SSE id of the last event printed: the server's resume point (it carries over events the
+      // ledger never records, so it always names one the server can find).
+      let lastEventId: string | undefined;
+      // Events already printed, by id: a reconnect's replay may overlap what the old stream sent last.
+      const printed = new RecentIds(10_000);
       let failures = 0;
+      const onReplayFailed = (problem: { message: string }): void => {
+        io.stderr(`deploybus: the events missed while the stream was down could not be replayed (${problem.message}); going on with live events\n`);
+      };
       for (;;) {
         try {
-          // After a drop, the ledger's replay fills the gap from the last recorded event seen.
-          const events = await api.openStream({ ...filter, after: lastSeq ?? flags.after }, { signal: io.signal });
+          const events = await api.openStream({ ...filter, after: lastEventId === undefined ? flags.after : undefined }, { signal: io.signal, lastEventId, onReplayFailed });
           if (failures > 0) io.stderr('deploybus: event stream back\n');
           failures = 0;
           for await (const event of events) {
-            lastSeq = event.seq ?? lastSeq;
-            if (!wanted(event)) continue;
+            lastEventId = event.streamId ?? lastEventId;
+            if (!printed.add(event.id)) continue;
             if (flags.json) printJsonLine(io, withoutStreamId(event));
             else io.stdout(`${printable(describeEvent(event))}\n`);
           }
@@ -115,11 +121,21 @@ async function followLogs(api: DeploybusApi, deploymentId: string, query: Parame
   }
 }
 
-/** True when the payload's app and env are the ones asked for (an event without them passes only an unfiltered tail). */
-export function matchesPlace(payload: unknown, app: string | undefined, env: string | undefined): boolean {
-  if (app === undefined && env === undefined) return true;
-  const p = (typeof payload === 'object' && payload !== null ? payload : {}) as { app?: unknown; env?: unknown };
-  return (app === undefined || p.app === app) && (env === undefined || p.env === env);
+/** A bounded set of the ids seen last: `add` is false for one already in it. */
+export class RecentIds {
+  readonly #ids = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  add(id: string): boolean {
+    if (this.#ids.has(id)) return false;
+    this.#ids.add(id);
+    // A Set iterates in insertion order: the first is the oldest.
+    if (this.#ids.size > this.max) for (const oldest of this.#ids) {
+      this.#ids.delete(oldest);
+      break;
+    }
+    return true;
+  }
 }
 
 function logLinesOf(event: BusEvent): LogLine[] {

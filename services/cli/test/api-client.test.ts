@@ -114,12 +114,14 @@ describe('followDeployment', () => {
 });
 
 describe('tail', () => {
-  it('reopens a dropped stream from the last recorded event it saw, and stops on Ctrl-C with exit 0', async () => {
+  it('reopens a dropped stream with the last id it was sent as Last-Event-ID, and stops on Ctrl-C with exit 0', async () => {
     const queries: string[] = [];
+    const resumedFrom: Array<string | undefined> = [];
     const stop = new AbortController();
     const url = await serve((req, res) => {
       const query = new URL(req.url ?? '/', 'http://x').searchParams;
       queries.push(query.toString());
+      resumedFrom.push(req.headers['last-event-id'] as string | undefined);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (queries.length === 1) {
         const event = { seq: 41, id: 'm-41', type: 'deploy.cancelled', time: '2026-11-22T10:00:00.000Z', payload: { ...base, cancelledBy: 'ada', reason: 'wrong tag' } };
@@ -143,7 +145,49 @@ describe('tail', () => {
     });
     expect(code).toBe(EXIT.ok);
     expect(out).toBe('10:00:00  deploy.cancelled  demo/production demo-production-0001 by ada: wrong tag\n');
-    expect(queries).toEqual(['types=deploy.*', 'types=deploy.*&after=41']);
+    expect(queries).toEqual(['types=deploy.*', 'types=deploy.*']);
+    expect(resumedFrom).toEqual([undefined, '41']);
     expect(err).toBe('');
+  });
+
+  it('resumes after a live event by its message id (an event without an id does not move it), has the server filter by app and env, prints a replayed repeat once, and says when the replay failed', async () => {
+    const queries: string[] = [];
+    const resumedFrom: Array<string | undefined> = [];
+    const stop = new AbortController();
+    const started = { id: 'm-live-1', type: 'deploy.started', time: '2026-11-22T10:00:00.000Z', payload: { ...base, ref: 'v1', sha: 'a'.repeat(40), requestedBy: 'ci', hosts: ['web1'], batches: [['web1']] } };
+    const log = { id: 'm-live-2', type: 'task.log', time: '2026-11-22T10:00:01.000Z', payload: { ...base, host: 'web1', taskId: 't', seq: 0, lines: [{ at: '2026-11-22T10:00:01.000Z', stream: 'stdout', text: 'hello' }] } };
+    const succeeded = { seq: 7, id: 'm-live-3', type: 'deploy.succeeded', time: '2026-11-22T10:00:02.000Z', payload: { ...base, ref: 'v1', sha: 'a'.repeat(40), durationMs: 2000, hosts: ['web1'] } };
+    const url = await serve((req, res) => {
+      queries.push(new URL(req.url ?? '/', 'http://x').searchParams.toString());
+      resumedFrom.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (queries.length === 1) {
+        // Live: the started event with its message id, then a log line the ledger never records (no id); the connection drops.
+        res.end(`id: m-live-1\nevent: deploy.started\ndata: ${JSON.stringify(started)}\n\nevent: task.log\ndata: ${JSON.stringify(log)}\n\n`);
+      } else if (queries.length === 2) {
+        // The replay after m-live-1; it also repeats the started event (as a server of another version might).
+        res.end(`id: 6\nevent: deploy.started\ndata: ${JSON.stringify({ ...started, seq: 6 })}\n\nid: 7\nevent: deploy.succeeded\ndata: ${JSON.stringify(succeeded)}\n\n`);
+      } else {
+        res.write(`event: replay-failed\ndata: ${JSON.stringify({ code: 'invalid_field', message: 'afterId: the event log holds no event 7', field: 'afterId' })}\n\n`);
+        setTimeout(() => stop.abort(), 50);
+      }
+    });
+    let out = '';
+    let err = '';
+    const code = await runCli(['tail', '--app', 'demo', '--env', 'production', '--api', url, '--json'], {
+      env: {},
+      cwd: '/',
+      stdout: (t) => (out += t),
+      stderr: (t) => (err += t),
+      readStdin: () => Promise.resolve(''),
+      nodePath: process.execPath,
+      cliPath: '/nonexistent/main.js',
+      signal: stop.signal,
+    });
+    expect(code).toBe(EXIT.ok);
+    expect(out.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(['m-live-1', 'm-live-2', 'm-live-3']);
+    expect(queries).toEqual(['app=demo&env=production', 'app=demo&env=production', 'app=demo&env=production']);
+    expect(resumedFrom).toEqual([undefined, 'm-live-1', '7']);
+    expect(err).toBe('deploybus: the events missed while the stream was down could not be replayed (afterId: the event log holds no event 7); going on with live events\n');
   });
 });

@@ -4,6 +4,7 @@
 // --json, and the live tail, asserted on exit codes and what the CLI prints.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -301,5 +302,75 @@ describe('deploybus tail', () => {
     const ended = await tail;
     expect(ended.exitCode).toBe(EXIT.ok);
     expect(ended.stderr).toBe('');
+  }, 120_000);
+
+  it('a stream cut mid-way is reopened after the last live event seen: the deploy it missed is printed whole, each event once', async () => {
+    // A TCP proxy in front of the API that the test can cut and hold down, as a flaky network would.
+    const web = new URL(system.webUrl);
+    const open = new Set<Socket>();
+    let down = false;
+    const proxy: Server = createServer((client) => {
+      if (down) return void client.destroy();
+      const upstream = connect(Number(web.port), web.hostname);
+      for (const s of [client, upstream]) {
+        open.add(s);
+        s.on('close', () => open.delete(s));
+        s.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    try {
+      const port = (proxy.address() as { port: number }).port;
+      const tail = cli(['tail', '--type', 'deploy.*', '--env', 'staging', '--json'], apiEnv({ DEPLOYBUS_API_URL: `http://127.0.0.1:${port}` }));
+      const seen: Array<{ id: string; type: string; payload: { env?: string; deploymentId?: string } }> = [];
+      let buffer = '';
+      tail.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) seen.push(JSON.parse(line) as (typeof seen)[number]);
+      });
+      await waitFor(
+        'the tail to print a staging deploy.succeeded',
+        async () => {
+          if (seen.some((e) => e.type === 'deploy.succeeded')) return true;
+          expect((await cli(['deploy', 'demo', 'v1.0.0', '--env', 'staging', '--no-wait'])).exitCode).toBe(EXIT.ok);
+          await new Promise((r) => setTimeout(r, 500));
+          return seen.some((e) => e.type === 'deploy.succeeded');
+        },
+        60_000,
+      );
+      // Cut, and stay down while a whole deploy happens.
+      down = true;
+      for (const s of open) s.destroy();
+      const missed = await cli(['deploy', 'demo', 'v1.1.0', '--env', 'staging', '--json']);
+      expect(missed.exitCode, missed.stderr).toBe(EXIT.ok);
+      const missedId = (JSON.parse(missed.stdout.split('\n')[0] ?? '{}') as { deploymentId: string }).deploymentId;
+      expect(seen.some((e) => e.payload.deploymentId === missedId)).toBe(false);
+      down = false;
+      await waitFor('the missed deploy\'s deploy.succeeded after the reconnect', () => seen.some((e) => e.type === 'deploy.succeeded' && e.payload.deploymentId === missedId), 60_000);
+
+      // Exactly what the ledger holds of it, in order, once (live events the ledger never records, like deploy.requested, are not replayed).
+      const token = readFileSync(system.credentials.files.token, 'utf8').trim();
+      const ledger = (await (await fetch(`${system.webUrl}/api/events?after=0&deploymentId=${missedId}&types=deploy.*`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: Array<{ id: string }> };
+      expect(seen.filter((e) => e.payload.deploymentId === missedId && e.type !== 'deploy.requested').map((e) => e.id)).toEqual(ledger.events.map((e) => e.id));
+      const types = seen.filter((e) => e.payload.deploymentId === missedId).map((e) => e.type);
+      expect(types[0]).toBe('deploy.queued');
+      expect(types).toContain('deploy.started');
+      expect(types).toContain('deploy.host-result');
+      expect(types.filter((t) => t === 'deploy.succeeded')).toHaveLength(1);
+      expect(new Set(seen.map((e) => e.id)).size).toBe(seen.length);
+      expect(seen.every((e) => e.type.startsWith('deploy.') && e.payload.env === 'staging')).toBe(true);
+      tail.kill('SIGINT');
+      const ended = await tail;
+      expect(ended.exitCode).toBe(EXIT.ok);
+      expect(ended.stderr).toContain('trying again');
+      expect(ended.stderr).toContain('event stream back');
+      expect(ended.stderr).not.toContain('could not be replayed');
+    } finally {
+      for (const s of open) s.destroy();
+      await new Promise((r) => proxy.close(r));
+    }
   }, 120_000);
 });

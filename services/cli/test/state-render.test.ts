@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deploymentSummarySchema, lockSchema, matrixSchema, busEventSchema } from '../src/api-client.js';
 import { renderHistory, renderStatus } from '../src/state-commands.js';
 import { describeEvent } from '../src/event-lines.js';
-import { matchesPlace } from '../src/stream-commands.js';
+import { RecentIds } from '../src/stream-commands.js';
 
 const deployment = deploymentSummarySchema.parse({
   deploymentId: 'd-1',
@@ -76,10 +76,13 @@ describe('tail', () => {
     expect(describeEvent(event('something.new', { a: 1 }))).toBe('10:00:05  something.new  {"a":1}');
   });
 
-  it('filters by app and environment from the payload', () => {
-    expect(matchesPlace({ app: 'shop', env: 'production' }, 'shop', 'production')).toBe(true);
-    expect(matchesPlace({ app: 'shop', env: 'staging' }, undefined, 'production')).toBe(false);
-    expect(matchesPlace({ service: 'x' }, 'shop', undefined)).toBe(false);
-    expect(matchesPlace({ service: 'x' }, undefined, undefined)).toBe(true);
+  it('tail drops an event it already printed (a replay overlapping the old stream), remembering the last ids only', () => {
+    const seen = new RecentIds(2);
+    expect(seen.add('a')).toBe(true);
+    expect(seen.add('a')).toBe(false);
+    expect(seen.add('b')).toBe(true);
+    expect(seen.add('c')).toBe(true); // 'a' is forgotten
+    expect(seen.add('b')).toBe(false);
+    expect(seen.add('a')).toBe(true);
   });
 });
