@@ -2,9 +2,10 @@
 // RabbitMQ over AMQP, all in this process, one broker connection each) against the shell floor
 // (`git archive | tar -x` into N dirs in parallel) and Ansible's git module (forks = 10, local).
 // Prints a table and writes bench/results/deploy-<timestamp>.json and deploy-latest.json.
-//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory] [--inline-agents] [--rss-only]
-// Each deploy-agent runs as its own process, as on a fleet; --inline-agents runs them all inside the
-// bench process (as the memory:// case must). --rss-only measures the idle deploy-agent's RSS alone.
+//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory] [--agent-processes] [--rss-only]
+// The deploy-agents run inside the bench process; --agent-processes runs each AMQP agent as its own
+// process instead, as on a fleet (on this bench's one machine that costs more: N cold V8 processes
+// share its CPUs). --rss-only measures the idle deploy-agent's RSS alone.
 // DEPLOYBUS_BENCH_AMQP_URL points it at another broker (default: vhost deploybus-bench on 127.0.0.1,
 // created with rabbitmqctl when missing, so the bench's conductor never competes with another's work queue).
 import { execFile, spawn } from 'node:child_process';
@@ -62,7 +63,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     rssSettleMs: 30_000,
     ansible: !argv.includes('--no-ansible'),
     memory: !argv.includes('--no-memory'),
-    agentProcesses: !argv.includes('--inline-agents'),
+    agentProcesses: argv.includes('--agent-processes'),
   };
 }
 
@@ -491,8 +492,8 @@ async function main(): Promise<void> {
       `origin: ${files} files in the tag; a new tag per round (a commit changing 2 files); each agent has preDeploy [true], no restart or health check; one batch (batchSize 100%), force past the build gate`,
       'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed; each agent checks, records the id, resolves the ref, git archive | tar, runs the hook, switches current)',
       settings.agentProcesses
-        ? 'AMQP: conductor, the stand-in keepalive (answering roster.query) and the client run in the bench process; each of the N agents is its own `node services/deploy-agent/dist/main.js` process with its own broker connection, as on a fleet (memory:// runs them all in the bench process). All share this machine\'s 2 CPUs, as the shell loop and Ansible do; bus connections lost are counted for the bench process only'
-        : 'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process (--inline-agents), each with its own broker connection: every git and hook process an agent starts is forked from this big process',
+        ? 'AMQP (--agent-processes): conductor, the stand-in keepalive (answering roster.query) and the client run in the bench process; each of the N agents is its own `node services/deploy-agent/dist/main.js` process with its own broker connection, as on a fleet (memory:// runs them all in the bench process). All share this machine\'s 2 CPUs, as the shell loop and Ansible do; bus connections lost are counted for the bench process only'
+        : 'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process, each with its own broker connection: the whole fleet shares this machine\'s CPUs, as the shell loop and Ansible do (--agent-processes runs each agent as its own process)',
       'pre-fetched case: `git fetch` into every agent mirror before the clock starts (what repo-updater does after the green build); fetch case: the agent finds the tag missing and fetches it itself',
       `ansible${ansible === undefined ? ' (not measured in this run)' : ` (${ansible})`}: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
     );

@@ -1,11 +1,11 @@
 // The deploybus side of the deploy bench: a conductor, N deploy-agents (each its own daemon with its
 // own bus connection, mirror, state dir and deploy root) and a stand-in keepalive that answers
 // roster.query with the fleet. A client publishes deploy.requested and waits for the deployment's
-// deploy.succeeded. The conductor, keepalive and client run in this process; each agent runs as its
-// own `node services/deploy-agent/dist/main.js` process, as on a real fleet (one per server), unless
-// `agentProcesses` is false, which runs them all in this process too. (All in one process, every git
-// and hook process an agent starts is forked from one big Node process: in this bench's first runs
-// that fork alone blocked the shared event loop about 10 ms per process, a cost no real agent has.)
+// deploy.succeeded. The conductor, keepalive and client run in this process, and so do the agents
+// unless `agentProcesses` is set: then each agent runs as its own `node services/deploy-agent/dist/main.js`
+// process, as on a real fleet (one per server). On one 2-core machine that is the costlier way (N cold
+// V8 processes share the CPUs), where in one process every git and hook process an agent starts is
+// forked from one big Node process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -62,7 +62,7 @@ export interface FleetOptions {
   /** Each agent's preDeploy hook (undefined: no hook). */
   readonly preDeploy: readonly string[] | undefined;
   readonly deployTimeoutMs: number;
-  /** Each agent in its own process (default), or all in this one. */
+  /** Each agent in its own process, instead of all in this one (the default). */
   readonly agentProcesses?: boolean;
 }
 
@@ -195,7 +195,7 @@ export class DeployFleet {
         file,
         JSON.stringify({
           // info: an agent process says "deploy-agent started" when it is ready
-          logLevel: this.options.agentProcesses === false ? 'warn' : 'info',
+          logLevel: this.options.agentProcesses === true ? 'info' : 'warn',
           host: agent.host,
           bus: { url: busUrl },
           heartbeatIntervalMs: 60_000,
@@ -216,7 +216,7 @@ export class DeployFleet {
           ],
         }),
       );
-      if (this.options.agentProcesses !== false) {
+      if (this.options.agentProcesses === true) {
         this.processes.push(await startAgentProcess(file, agent.host));
         return;
       }
