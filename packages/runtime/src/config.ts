@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { hostSchema } from '@deploybus/protocol';
 import { ConfigError } from './errors.js';
+import { describeSchemaIssue } from './schema-issue.js';
 import { Secret } from './secret.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -83,15 +84,8 @@ export function loadConfig<S extends z.ZodType>(schema: S, options: LoadConfigOp
   }
   const result = schema.safeParse(merged);
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const key = issue ? formatPath(issue.path) : '';
-    let problem = issue?.message ?? 'invalid';
-    if (issue?.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => (key ? `${key}.${k}` : k));
-      throw new ConfigError(keys[0] ?? key, `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`, options.file);
-    }
-    if (issue?.code === 'invalid_type' && valueAt(merged, issue.path) === undefined) problem = 'is required';
-    throw new ConfigError(key, problem, options.file, { cause: result.error });
+    const { field, problem } = describeSchemaIssue(result.error, merged);
+    throw new ConfigError(field, problem, options.file, { cause: result.error });
   }
   const value = result.data as z.output<S>;
   resolveSecrets(value, '', options.env, options.file);
@@ -116,18 +110,7 @@ function setPath(target: Record<string, unknown>, path: readonly string[], value
   }
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const key of path) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
-}
 
 function resolveSecrets(value: unknown, path: string, env: Env, file: string | undefined): void {
   if (value instanceof Secret) {

@@ -9,4 +9,5 @@ export { startDaemon, runDaemon, configFileFrom, type DaemonContext, type Daemon
 export { createMetrics, type DaemonMetrics } from './metrics.js';
 export { startHealthServer, type HealthServer, type HealthServerOptions } from './health-server.js';
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-file.js';
+export { describeSchemaIssue, formatIssuePath, type SchemaProblem } from './schema-issue.js';
 export { listenHttp, ListenError, type ListeningServer, type ListenOptions } from './http-listen.js';

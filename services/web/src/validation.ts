@@ -1,36 +1,15 @@
 // Request bodies and query strings are checked with zod before anything is sent on the bus; the first
 // problem becomes a 400 whose `field` names it (unknown fields included, so a typo is not silently ignored).
 import type { Request } from 'express';
+import { describeSchemaIssue } from '@deploybus/runtime';
 import { z } from 'zod';
 import { ApiError, InvalidFieldError } from './errors.js';
-
-export function fieldOf(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
-  if (issue.code === 'unrecognized_keys') return [path, issue.keys[0] ?? ''].filter((s) => s !== '').join('.');
-  return path;
-}
-
-function problemOf(issue: z.core.$ZodIssue, input: unknown): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && valueAt(input, issue.path) === undefined) return 'is required';
-  return issue.message;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const key of path) {
-    if (typeof node !== 'object' || node === null) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
 
 export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue === undefined) throw new InvalidFieldError('', 'is not valid');
-  throw new InvalidFieldError(fieldOf(issue), problemOf(issue, input));
+  const { field, problem } = describeSchemaIssue(result.error, input, 'field');
+  throw new InvalidFieldError(field, problem);
 }
 
 /** The JSON body as an object (an absent body is `{}`, so required fields are reported by name). */
