@@ -82,15 +82,21 @@ describe('web: live events (SSE)', () => {
     expect(tasksOnly.events.filter((e) => !e.event?.startsWith('task.'))).toEqual([]);
     await waitFor('a heartbeat comment', () => all.comments.some((c) => c.startsWith(': keepalive')));
 
-    // Filtered by deployment: a second deploy's events only.
+    // Filtered by deployment, app and env on the server: only what the payload names.
     const one = await openStream(w, `?deploymentId=${'d'.repeat(8)}`);
-    await waitFor('three streams', async () => (await liveClients(w)) === 3);
-    await finished(w, (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId);
+    const otherApp = await openStream(w, '?app=blog');
+    const otherEnv = await openStream(w, '?app=shop&env=staging');
+    const place = await openStream(w, '?app=shop&env=production&types=deploy.*');
+    await waitFor('six streams', async () => (await liveClients(w)) === 6);
+    const next = (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+    await finished(w, next);
+    await waitFor('the deploy on the app/env stream', () => place.events.some((e) => e.event === 'deploy.succeeded' && e.data.payload.deploymentId === next));
+    expect(place.events.every((e) => e.data.payload.app === 'shop' && e.data.payload.env === 'production')).toBe(true);
     expect(one.events).toEqual([]);
+    expect(otherApp.events).toEqual([]);
+    expect(otherEnv.events).toEqual([]);
 
-    all.close();
-    tasksOnly.close();
-    one.close();
+    for (const s of [all, tasksOnly, one, otherApp, otherEnv, place]) s.close();
     await waitFor('every stream cleaned up', async () => (await liveClients(w)) === 0);
   });
 
