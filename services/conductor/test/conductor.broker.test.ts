@@ -1,9 +1,8 @@
 // The conductor on the real RabbitMQ: the daemon over AMQP, the requester over STOMP, fake agents on
 // their durable command queues; a 3-host rollout in batches of 1 ends succeeded and is in the ledger.
-import amqp from 'amqplib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commandQueueName, type Message } from '@deploybus/protocol';
-import { AMQP_URL, requireRabbit, STOMP_URL } from '../../../packages/bus/test/support/rabbit-harness.js';
+import { AMQP_URL, requireRabbit, STOMP_URL, deleteQueues } from '../../../packages/bus/test/support/rabbit-harness.js';
 import { randomName, waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { compareHosts } from '../src/index.js';
 import { cleanUp, deploymentIdOf, finished, passBuild, world } from './support/conductor-world.js';
@@ -15,13 +14,7 @@ beforeAll(async () => {
 let hosts: string[] = [];
 afterEach(async () => {
   await cleanUp();
-  const connection = await amqp.connect(AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    for (const host of hosts) await channel.deleteQueue(commandQueueName(host));
-  } finally {
-    await connection.close();
-  }
+  await deleteQueues(hosts.map(commandQueueName));
   hosts = [];
 });
 

@@ -1,10 +1,9 @@
 // The notifier on the real RabbitMQ: conductor over AMQP, notifier and requester over STOMP. A deploy's
 // events reach a real receiver signed and in the event log's order; the receiver down for a while gets
 // what it missed, once, when back.
-import amqp from 'amqplib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commandQueueName } from '@deploybus/protocol';
-import { AMQP_URL, requireRabbit, STOMP_URL } from '../../../packages/bus/test/support/rabbit-harness.js';
+import { AMQP_URL, requireRabbit, STOMP_URL, deleteQueues } from '../../../packages/bus/test/support/rabbit-harness.js';
 import { randomName, waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { cleanUp, cleanups, deploymentIdOf, finished, passBuild } from '../../conductor/test/support/conductor-world.js';
 import { CallbackReceiver } from './support/callback-receiver.js';
@@ -17,13 +16,7 @@ beforeAll(async () => {
 let hosts: string[] = [];
 afterEach(async () => {
   await cleanUp();
-  const connection = await amqp.connect(AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    for (const host of hosts) await channel.deleteQueue(commandQueueName(host));
-  } finally {
-    await connection.close();
-  }
+  await deleteQueues(hosts.map(commandQueueName));
   hosts = [];
 });
 

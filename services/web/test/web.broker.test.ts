@@ -1,10 +1,9 @@
 // The web on the real RabbitMQ: the web over STOMP, the conductor over AMQP (with the conductor world's
 // fake keepalive and agents). A deploy through the API is answered across the broker and its events
 // reach an SSE client live; a lock refuses a deploy with 409; ledger reads answer. Never stops the broker.
-import amqp from 'amqplib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commandQueueName } from '@deploybus/protocol';
-import { AMQP_URL, requireRabbit, STOMP_URL } from '../../../packages/bus/test/support/rabbit-harness.js';
+import { AMQP_URL, requireRabbit, STOMP_URL, deleteQueues } from '../../../packages/bus/test/support/rabbit-harness.js';
 import { randomName, waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { cleanUp, passBuild, SHA } from '../../conductor/test/support/conductor-world.js';
 import { TOKEN, webWorld } from './support/web-world.js';
@@ -16,13 +15,7 @@ beforeAll(async () => {
 let hosts: string[] = [];
 afterEach(async () => {
   await cleanUp();
-  const connection = await amqp.connect(AMQP_URL);
-  try {
-    const channel = await connection.createChannel();
-    for (const host of hosts) await channel.deleteQueue(commandQueueName(host));
-  } finally {
-    await connection.close();
-  }
+  await deleteQueues(hosts.map(commandQueueName));
   hosts = [];
 });
 

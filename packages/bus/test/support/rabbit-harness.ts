@@ -38,6 +38,18 @@ export async function requireRabbit(): Promise<void> {
   }
 }
 
+/** Deletes queues a test left on the shared broker (agents' durable command queues outlive their clients). */
+export async function deleteQueues(names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  const connection = await amqp.connect(AMQP_URL);
+  try {
+    const channel = await connection.createChannel();
+    for (const name of names) await channel.deleteQueue(name);
+  } finally {
+    await connection.close();
+  }
+}
+
 export async function rabbitmqctl(...args: string[]): Promise<string> {
   const { stdout } = await run('rabbitmqctl', args, { timeout: 120_000 });
   return stdout;
