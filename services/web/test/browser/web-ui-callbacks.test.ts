@@ -7,28 +7,19 @@
 // arrives in order; Delete removes it. URLs the notifier refuses (cloud metadata) and bad event patterns
 // are refused on the page next to the field the API names. Screenshots go to test-output/web-ui/.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import type { AllInOne } from '@deploybus/all-in-one';
 import { waitFor } from '../../../../packages/bus/test/support/wait-for.js';
+import { startBrowserWorld, type BrowserWorld } from './support/browser-world.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../../../test-output/web-ui/', import.meta.url));
-
-const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-web-ui-callbacks-'));
+let world: BrowserWorld | undefined;
 let system: AllInOne | undefined;
-let browser: Browser | undefined;
 let receiver: Server | undefined;
 let receiverBase = '';
 let base = '';
-let token = '';
-const pageErrors: string[] = [];
 
 /** One callback as the receiver got it: the raw body exactly as received, and the headers. */
 interface Received {
@@ -55,14 +46,8 @@ interface CallbackBody {
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-  return text === '' ? undefined : JSON.parse(text);
+  if (world === undefined) throw new Error('the browser world did not start');
+  return world.api(method, path, body);
 }
 
 /** The receiver's check, written from the documented scheme (not the notifier's code): v1=hex HMAC-SHA256(secret, "<ts>.<body>"). */
@@ -108,58 +93,30 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => receiver!.listen(0, '127.0.0.1', resolve));
   receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
-  system = await startAllInOne({
-    busUrl: `memory://web-ui-callbacks-${process.pid}-${Date.now()}`,
-    dataDir,
-    env: {},
-    webhookPort: 0,
-    webPort: 0,
-    pollIntervalMs: 60_000,
-    heartbeatIntervalMs: 300,
-    demoStepDelaySeconds: 0.1,
-    print: () => undefined,
-  });
-  base = system.webUrl;
-  token = system.credentials.token;
-  await waitFor(
-    'the web API to list the demo app with its servers',
-    async () => {
-      const apps = (await api('GET', '/api/apps').catch(() => [])) as Array<{ app: string; hosts: string[] }>;
-      return apps.some((a) => a.app === 'demo' && ['stage1', 'web1', 'web2', 'web3'].every((h) => a.hosts.includes(h)));
-    },
-    30_000,
-  );
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  world = await startBrowserWorld('web-ui-callbacks', { demoStepDelaySeconds: 0.1 });
+  system = world.system;
+  base = world.base;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await system?.stop();
+  await world?.close();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
-  rmSync(dataDir, { recursive: true, force: true });
 }, 60_000);
 
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await world?.shot(page, name);
 }
 
 describe('web UI callbacks page in Chromium', () => {
   it('refuses a disallowed URL next to the field, subscribes a receiver that gets signed deploy events, shows a failing one, re-enables and deletes it', async () => {
-    const context = await browser!.newContext({ viewport: { width: 1366, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(45_000);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const { context, page } = await world!.newPage({ width: 1366, height: 900 });
     try {
       await walkThrough(page);
     } catch (error) {
       await shot(page, 'callbacks-failure').catch(() => undefined);
       throw error;
     }
-    expect(pageErrors).toEqual([]);
+    expect(world!.pageErrors).toEqual([]);
     await context.close();
   }, 300_000);
 });

@@ -4,82 +4,41 @@
 // A person signs in, deploys the newest tag to two of the three production servers, watches the rollout
 // finish in the live view, sees the release matrix change (mixed versions), locks production and sees a
 // deploy refused with the lock's reason. Screenshots go to test-output/web-ui/ (gitignored).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
-import { waitFor } from '../../../../packages/bus/test/support/wait-for.js';
+import type { AllInOne } from '@deploybus/all-in-one';
+import { startBrowserWorld, type BrowserWorld } from './support/browser-world.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = fileURLToPath(new URL('../../../../test-output/web-ui/', import.meta.url));
-
-const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-web-ui-'));
+let world: BrowserWorld | undefined;
 let system: AllInOne | undefined;
-let browser: Browser | undefined;
 let base = '';
 let user = '';
 let password = '';
-let token = '';
-const pageErrors: string[] = [];
 
 /** JSON from the web API with the test's token (for waiting on the system, never for what the UI must show). */
 async function apiGet(path: string): Promise<unknown> {
-  const response = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
-  return response.ok ? response.json() : undefined;
+  return world?.api('GET', path).catch(() => undefined);
 }
 
 beforeAll(async () => {
-  system = await startAllInOne({
-    busUrl: `memory://web-ui-${process.pid}-${Date.now()}`,
-    dataDir,
-    env: {},
-    webhookPort: 0,
-    webPort: 0,
-    pollIntervalMs: 60_000,
-    heartbeatIntervalMs: 300,
-    // Each demo hook pauses a little, so the rollout is visibly in progress in the live view.
-    demoStepDelaySeconds: 0.3,
-    print: () => undefined,
-  });
-  base = system.webUrl;
+  world = await startBrowserWorld('web-ui', { demoStepDelaySeconds: 0.3 });
+  system = world.system;
+  base = world.base;
   user = system.credentials.user;
   password = system.credentials.password;
-  token = system.credentials.token;
-  // The demo fleet announces itself by heartbeats; the UI is only worth opening once keepalive knows it.
-  await waitFor(
-    'the web API to list the demo app with its four servers',
-    async () => {
-      const apps = (await apiGet('/api/apps')) as Array<{ app: string; hosts: string[] }> | undefined;
-      return apps?.some((a) => a.app === 'demo' && ['stage1', 'web1', 'web2', 'web3'].every((h) => a.hosts.includes(h))) ?? false;
-    },
-    30_000,
-  );
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await system?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  await world?.shot(page, name);
 }
 
 describe('web UI in Chromium', () => {
   it('signs in, deploys a tag to two servers live, shows the matrix change, refuses a deploy to a locked environment, rolls back, cancels, signs out', async () => {
-    const context = await browser!.newContext({ viewport: { width: 1366, height: 860 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(45_000);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const { context, page } = await world!.newPage({ width: 1366, height: 860 });
     try {
       await walkThrough(page);
     } catch (error) {
@@ -87,7 +46,7 @@ describe('web UI in Chromium', () => {
       await shot(page, 'failure').catch(() => undefined);
       throw error;
     }
-    expect(pageErrors).toEqual([]);
+    expect(world!.pageErrors).toEqual([]);
     await context.close();
   }, 240_000);
 });
