@@ -481,6 +481,11 @@ async function main(): Promise<void> {
         { size, runner: 'shell floor', case: 'pre-fetched, archive|tar', seconds: floorNoFetch },
         { size, runner: `ansible git (forks ${settings.forks})`, case: 'fetch + checkout', seconds: ansibleSpread, ...(ansibleNote === undefined ? (ansible === undefined ? { note: settings.ansible ? 'not available, see notes' : 'left out (--no-ansible)' } : {}) : { note: 'failed' }) },
       );
+      if (floorNoFetch !== undefined && ansibleSpread !== undefined) {
+        // For scale: how much room the 20x target leaves above the bare git work.
+        const room = ansibleSpread.median / 20 - floorNoFetch.median;
+        notes.push(`N=${size}: the pre-fetched shell floor (${floorNoFetch.median.toFixed(3)} s: git archive | tar and nothing else) is Ansible / ${(ansibleSpread.median / floorNoFetch.median).toFixed(1)}; Ansible / 20 leaves ${(room * 1000).toFixed(0)} ms above that floor for everything else a deploy does (request, gates, ledger, signing, bus round trips, hooks)`);
+      }
       verdicts.push(
         verdict(size, 'deploybus pre-fetched <= shell floor with fetch (ratio <= 1)', prefetched, floorFetch, 1),
         verdict(size, 'deploybus pre-fetched <= ansible / 20 (ratio <= 0.05)', prefetched, ansibleSpread, 0.05),
