@@ -3,34 +3,27 @@
 // deploy-agents, the web API on a free port). Deploys with progress, refusals, bad usage, no token,
 // --json, and the live tail, asserted on exit codes and what the CLI prints.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import type { AllInOne } from '@deploybus/all-in-one';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { startTestSystem, type TestSystem } from '../../../all-in-one/test/support/test-system.js';
 import { EXIT } from '../src/cli-errors.js';
 import { runCli } from '../src/cli-program.js';
 
 const CLI = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const PRODUCTION = ['web1', 'web2', 'web3'];
-const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-cli-'));
+let started: TestSystem | undefined;
 let system: AllInOne;
+let dataDir = '';
 
 beforeAll(async () => {
-  system = await startAllInOne({
-    busUrl: `memory://cli-${process.pid}-${Date.now()}`,
-    dataDir,
-    env: {},
-    webhookPort: 0,
-    webPort: 0,
-    heartbeatIntervalMs: 200,
-    demoStepDelaySeconds: 0,
-    print: () => undefined,
-  });
+  started = await startTestSystem('cli');
+  ({ system, dataDir } = started);
   // A deploy needs the agents in keepalive's roster; the CLI's own roster command says when they are.
   await waitFor(
     'every demo agent to be up in the roster',
@@ -45,8 +38,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await system?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await started?.stop();
 });
 
 /** The environment a script would have: where the API is and a token file; nothing else of ours. */

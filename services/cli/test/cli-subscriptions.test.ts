@@ -3,21 +3,22 @@
 // the CLI made and printed once; list, show, delete; a refused URL (cloud metadata) exits 65 naming
 // url; an unknown id 4; a stopped notifier 69.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import type { AllInOne } from '@deploybus/all-in-one';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { startTestSystem, type TestSystem } from '../../../all-in-one/test/support/test-system.js';
 import { EXIT } from '../src/cli-errors.js';
 
 const CLI = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-cli-subs-'));
+let started: TestSystem | undefined;
 let system: AllInOne;
+let dataDir = '';
 
 interface Received {
   readonly path: string;
@@ -39,16 +40,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  system = await startAllInOne({
-    busUrl: `memory://cli-subs-${process.pid}-${Date.now()}`,
-    dataDir,
-    env: {},
-    webhookPort: 0,
-    webPort: 0,
-    heartbeatIntervalMs: 200,
-    demoStepDelaySeconds: 0,
-    print: () => undefined,
-  });
+  started = await startTestSystem('cli-subs');
+  ({ system, dataDir } = started);
   await waitFor(
     'the staging agent to be up in the roster',
     async () => {
@@ -61,9 +54,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await system?.stop();
+  await started?.stop();
   await new Promise<void>((r) => (receiver ? receiver.close(() => r()) : r()));
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 function cli(args: readonly string[]) {

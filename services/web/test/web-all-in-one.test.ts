@@ -2,22 +2,23 @@
 // with its SQLite ledger, real deploy-agents deploying into folders, the web) on the in-memory bus.
 // Signs in with the demo's credentials, picks a tag from the API, deploys it to two servers watching
 // the live stream, and sees the matrix change and the files on those servers' disks.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import type { AllInOne } from '@deploybus/all-in-one';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { startTestSystem, type TestSystem } from '../../../all-in-one/test/support/test-system.js';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'deploybus-web-e2e-'));
+let started: TestSystem | undefined;
 let system: AllInOne;
+let dataDir = '';
 
 beforeAll(async () => {
-  system = await startAllInOne({ busUrl: `memory://web-e2e-${process.pid}-${Date.now()}`, dataDir, env: {}, webhookPort: 0, webPort: 0, pollIntervalMs: 60_000, heartbeatIntervalMs: 200, demoStepDelaySeconds: 0, print: () => undefined });
+  started = await startTestSystem('web-e2e', { pollIntervalMs: 60_000 });
+  ({ system, dataDir } = started);
 }, 60_000);
 afterAll(async () => {
-  await system?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await started?.stop();
 }, 60_000);
 
 async function api(path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of many shapes

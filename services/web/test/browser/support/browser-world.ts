@@ -1,13 +1,13 @@
 // What every browser test of the web UI starts from: the whole system (startAllInOne on a fresh
 // in-memory bus and data dir), waited on until keepalive knows the demo fleet, and Debian's Chromium
 // driven by playwright-core. Pages record uncaught script errors; screenshots go to test-output/web-ui/.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startAllInOne, type AllInOne } from '@deploybus/all-in-one';
+import type { AllInOne } from '@deploybus/all-in-one';
 import { waitFor } from '../../../../../packages/bus/test/support/wait-for.js';
+import { startTestSystem } from '../../../../../all-in-one/test/support/test-system.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SHOTS = fileURLToPath(new URL('../../../../../test-output/web-ui/', import.meta.url));
@@ -29,24 +29,13 @@ export interface BrowserWorld {
 }
 
 export async function startBrowserWorld(name: string, options: { demoStepDelaySeconds: number }): Promise<BrowserWorld> {
-  const dataDir = mkdtempSync(join(tmpdir(), `deploybus-${name}-`));
-  const system = await startAllInOne({
-    busUrl: `memory://${name}-${process.pid}-${Date.now()}`,
-    dataDir,
-    env: {},
-    webhookPort: 0,
-    webPort: 0,
-    pollIntervalMs: 60_000,
-    heartbeatIntervalMs: 300,
-    // Each demo hook pauses a little, so a rollout is visibly in progress in the live view.
-    demoStepDelaySeconds: options.demoStepDelaySeconds,
-    print: () => undefined,
-  });
+  // Each demo hook pauses a little, so a rollout is visibly in progress in the live view.
+  const started = await startTestSystem(name, { pollIntervalMs: 60_000, heartbeatIntervalMs: 300, demoStepDelaySeconds: options.demoStepDelaySeconds });
+  const { system } = started;
   let browser: Browser | undefined;
   const close = async (): Promise<void> => {
     await browser?.close();
-    await system.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await started.stop();
   };
   const base = system.webUrl;
   const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
@@ -75,16 +64,16 @@ export async function startBrowserWorld(name: string, options: { demoStepDelaySe
     await close();
     throw error;
   }
-  const started = browser;
+  const chromiumBrowser = browser;
   const pageErrors: string[] = [];
   return {
     system,
-    browser: started,
+    browser: chromiumBrowser,
     base,
     pageErrors,
     api,
     async newPage(viewport) {
-      const context = await started.newContext({ viewport });
+      const context = await chromiumBrowser.newContext({ viewport });
       const page = await context.newPage();
       page.setDefaultTimeout(45_000);
       page.on('pageerror', (error) => pageErrors.push(error.message));
