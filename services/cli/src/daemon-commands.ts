@@ -41,13 +41,17 @@ export function registerDaemonCommands(program: Command, io: CliIo): void {
     .option('--webhook-port <port>', 'port of git-watcher\'s webhooks, 0 for any free one (default: DEPLOYBUS_WEBHOOK_PORT, else 8650)', parsePort)
     .addHelpText('after', '\nExamples:\n  deploybus up\n  deploybus up --data-dir /tmp/deploybus-demo --web-port 0\n  DEPLOYBUS_BUS_URL=amqp://deploybus:secret@127.0.0.1:5672/deploybus deploybus up')
     .action(async (flags: { dataDir?: string; busUrl?: string; webPort?: number; webhookPort?: number }) => {
-      // The all-in-one's main reads its settings from the environment; flags are the same settings.
-      if (flags.dataDir !== undefined) process.env['DEPLOYBUS_DATA_DIR'] = resolve(io.cwd, flags.dataDir);
-      if (flags.busUrl !== undefined) process.env['DEPLOYBUS_BUS_URL'] = flags.busUrl;
-      if (flags.webPort !== undefined) process.env['DEPLOYBUS_WEB_PORT'] = String(flags.webPort);
-      if (flags.webhookPort !== undefined) process.env['DEPLOYBUS_WEBHOOK_PORT'] = String(flags.webhookPort);
-      // main.js sits next to the package's entry point; importing it runs it, exactly as `npm start` does.
-      await import(new URL('./main.js', import.meta.resolve('@deploybus/all-in-one')).href);
+      // The all-in-one reads its settings from the environment; flags are the same settings and win.
+      const env = {
+        ...io.env,
+        ...(flags.dataDir === undefined ? {} : { DEPLOYBUS_DATA_DIR: resolve(io.cwd, flags.dataDir) }),
+        ...(flags.busUrl === undefined ? {} : { DEPLOYBUS_BUS_URL: flags.busUrl }),
+        ...(flags.webPort === undefined ? {} : { DEPLOYBUS_WEB_PORT: String(flags.webPort) }),
+        ...(flags.webhookPort === undefined ? {} : { DEPLOYBUS_WEBHOOK_PORT: String(flags.webhookPort) }),
+      };
+      // Loaded here, not at the top: the other commands start faster without every daemon's code.
+      const { runAllInOne } = await import('@deploybus/all-in-one');
+      await runAllInOne(env, (line) => io.stdout(`${line}\n`));
       await runForever();
     });
 
