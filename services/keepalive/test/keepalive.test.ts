@@ -113,7 +113,9 @@ describe('keepalive on the memory bus', () => {
     // keepalive publishes changes in order: once gamma's down (stopped on purpose) is here, any down
     // for alpha would have arrived before it.
     await gamma.stop();
-    await waitFor('presence.changed down for gamma', () => presence.some((m) => m.payload.instance === gamma.context.instance && m.payload.state === 'down'));
+    // After its own outage keepalive gives every daemon the bus's 15 s reconnect grace before it may report
+    // one down, so gamma's down comes at least that long after keepalive reconnected.
+    await waitFor('presence.changed down for gamma', () => presence.some((m) => m.payload.instance === gamma.context.instance && m.payload.state === 'down'), 40_000);
     expect(presence.filter((m) => m.payload.state === 'down').map((m) => m.payload.instance)).toEqual([gamma.context.instance]);
   }, 90_000);
 
