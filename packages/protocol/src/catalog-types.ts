@@ -15,6 +15,8 @@ export interface MessageSpec<TType extends string = string, TPayload extends z.Z
   readonly signedCommand?: boolean;
   /** Normally published to a request's `replyTo` routing key rather than under routingTemplate. */
   readonly sentAsReply?: boolean;
+  /** The conductor keeps it in the ledger's event log: replayable (state.query kind events) and resumable by its id. */
+  readonly inEventLog?: boolean;
 }
 
 export function defineMessage<const TType extends string, TPayload extends z.ZodType>(

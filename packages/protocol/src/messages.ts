@@ -236,6 +236,7 @@ export const deployQueued = defineMessage({
   routingTemplate: 'deploy.queued.{app}.{env}',
   routingKey: (p) => `deploy.queued.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', position: 0 },
+  inEventLog: true,
 });
 
 export const deployRefused = defineMessage({
@@ -252,6 +253,7 @@ export const deployRefused = defineMessage({
   routingTemplate: 'deploy.refused.{app}.{env}',
   routingKey: (p) => `deploy.refused.${seg(p.app)}.${seg(p.env)}`,
   example: { app: 'shop', env: 'production', ref: 'v1.4.1', requestedBy: 'ada', code: 'LOCKED', reason: 'production is locked by bob since 09:12: "incident 311"' },
+  inEventLog: true,
 });
 
 export const deployStarted = defineMessage({
@@ -268,6 +270,7 @@ export const deployStarted = defineMessage({
   routingTemplate: 'deploy.started.{app}.{env}',
   routingKey: (p) => `deploy.started.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha, requestedBy: 'ada', hosts: ['web1', 'web2'], batches: [['web1'], ['web2']] },
+  inEventLog: true,
 });
 
 export const deployBatch = defineMessage({
@@ -282,6 +285,7 @@ export const deployBatch = defineMessage({
   routingTemplate: 'deploy.batch.{app}.{env}',
   routingKey: (p) => `deploy.batch.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', index: 2, total: 2, hosts: ['web2'] },
+  inEventLog: true,
 });
 
 export const deployHostResult = defineMessage({
@@ -298,6 +302,7 @@ export const deployHostResult = defineMessage({
   routingTemplate: 'deploy.host-result.{app}.{env}',
   routingKey: (p) => `deploy.host-result.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: 2300 },
+  inEventLog: true,
 });
 
 const deployEnd = {
@@ -315,6 +320,7 @@ export const deploySucceeded = defineMessage({
   routingTemplate: 'deploy.succeeded.{app}.{env}',
   routingKey: (p) => `deploy.succeeded.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', durationMs: 9100, succeededHosts: ['web1', 'web2'], failedHosts: [] },
+  inEventLog: true,
 });
 
 export const deployFailed = defineMessage({
@@ -324,6 +330,7 @@ export const deployFailed = defineMessage({
   routingTemplate: 'deploy.failed.{app}.{env}',
   routingKey: (p) => `deploy.failed.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', durationMs: 7200, succeededHosts: ['web1'], failedHosts: ['web2'], reason: 'web2: health-check failed after 3 tries' },
+  inEventLog: true,
 });
 
 export const deployCancelled = defineMessage({
@@ -333,6 +340,7 @@ export const deployCancelled = defineMessage({
   routingTemplate: 'deploy.cancelled.{app}.{env}',
   routingKey: (p) => `deploy.cancelled.${seg(p.app)}.${seg(p.env)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', cancelledBy: 'ada', reason: 'wrong tag' },
+  inEventLog: true,
 });
 
 const actionParams = z
@@ -407,6 +415,7 @@ export const taskStarted = defineMessage({
   routingTemplate: 'task.started.{app}.{env}.{host}',
   routingKey: (p) => `task.started.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy' },
+  inEventLog: true,
 });
 
 export const taskCompleted = defineMessage({
@@ -421,6 +430,7 @@ export const taskCompleted = defineMessage({
   routingTemplate: 'task.completed.{app}.{env}.{host}',
   routingKey: (p) => `task.completed.${seg(p.app)}.${seg(p.env)}.${seg(p.host)}`,
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', step: 'pre-deploy', ok: true, durationMs: 840, exitCode: 0 },
+  inEventLog: true,
 });
 
 export const taskLog = defineMessage({
@@ -578,6 +588,7 @@ export const lockState = defineMessage({
   routingTemplate: 'conductor.lock.state.{env}',
   routingKey: (p) => `conductor.lock.state.${seg(p.env)}`,
   example: { env: 'production', locked: true, by: 'bob', reason: 'incident 311', since: exampleTime, outcome: 'locked', requestedBy: 'bob' },
+  inEventLog: true,
 });
 
 export const deployCancelRequested = defineMessage({
@@ -738,3 +749,8 @@ export type PayloadOf<T extends MessageType> = z.infer<Extract<Spec, { type: T }
 export type PayloadInputOf<T extends MessageType> = z.input<Extract<Spec, { type: T }>['payload']>;
 
 export const messageSpecByType: ReadonlyMap<string, Spec> = new Map(messageSpecs.map((s) => [s.type, s]));
+
+/** Whether the conductor keeps messages of `type` in the ledger's event log (so they can be replayed, and resumed after by id). */
+export function isEventLogType(type: string): boolean {
+  return messageSpecByType.get(type)?.inEventLog === true;
+}

@@ -106,6 +106,9 @@ function messageSection(spec: MessageSpec): string {
     ? `the request's ${code('replyTo')} (${code('reply.<id>')}); ${code(spec.routingTemplate)} when published as an event of its own`
     : code(spec.routingTemplate);
   const notes: string[] = [];
+  if (spec.inEventLog === true) {
+    notes.push(`The conductor keeps it in the ledger's event log: ${code('state.query')} kind ${code('events')} replays it, and a replay can continue after its ${code('id')} (${code('afterId')}).`);
+  }
   if (spec.signedCommand === true) {
     notes.push(`Must be [signed](#signing) and carry ${code('expiresAt')}: agents refuse it otherwise, and refuse a ${code('commandId')} or ${code('id')} they have seen before. It waits on the agent's durable queue ${code('deploybus.agent.<host>')} until the agent takes it or it expires.`);
   }

@@ -3,7 +3,7 @@
 // in its own socket, and a client that falls too far behind is disconnected (it reconnects and
 // catches up from the ledger with Last-Event-ID: a seq, or the message id of a recorded live event).
 import type { Bus, Subscription } from '@deploybus/bus';
-import type { Message } from '@deploybus/protocol';
+import { isEventLogType, type Message } from '@deploybus/protocol';
 import type { Logger } from '@deploybus/runtime';
 
 /** What the UI and CLI watch: deploys, agents' task progress and logs, presence, lock changes. */
@@ -44,17 +44,6 @@ export function eventMatches(event: StreamEvent, filter: EventFilter): boolean {
 }
 
 /**
- * The live types the conductor records in its ledger's event log (what it publishes itself: deploy.*
- * but the requests, lock.state; and the agents' task.started / task.completed). A client can resume
- * after one of these by its message id (state.query afterId); task.log, presence.changed and the
- * requests never get a place in the log.
- */
-export function isRecordedType(type: string): boolean {
-  if (type === 'deploy.requested' || type === 'deploy.cancel-requested') return false;
-  return type.startsWith('deploy.') || type === 'task.started' || type === 'task.completed' || type === 'lock.state';
-}
-
-/**
  * One SSE frame. JSON.stringify escapes newlines, so `data:` is always one line. `id:` is the ledger seq
  * when known, else the message id of an event the ledger records (resumable with afterId); an event the
  * ledger never records has no `id:` line, so the client's Last-Event-ID stays on the last resumable one
@@ -62,7 +51,7 @@ export function isRecordedType(type: string): boolean {
  */
 export function sseFrame(event: StreamEvent): string {
   const data = { id: event.id, type: event.type, time: event.time, payload: event.payload, ...(event.seq === undefined ? {} : { seq: event.seq }) };
-  const id = event.seq !== undefined ? String(event.seq) : isRecordedType(event.type) ? event.id : undefined;
+  const id = event.seq !== undefined ? String(event.seq) : isEventLogType(event.type) ? event.id : undefined;
   return `${id === undefined ? '' : `id: ${id}\n`}event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
