@@ -1,7 +1,7 @@
 // The all-in-one's demo fleet: simulated servers, each a directory under the data directory with a
 // repo-updater and a deploy-agent of its own, serving the demo app in one environment. Also the signing
 // key pair the conductor signs with and the agents trust, made once and kept (private half mode 0600).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKeyPair } from '@deploybus/protocol';
 
@@ -36,7 +36,6 @@ export function ensureSigningKeys(dataDir: string): DemoKeys {
     writeFileSync(privateKeyFile, pair.privateKey, { mode: 0o600 });
     writeFileSync(publicKeyFile, pair.publicKey);
   }
-  readFileSync(privateKeyFile, 'utf8'); // unreadable keys stop the start here, with the file named by node
   return { privateKeyFile, publicKeyFile };
 }
 
