@@ -115,10 +115,15 @@ export const repoUpdated = defineMessage({
     head: sha.optional().describe('The mirror\'s default branch head after the fetch.'),
     tags: z.array(ref).max(10000).describe('Tags the mirror holds after the fetch.'),
     error: z.string().max(2048).optional().describe('Why the fetch failed; absent on success.'),
+    built: z
+      .array(z.object({ ref: ref.describe('The ref the build was for.'), sha: sha.describe('The commit that passed.') }))
+      .max(100)
+      .optional()
+      .describe('The green builds this fetch was for (build.succeeded messages coalesced into it), oldest first. Deploy-agents on the host prepare a release of the newest one, so that a deploy of it only switches.'),
   }),
   routingTemplate: 'repo.updated.{repo}.{host}',
   routingKey: (p) => `repo.updated.${seg(p.repo)}.${seg(p.host)}`,
-  example: { repo: 'shop', host: 'web1.example.com', head: exampleSha, tags: ['v1.4.0', 'v1.4.1'] },
+  example: { repo: 'shop', host: 'web1.example.com', head: exampleSha, tags: ['v1.4.0', 'v1.4.1'], built: [{ ref: 'refs/tags/v1.4.1', sha: exampleSha }] },
 });
 
 export const packageUpdated = defineMessage({
@@ -352,14 +357,14 @@ export const agentCommand = defineMessage({
   type: 'agent.command',
   summary: 'A signed command to one deploy-agent, on its durable queue. Agents refuse it unsigned, expired or replayed, and say so in an agent.reply.',
   payload: z.discriminatedUnion('action', [
-    z.object({ action: z.literal('deploy').describe('Check out `ref` into a new release, switch to it, restart and health-check.'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, ref: ref.describe('The ref to check out from the local mirror.') }),
+    z.object({ action: z.literal('deploy').describe('Check out `ref` into a new release, switch to it, restart and health-check.'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, ref: ref.describe('The ref to deploy, as the person asked for it.'), sha: sha.optional().describe('The commit the conductor resolved `ref` to (and gated on): the agent deploys exactly this commit, so every host of a rollout gets the same one even if the ref moves meanwhile. Without it the agent resolves `ref` in its local mirror.') }),
     z.object({ action: z.literal('rollback').describe('Switch back to an earlier release.'), commandId, host: commandHost, deploymentId, app: deployRef.app, env: deployRef.env, release: release.optional().describe('Release to return to; the previous one when absent.') }),
     z.object({ action: z.literal('state').describe('Report the releases on the host in the reply\'s `result`.'), commandId, host: commandHost }),
     z.object({ action: z.literal('run').describe('Run an action the operator configured on the agent.'), commandId, host: commandHost, app: deployRef.app, name: nameSchema.describe('Name of an action the operator configured on the agent.'), params: actionParams }),
   ]),
   routingTemplate: 'agent.command.{host}',
   routingKey: (p) => commandRoutingKey(p.host),
-  example: { action: 'deploy', commandId: 'c-0b1e9d44', host: 'web1', deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1' },
+  example: { action: 'deploy', commandId: 'c-0b1e9d44', host: 'web1', deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: exampleSha },
   signedCommand: true,
 });
 

@@ -29,6 +29,8 @@ export interface DeployCommandInput {
   readonly app: string;
   readonly env: string;
   readonly ref: string;
+  /** The commit `ref` was resolved to: agents deploy exactly it. */
+  readonly sha?: string | undefined;
 }
 
 export interface RollbackCommandInput {
@@ -60,8 +62,9 @@ export class CommandSigner implements CommandFactory {
   }
 
   deploy(host: string, input: DeployCommandInput): SignedCommand {
-    const { deploymentId, app, env, ref } = input;
-    return this.#build({ action: 'deploy', commandId: commandIdFor(deploymentId, host, 'deploy'), host, deploymentId, app, env, ref });
+    const { deploymentId, app, env, ref, sha } = input;
+    const payload = { action: 'deploy' as const, commandId: commandIdFor(deploymentId, host, 'deploy'), host, deploymentId, app, env, ref };
+    return this.#build(sha === undefined ? payload : { ...payload, sha });
   }
 
   rollback(host: string, input: RollbackCommandInput): SignedCommand {

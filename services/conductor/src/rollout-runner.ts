@@ -202,7 +202,7 @@ export class RolloutRunner {
     if (this.#deployed.has(key)) throw new ConductorError('INVALID_ROLLOUT', `host ${host} was already sent a deploy command in rollout ${this.#spec.deploymentId}`);
     this.#deployed.add(key);
     const spec = this.#spec;
-    const command = this.#deps.commands.deploy(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, ref: spec.ref });
+    const command = this.#deps.commands.deploy(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, ref: spec.ref, sha: spec.sha });
     const sentAt = this.#timer.now();
     const final = await this.#send(host, command);
     const durationMs = this.#timer.now() - sentAt;

@@ -37,6 +37,16 @@ describe('CommandSigner', () => {
     expect(validateMessage(wire).ok).toBe(true);
   });
 
+  it('carries the commit the conductor resolved, under the signature', () => {
+    const sha = '9fceb02d0ae598e95dc970b74767f19372d61af8';
+    const command = signer().deploy('web1', { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha });
+    expect(command.payload).toMatchObject({ action: 'deploy', ref: 'v1.4.1', sha });
+    const wire = JSON.parse(JSON.stringify(command)) as { payload: { sha: string } };
+    expect(verifyMessage(wire, trusted).ok).toBe(true);
+    wire.payload.sha = 'f'.repeat(40); // another commit under the same signature
+    expect(verifyMessage(wire, trusted)).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
+  });
+
   it('builds rollback commands with and without a named release', () => {
     const s = signer();
     const named = s.rollback('web1', { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', release: '20261122100012-v1.4.0' });

@@ -114,7 +114,7 @@ describe('RolloutRunner', () => {
     expect(h.events.at(-1)?.payload).toMatchObject({ succeededHosts: ['web1', 'web2', 'web3'], failedHosts: [] });
     // The second batch starts only once the first has answered.
     expect(h.sent[1]!.at - h.sent[0]!.at).toBe(REPLY_DELAY_MS);
-    expect(h.sent[0]!.command.payload).toMatchObject({ deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1' });
+    expect(h.sent[0]!.command.payload).toMatchObject({ deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1', sha: SHA });
   });
 
   it('stops at a failure on host 2 and rolls host 1 back to its previous release', async () => {

@@ -26,6 +26,8 @@ export interface MirroredRepo {
 export interface MirrorTrigger {
   readonly reason: 'start' | 'build.succeeded' | 'commit.pushed';
   readonly messageId?: string;
+  /** The green build that asked for the fetch: repo.updated names it, so agents can prepare its release. */
+  readonly build?: { readonly ref: string; readonly sha: string };
 }
 
 export interface MirrorReport {

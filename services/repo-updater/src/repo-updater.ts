@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { Bus, BusLogger, Subscription } from '@deploybus/bus';
 import { GitClient, mirrorPath } from '@deploybus/git';
-import { NAME_PATTERN, validateRefName, type Message } from '@deploybus/protocol';
+import { FULL_SHA_PATTERN, NAME_PATTERN, validateRefName, type Message } from '@deploybus/protocol';
 import { ConfigError, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
 import { repoUpdaterConfigSchema, type RepoConfig, type RepoUpdaterConfig } from './config.js';
 import { MirrorSet, type MirrorGit, type MirrorReport, type MirrorTrigger, type SleepFunction } from './mirror-set.js';
@@ -53,7 +53,9 @@ export function decideEvent(message: Message, carried: ReadonlyMap<string, RepoC
     const repoConfig = carried.get(repo);
     if (repoConfig === undefined) return { kind: 'ignore', reason: configured.has(repo) ? 'repository not carried by this server' : 'repository not configured' };
     if (!repoConfig.fetchOn.includes(message.type)) return { kind: 'ignore', reason: `repository does not fetch on ${message.type}` };
-    return { kind: 'fetch', repo, trigger: { reason: message.type, messageId: message.id } };
+    const trigger: MirrorTrigger = { reason: message.type, messageId: message.id };
+    if (message.type === 'build.succeeded' && FULL_SHA_PATTERN.test(message.payload.sha)) return { kind: 'fetch', repo, trigger: { ...trigger, build: { ref, sha: message.payload.sha } } };
+    return { kind: 'fetch', repo, trigger };
   }
   if (message.type === 'package.updated') {
     const { package: name, version } = message.payload;
@@ -132,6 +134,8 @@ export async function startRepoUpdater(deps: RepoUpdaterDependencies): Promise<R
 
 async function publishRepoUpdated(bus: Bus, host: string, report: MirrorReport, triggers: readonly MirrorTrigger[]): Promise<void> {
   const cause = triggers.findLast((trigger) => trigger.messageId !== undefined)?.messageId;
+  // The newest 100 green builds this fetch covered, oldest first (a burst coalesced into one fetch).
+  const built = triggers.flatMap((trigger) => (trigger.build === undefined ? [] : [trigger.build])).slice(-100);
   const message = bus.message(
     'repo.updated',
     {
@@ -140,6 +144,7 @@ async function publishRepoUpdated(bus: Bus, host: string, report: MirrorReport, 
       tags: [...report.tags],
       ...(report.head === undefined ? {} : { head: report.head }),
       ...(report.error === undefined ? {} : { error: report.error }),
+      ...(report.error === undefined && built.length > 0 ? { built } : {}),
     },
     cause === undefined ? {} : { correlationId: cause },
   );

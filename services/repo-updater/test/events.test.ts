@@ -84,6 +84,7 @@ describe('fetch triggers', () => {
     const failed = seen.find((m) => m.correlationId === build.id);
     expect(failed?.type === 'repo.updated' && failed.payload.error).toMatch(/git fetch failed/);
     expect(failed?.type === 'repo.updated' && failed.payload.tags).toEqual(['v1.0.0']);
+    expect(failed?.type === 'repo.updated' && failed.payload.built).toBeUndefined(); // nothing fetched: nothing to prepare
     await rename(`${ws.origin}-gone`, ws.origin);
     await ws.tag('v1.0.1');
     const again = observer.message('build.succeeded', { repo: 'shop', ref: 'refs/heads/main', sha: 'a'.repeat(40), job: 'ci', number: 4, url: 'http://jenkins.example.com/job/ci/4/' });
@@ -92,6 +93,25 @@ describe('fetch triggers', () => {
     const ok = seen.find((m) => m.correlationId === again.id);
     expect(ok?.type === 'repo.updated' && ok.payload).toMatchObject({ tags: ['v1.0.0', 'v1.0.1'] });
     expect(ok?.type === 'repo.updated' && ok.payload.error).toBeUndefined();
+    expect(ok?.type === 'repo.updated' && ok.payload.built).toEqual([{ ref: 'refs/heads/main', sha: 'a'.repeat(40) }]);
+  });
+
+  it('names the green builds a fetch covered in built, and none for a push', async () => {
+    await start({ repos: [{ name: 'shop', url: ws.origin, fetchOn: ['build.succeeded', 'commit.pushed'] }] });
+    await waitFor('initial report', () => seen.length === 1);
+    expect(seen[0]?.type === 'repo.updated' && seen[0].payload.built).toBeUndefined(); // the start-up fetch answers no build
+    const sha = await ws.commit('built change');
+    await ws.tag('v1.1.0');
+    const build = observer.message('build.succeeded', { repo: 'shop', ref: 'refs/tags/v1.1.0', sha, job: 'ci', number: 7, url: 'http://jenkins.example.com/job/ci/7/' });
+    await observer.publish(build);
+    await waitFor('repo.updated for the build', () => seen.some((m) => m.correlationId === build.id));
+    const updated = seen.find((m) => m.correlationId === build.id);
+    expect(updated?.type === 'repo.updated' && updated.payload.built).toEqual([{ ref: 'refs/tags/v1.1.0', sha }]);
+    const push = pushMessage('shop', sha);
+    await observer.publish(push);
+    await waitFor('repo.updated for the push', () => seen.some((m) => m.correlationId === push.id));
+    const pushed = seen.find((m) => m.correlationId === push.id);
+    expect(pushed?.type === 'repo.updated' && pushed.payload.built).toBeUndefined();
   });
 });
 
