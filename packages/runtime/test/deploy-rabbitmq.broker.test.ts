@@ -209,6 +209,10 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
       const web = await fleet.open('web');
       const toWeb = inbox();
       await web.subscribe({ patterns: ['commit.#', 'image.#', 'build.#', 'repo.#', 'package.#'] }, toWeb.handler);
+      // The agent beside repo-updater hears its host's fetches (to prepare releases) on a private queue.
+      const agent = await fleet.open('deploy-agent', 'web1');
+      const toAgent = inbox();
+      await agent.subscribe({ patterns: ['repo.updated.shop.web1'] }, toAgent.handler);
 
       const watcher = await fleet.open('git-watcher');
       const hook = await fleet.open('git-hook', 'git1');
@@ -230,6 +234,8 @@ describe.each(['amqp', 'stomp'] as const)('the daemon users over %s', (transport
       expect(toJenkins.types()).toEqual(['commit.pushed from git-hook', 'commit.pushed from git-watcher']);
       expect(toUpdater.types()).toEqual(['build.succeeded from jenkins-trigger', 'commit.pushed from git-hook', 'commit.pushed from git-watcher', 'package.updated from cli']);
       expect(toConductor.types()).toEqual(['build.succeeded from jenkins-trigger', 'repo.updated from repo-updater']);
+      await waitFor('the agent on web1 to hear its fetch', () => toAgent.messages.length === 1);
+      expect(toAgent.types()).toEqual(['repo.updated from repo-updater']);
     } finally {
       await fleet.close();
     }

@@ -7,6 +7,7 @@ import type { CommandOutcome, CommandRunner } from './command-runner.js';
 import type { ActionConfig, AppConfig, HookName } from './config.js';
 import { runHealthCheck } from './health-check.js';
 import { newReleaseName, ReleaseDir } from './release-dir.js';
+import type { PreparedReleases } from './prepared-releases.js';
 import type { ReleaseStrategy } from './release-strategy.js';
 import type { TaskReporter } from './task-reporter.js';
 
@@ -119,6 +120,8 @@ export interface DeployRequest {
    * fails the deploy at step "record" with nothing run.
    */
   readonly recorded?: Promise<void>;
+  /** Trees built ahead: one of `sha` becomes the release instead of a new checkout. */
+  readonly prepared?: PreparedReleases | undefined;
 }
 
 /** Builds a release of `sha`, switches to it and checks it; on a failure after the switch, switches back. */
@@ -135,8 +138,13 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   let switched = false;
   try {
     await recorder.run('checkout', async () => {
-      await dir.create(name);
-      await strategy.build(app, sha, releasePath);
+      const prepared = request.prepared;
+      if (prepared !== undefined && (await dir.adopt(name, (path) => prepared.take(sha, path)))) {
+        reporter.line({ stream: 'stdout', text: `deploy-agent: the tree of ${sha.slice(0, 12)} was prepared when the mirror fetched it; moved into place`, at: deps.now().toISOString() });
+      } else {
+        await dir.create(name);
+        await strategy.build(app, sha, releasePath);
+      }
       await dir.writeInfo(name, { ref, sha });
     });
     if (request.recorded !== undefined) {

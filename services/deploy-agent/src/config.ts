@@ -93,6 +93,12 @@ const appSchema = z.strictObject({
     .default({}),
   healthCheck: healthCheckSchema.optional(),
   keepReleases: z.number().int().min(2).max(1000).default(5),
+  /**
+   * Release trees built ahead of a deploy, kept at most: when repo-updater on this server fetched a
+   * green build of `repo` (repo.updated naming it), the agent exports its tree at once, and a deploy
+   * of that commit only moves it into place. 0 turns preparing off.
+   */
+  preparedReleases: z.number().int().min(0).max(20).default(2),
   roles: z.array(nameSchema).max(100).optional(),
   actions: z.array(actionSchema).max(1000).default([]),
 });

@@ -5,7 +5,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Bus, BusLogger, Subscription } from '@deploybus/bus';
 import { GitClient } from '@deploybus/git';
-import { commandQueueName, commandRoutingKey, type Message, type PayloadInputOf } from '@deploybus/protocol';
+import { commandQueueName, commandRoutingKey, routingSegment, type Message, type PayloadInputOf } from '@deploybus/protocol';
 import { ConfigError, type DaemonDefinition, type RunningDaemon } from '@deploybus/runtime';
 import type { HeartbeatApps } from '@deploybus/runtime';
 import { buildActionArgv } from './action-command.js';
@@ -14,6 +14,7 @@ import { checkCommand, type AgentCommand } from './command-check.js';
 import { runCommand, type CommandRunner } from './command-runner.js';
 import { deployAgentConfigSchema, loadTrustedKeys, type AppConfig, type DeployAgentConfig } from './config.js';
 import { ExecutedCommands } from './executed-commands.js';
+import { PreparedReleases } from './prepared-releases.js';
 import { ReleaseDir } from './release-dir.js';
 import { GitReleaseStrategy, type MirrorGit, type ReleaseStrategy } from './release-strategy.js';
 import { TaskReporter } from './task-reporter.js';
@@ -77,6 +78,14 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   const appQueues = new Map<string, Promise<void>>();
   const running = new Set<Promise<void>>();
   const snapshot = new Map<string, { release?: string; ref?: string }>();
+  const prepared = new Map(config.apps.filter((app) => app.preparedReleases > 0).map((app) => [app.name, new PreparedReleases(app.deployRoot, app.preparedReleases)]));
+  for (const app of config.apps) {
+    const trees = prepared.get(app.name);
+    // Half-built leftovers of a crash go; so do the trees of an app that no longer prepares.
+    await (trees === undefined ? new PreparedReleases(app.deployRoot, 0).clear() : trees.prune()).catch((error: unknown) => {
+      logger.warn({ app: app.name, err: error instanceof Error ? error.message : String(error) }, 'prepared releases not tidied');
+    });
+  }
 
   const refreshSnapshot = async (app: AppConfig): Promise<void> => {
     const state = await appState(app).catch(() => undefined);
@@ -158,15 +167,19 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
         if (payload.action === 'deploy') {
           const strategy = strategies[app.strategy];
           const start = performance.now();
+          const trees = prepared.get(app.name);
+          // The conductor names the commit it resolved the ref to: a tree prepared for it needs no git at all.
           let resolved: { sha: string; fetched: boolean } | undefined;
           try {
-            resolved = await strategy.resolve(app, payload.ref);
+            if (payload.sha !== undefined && trees !== undefined && (await trees.has(payload.sha))) resolved = { sha: payload.sha, fetched: false };
+            else resolved = await strategy.resolve(app, payload.sha ?? payload.ref);
           } catch (error) {
             await send(command, { status: 'failed', failedStep: 'fetch', error: `fetch: ${error instanceof Error ? error.message : String(error)}`.slice(0, 4000) });
             return;
           }
           if (resolved === undefined) {
-            await refuse(command, 'UNKNOWN_REF', `ref ${payload.ref} does not exist in the mirror of ${app.repo}, even after a fetch`);
+            const what = payload.sha === undefined ? `ref ${payload.ref}` : `commit ${payload.sha} (ref ${payload.ref})`;
+            await refuse(command, 'UNKNOWN_REF', `${what} does not exist in the mirror of ${app.repo}, even after a fetch`);
             return;
           }
           const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: Math.round(performance.now() - start) }] : [];
@@ -180,7 +193,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
             throw new RecordError(recordFailure(error));
           });
           written.catch(() => undefined); // deployRelease waits for it after the checkout
-          const outcome = await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha, recorded: written }, steps);
+          const outcome = await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha, recorded: written, prepared: trees }, steps);
           // Heartbeats name the new release no later than the reply does (a failure is read back from disk below).
           if (outcome.ok && outcome.release !== undefined) snapshot.set(app.name, { release: outcome.release, ref: payload.ref });
           await accepted;
@@ -220,6 +233,39 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     });
   };
 
+  /** The newest commit each app waits to prepare; one preparation per app is queued at a time. */
+  const toPrepare = new Map<string, string>();
+  const prepareRelease = (app: AppConfig, trees: PreparedReleases, sha: string): void => {
+    const queued = toPrepare.has(app.name);
+    toPrepare.set(app.name, sha); // a newer build replaces one still waiting
+    if (queued) return;
+    // In the app's command order: a deploy arriving meanwhile waits for the tree, then takes it.
+    void serialized(app.name, async () => {
+      const wanted = toPrepare.get(app.name);
+      toPrepare.delete(app.name);
+      if (wanted === undefined) return;
+      const dir = new ReleaseDir(app.deployRoot);
+      const current = await dir.current();
+      if (current !== undefined && (await dir.info(current)).sha === wanted) return; // already running it
+      const start = performance.now();
+      try {
+        const built = await trees.prepare(wanted, (path) => strategies[app.strategy].build(app, wanted, path));
+        if (built) logger.info({ app: app.name, sha: wanted, durationMs: Math.round(performance.now() - start) }, 'release prepared');
+      } catch (error) {
+        logger.warn({ app: app.name, sha: wanted, err: error instanceof Error ? error.message : String(error) }, 'release not prepared; a deploy of it checks it out itself');
+      }
+    });
+  };
+  const onRepoUpdated = (message: Message): void => {
+    if (message.type !== 'repo.updated' || message.payload.host !== host || message.payload.error !== undefined) return;
+    const newest = message.payload.built?.at(-1);
+    if (newest === undefined) return;
+    for (const app of config.apps) {
+      const trees = prepared.get(app.name);
+      if (app.repo === message.payload.repo && trees !== undefined) prepareRelease(app, trees, newest.sha);
+    }
+  };
+
   const handle = async (message: Message): Promise<void> => {
     if (message.type !== 'agent.command') {
       logger.warn({ type: message.type }, 'not an agent.command; dropped');
@@ -238,6 +284,10 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     await carryOut(message, check.expiresAtMs, recorded);
   };
 
+  // What repo-updater on this server fetched: private (each agent prepares its own trees) and not durable (a missed one only costs a deploy its checkout).
+  const preparedRepos = [...new Set(config.apps.filter((app) => prepared.has(app.name)).map((app) => app.repo))];
+  let updates: Subscription | undefined =
+    preparedRepos.length === 0 ? undefined : await bus.subscribe({ patterns: preparedRepos.map((repo) => `repo.updated.${routingSegment(repo)}.${routingSegment(host)}`) }, onRepoUpdated);
   let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);
   logger.info({ queue: commandQueueName(host), apps: [...apps.keys()] }, 'deploy-agent listening');
 
@@ -261,6 +311,9 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     stop: async () => {
       await subscription?.unsubscribe();
       subscription = undefined;
+      await updates?.unsubscribe();
+      updates = undefined;
+      toPrepare.clear();
       await idle();
       await executed.close();
     },

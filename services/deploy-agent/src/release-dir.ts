@@ -2,6 +2,7 @@
 //   <deployRoot>/releases/<name>/   one directory per release, never edited once live
 //   <deployRoot>/current            a relative symlink to releases/<name>, swapped atomically
 //   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from
+//   <deployRoot>/prepared/                trees built ahead of a deploy (prepared-releases.ts)
 // Release names are checked to be one directory name, so a name from a message cannot reach
 // outside releases/.
 import { randomBytes } from 'node:crypto';
@@ -46,10 +47,24 @@ export class ReleaseDir {
 
   /** Creates the new, empty release directory (failing if it exists). */
   async create(name: string): Promise<string> {
+    const path = await this.prepareLayout(name);
+    await mkdir(path);
+    return path;
+  }
+
+  /**
+   * Makes release `name` out of a directory built elsewhere under the deploy root: `move` is handed the
+   * release's path and moves the tree there, answering false when it had none. Returns what it answered.
+   */
+  async adopt(name: string, move: (path: string) => Promise<boolean>): Promise<boolean> {
+    return move(await this.prepareLayout(name));
+  }
+
+  /** releases/ and .deploybus/ exist; returns the path release `name` will have. */
+  private async prepareLayout(name: string): Promise<string> {
+    const path = this.pathOf(name);
     await mkdir(this.releasesDir, { recursive: true });
     await mkdir(join(this.deployRoot, '.deploybus'), { recursive: true });
-    const path = this.pathOf(name);
-    await mkdir(path);
     return path;
   }
 
