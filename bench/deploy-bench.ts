@@ -137,6 +137,10 @@ class Origin {
     return tag;
   }
 
+  async commitOf(tag: string): Promise<string> {
+    return (await git(this.path, 'rev-parse', `refs/tags/${tag}^{commit}`)).stdout.trim();
+  }
+
   async fileCount(): Promise<number> {
     return (await git(this.path, 'ls-files')).stdout.split('\n').filter((l) => l !== '').length;
   }
@@ -157,7 +161,14 @@ interface Row {
 /** Deploys the conductor reported failed (left out of the timings, listed in the notes). */
 const failures: string[] = [];
 
-async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<'prefetched' | 'fetch'>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
+/**
+ * prepared: a green build announced (build.succeeded), every repo-updater fetched it and every agent
+ * prepared its tree, before the clock starts; prefetched: the mirrors fetched the tag but nobody
+ * announced a build, so each agent checks it out; fetch: the agents must fetch the tag first.
+ */
+type DeployCase = 'prepared' | 'prefetched' | 'fetch';
+
+async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<DeployCase>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
   const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
   const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs, agentProcesses: settings.agentProcesses && !busUrl.startsWith('memory:') }));
   try {
@@ -168,6 +179,7 @@ async function measureDeploybus(busUrl: string, size: number, origin: Origin, di
       for (let r = 0; r < rounds; r++) {
         const tag = await origin.newTag();
         if (kind === 'prefetched') await withDeadline(`pre-fetching ${tag} into ${size} mirrors`, 120_000, inParallel(fleet.agents, 16, (a) => fetchInto(a.mirror)));
+        if (kind === 'prepared') await fleet.announceBuild(tag, await origin.commitOf(tag));
         try {
           const timing = await fleet.deploy(tag);
           samples.get(kind)?.push(timing);
@@ -449,7 +461,7 @@ async function main(): Promise<void> {
     const ansible = settings.ansible && settings.sizes.length > 0 ? await ansibleVersion(notes) : undefined;
     if (!settings.ansible) notes.push('Ansible was left out (--no-ansible): not measured.');
     for (const size of settings.sizes) {
-      const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, ['prefetched', 'fetch'], settings, log));
+      const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, ['prepared', 'prefetched', 'fetch'], settings, log));
       const shell = await phase(`shell floor, N=${size}`, () => measureShell(size, origin, join(root, `shell-${size}`), settings.rounds, log));
       const memory = settings.memory
         ? await phase(`deploybus on memory://, N=${size}`, () => measureDeploybus(`memory://deploy-bench-${RUN_ID}-${size}`, size, origin, join(root, `memory-${size}`), settings.memoryRounds, ['prefetched'], settings, log))
@@ -465,8 +477,10 @@ async function main(): Promise<void> {
         }
       }
       const totals = (runs: Map<string, DeployTiming[]> | undefined, kind: string): number[] | undefined => runs?.get(kind)?.map((t) => t.total);
+      const prepared = spreadOrUndefined(totals(amqpRuns, 'prepared'));
       const prefetched = spreadOrUndefined(totals(amqpRuns, 'prefetched'));
       const fetched = spreadOrUndefined(totals(amqpRuns, 'fetch'));
+      breakdowns[`amqp N=${size} prepared`] = breakdown(amqpRuns.get('prepared'));
       breakdowns[`amqp N=${size} prefetched`] = breakdown(amqpRuns.get('prefetched'));
       breakdowns[`amqp N=${size} fetch`] = breakdown(amqpRuns.get('fetch'));
       if (memory !== undefined) breakdowns[`memory N=${size} prefetched`] = breakdown(memory.get('prefetched'));
@@ -474,7 +488,8 @@ async function main(): Promise<void> {
       const floorNoFetch = spreadOrUndefined(shell.nofetch);
       const ansibleSpread = spreadOrUndefined(ansibleRuns);
       rows.push(
-        { size, runner: 'deploybus (amqp)', case: 'tag pre-fetched', seconds: prefetched },
+        { size, runner: 'deploybus (amqp)', case: 'build announced: fetched + prepared', seconds: prepared },
+        { size, runner: 'deploybus (amqp)', case: 'tag pre-fetched, not prepared', seconds: prefetched },
         { size, runner: 'deploybus (amqp)', case: 'tag fetched by the agent', seconds: fetched },
         ...(memory === undefined ? [] : [{ size, runner: 'deploybus (memory://)', case: 'tag pre-fetched', seconds: spreadOrUndefined(totals(memory, 'prefetched')) }]),
         { size, runner: 'shell floor', case: 'fetch, then archive|tar', seconds: floorFetch },
@@ -487,19 +502,21 @@ async function main(): Promise<void> {
         notes.push(`N=${size}: the pre-fetched shell floor (${floorNoFetch.median.toFixed(3)} s: git archive | tar and nothing else) is Ansible / ${(ansibleSpread.median / floorNoFetch.median).toFixed(1)}; Ansible / 20 leaves ${(room * 1000).toFixed(0)} ms above that floor for everything else a deploy does (request, gates, ledger, signing, bus round trips, hooks)`);
       }
       verdicts.push(
-        verdict(size, 'deploybus pre-fetched <= shell floor with fetch (ratio <= 1)', prefetched, floorFetch, 1),
-        verdict(size, 'deploybus pre-fetched <= ansible / 20 (ratio <= 0.05)', prefetched, ansibleSpread, 0.05),
+        verdict(size, 'deploybus prepared <= shell floor with fetch (ratio <= 1)', prepared, floorFetch, 1),
+        verdict(size, 'deploybus prepared <= ansible / 20 (ratio <= 0.05)', prepared, ansibleSpread, 0.05),
+        verdict(size, 'deploybus pre-fetched, not prepared <= shell floor with fetch (ratio <= 1)', prefetched, floorFetch, 1),
+        verdict(size, 'deploybus pre-fetched, not prepared <= ansible / 20 (ratio <= 0.05)', prefetched, ansibleSpread, 0.05),
         verdict(size, 'deploybus fetched <= ansible / 20 (ratio <= 0.05)', fetched, ansibleSpread, 0.05),
       );
     }
     idle = await phase('idle deploy-agent RSS', () => idleAgentRss(busUrl, origin, join(root, 'idle-agent'), settings.rssIdleMs, settings.rssSettleMs));
     notes.push(
       `origin: ${files} files in the tag; a new tag per round (a commit changing 2 files); each agent has preDeploy [true], no restart or health check; one batch (batchSize 100%), force past the build gate`,
-      'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed; each agent checks, records the id, resolves the ref, git archive | tar, runs the hook, switches current)',
+      'deploybus time: from publishing deploy.requested to receiving deploy.succeeded (ref resolved by the conductor with git ls-remote against the origin; commands signed and carrying the commit; each agent checks, records the id, uses the prepared tree or checks the commit in its mirror and runs git archive | tar, runs the hook, switches current)',
       settings.agentProcesses
         ? 'AMQP (--agent-processes): conductor, the stand-in keepalive (answering roster.query) and the client run in the bench process; each of the N agents is its own `node services/deploy-agent/dist/main.js` process with its own broker connection, as on a fleet (memory:// runs them all in the bench process). All share this machine\'s 2 CPUs, as the shell loop and Ansible do; bus connections lost are counted for the bench process only'
         : 'conductor, N agents and the stand-in keepalive (answering roster.query) run in this one process, each with its own broker connection: the whole fleet shares this machine\'s CPUs, as the shell loop and Ansible do (--agent-processes runs each agent as its own process)',
-      'pre-fetched case: `git fetch` into every agent mirror before the clock starts (what repo-updater does after the green build); fetch case: the agent finds the tag missing and fetches it itself',
+      'prepared case (the normal one): before the clock starts, build.succeeded for the tag; each server\'s repo-updater fetches it into the mirror and publishes repo.updated naming the build; its agent prepares the release tree (git archive | tar); the deploy command carries the commit and the agent renames the tree into place. Pre-fetched, not prepared: `git fetch` into every mirror with no build announced, so each agent checks the tree out while the clock runs. Fetch case: the agent finds the tag missing and fetches it itself',
       `ansible${ansible === undefined ? ' (not measured in this run)' : ` (${ansible})`}: ansible-playbook with the git module into one clone per inventory host, ansible_connection=local, forks ${settings.forks}; each round fetches a new tag (its only mode); the first, cloning run is not counted; ${settings.ansibleRounds} runs per size to bound the bench's length`,
     );
   } finally {

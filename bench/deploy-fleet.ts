@@ -1,12 +1,13 @@
 // The deploybus side of the deploy bench: a conductor, N deploy-agents (each its own daemon with its
-// own bus connection, mirror, state dir and deploy root) and a stand-in keepalive that answers
-// roster.query with the fleet. A client publishes deploy.requested and waits for the deployment's
+// own bus connection, mirror, state dir and deploy root), beside each agent a repo-updater sharing its
+// host name and mirror (as on a server), and a stand-in keepalive that answers roster.query with the fleet. A client publishes deploy.requested and waits for the deployment's
 // deploy.succeeded. The conductor, keepalive and client run in this process, and so do the agents
 // unless `agentProcesses` is set: then each agent runs as its own `node services/deploy-agent/dist/main.js`
 // process, as on a real fleet (one per server). On one 2-core machine that is the costlier way (N cold
 // V8 processes share the CPUs), where in one process every git and hook process an agent starts is
 // forked from one big Node process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { connectBus, type Bus } from '@deploybus/bus';
 import { conductorDaemon } from '@deploybus/conductor';
 import { deployAgent } from '@deploybus/deploy-agent';
+import { repoUpdater } from '@deploybus/repo-updater';
 import { commandQueueName, generateSigningKeyPair, isMessageOfType, type Message } from '@deploybus/protocol';
 import { startDaemon, type DaemonHandle } from '@deploybus/runtime';
 import { uniqueWord } from './bench-names.js';
@@ -107,6 +109,11 @@ export interface AgentPaths {
   readonly host: string;
   readonly mirror: string;
   readonly deployRoot: string;
+}
+
+/** Polls `ready` every 20 ms until it holds. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 export class DeployFleet {
@@ -224,6 +231,23 @@ export class DeployFleet {
       this.handles.push(handle);
       this.watch(handle.context.bus);
     };
+    // repo-updater beside each agent: same host name and mirrors dir. It clones the mirror at start;
+    // the agents start once that is done, so the two never make the same mirror at once.
+    const startUpdater = async (agent: AgentPaths, i: number): Promise<void> => {
+      const file = join(dir, 'agents', String(i), 'repo-updater.json');
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, JSON.stringify({ logLevel: 'warn', host: agent.host, bus: { url: busUrl }, heartbeatIntervalMs: 60_000, mirrorsDir: dirname(agent.mirror), allowedProtocols: ['file'], repos: [{ name: APP, url: this.options.originPath }] }));
+      const handle = await startDaemon(repoUpdater, { configFile: file, env: {}, logDestination: process.stderr });
+      this.handles.push(handle);
+      this.watch(handle.context.bus);
+    };
+    const cloned = new Set<string>();
+    const clones = await keepalive.subscribe({ patterns: ['repo.updated.#'] }, (message) => {
+      if (message.type === 'repo.updated' && message.payload.error === undefined) cloned.add(message.payload.host);
+    });
+    for (let i = 0; i < this.agents.length; i += 10) await Promise.all(this.agents.slice(i, i + 10).map((agent, j) => startUpdater(agent, i + j)));
+    await withDeadline(`${this.agents.length} repo-updaters to clone their mirrors`, 120_000, until(() => this.agents.every((agent) => cloned.has(agent.host))));
+    await clones.unsubscribe();
     for (let i = 0; i < this.agents.length; i += 10) await Promise.all(this.agents.slice(i, i + 10).map((agent, j) => startOne(agent, i + j)));
 
     const client = await connectBus(busUrl, { service: 'cli', host: uniqueWord('bench') });
@@ -293,6 +317,17 @@ export class DeployFleet {
       hostMedian: durations[Math.floor(durations.length / 2)] ?? Number.NaN,
       connectionsLost: this.connectionsLost - lostBefore,
     };
+  }
+
+  /**
+   * What a green build does before anyone asks for a deploy: build.succeeded for `tag` (commit `sha`),
+   * every repo-updater fetches it and says so, every agent prepares its tree. Resolves when all have.
+   */
+  async announceBuild(tag: string, sha: string): Promise<void> {
+    const client = this.client;
+    if (client === undefined) throw new Error('the fleet is not started');
+    await client.publish(client.message('build.succeeded', { repo: APP, ref: `refs/tags/${tag}`, sha, job: 'bench', number: 1, url: 'http://jenkins.example.com/job/bench/1/' }));
+    await withDeadline(`${this.agents.length} agents to prepare ${tag}`, 120_000, until(() => this.agents.every((agent) => existsSync(join(agent.deployRoot, 'prepared', sha)))));
   }
 
   /** Durable queues this fleet leaves on the broker: every agent's command queue. */
