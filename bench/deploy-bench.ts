@@ -323,9 +323,16 @@ async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs:
       await withDeadline('an idle process to exit', 10_000, exited).catch(() => child.kill('SIGKILL'));
     }
   };
+  // The agent starts as the shipped systemd units and container start it: node with the flags in
+  // services/deploy-agent/src/node-flags.ts (their test holds the units to the same list).
+  const flagsFile = join(dirname(AGENT_MAIN), 'node-flags.js');
+  const { AGENT_NODE_FLAGS: agentFlags } = (await import(flagsFile)) as { AGENT_NODE_FLAGS?: unknown };
+  if (!Array.isArray(agentFlags) || !agentFlags.every((flag): flag is string => typeof flag === 'string')) {
+    throw new Error(`${flagsFile} has no AGENT_NODE_FLAGS list of strings: run \`npm run build\``);
+  }
   const [agent, agentYaml, bareNode] = await Promise.all([
-    measure([AGENT_MAIN, '--config', file], 'deploy-agent started'),
-    measure([AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),
+    measure([...agentFlags, AGENT_MAIN, '--config', file], 'deploy-agent started'),
+    measure([...agentFlags, AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),
     measure(['-e', 'setInterval(() => {}, 1000)'], undefined),
   ]);
   return { agent, agentYaml, bareNode, queues: hosts.map((host) => `deploybus.agent.${host}`) };
