@@ -94,6 +94,13 @@ const appSchema = z.strictObject({
   healthCheck: healthCheckSchema.optional(),
   keepReleases: z.number().int().min(2).max(1000).default(5),
   /**
+   * Old releases are removed this long after a deploy, once the app has had no command meanwhile:
+   * deleting a big tree (node_modules) takes seconds nobody should wait for, and on a busy server it
+   * competes with the next deploy. 0: right after the reply. More than keepReleases + 5 releases are
+   * removed at once whatever this says, so a burst of deploys cannot fill the disk.
+   */
+  pruneDelayMs: z.number().int().min(0).max(3_600_000).default(10_000),
+  /**
    * Release trees built ahead of a deploy, kept at most: when repo-updater on this server fetched a
    * green build of `repo` (repo.updated naming it), the agent exports its tree at once, and a deploy
    * of that commit only moves it into place. 0 turns preparing off.

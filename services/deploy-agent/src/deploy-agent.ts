@@ -159,6 +159,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     const app = apps.get(payload.app);
     if (app === undefined) return; // checked before; kept for the type
     await serialized(app.name, async () => {
+      postpone(app.name);
       if (now().getTime() >= expiresAtMs) {
         await refuse(command, 'EXPIRED', `command expired at ${command.expiresAt ?? '?'} while waiting for an earlier command on app ${app.name}`);
         return;
@@ -198,11 +199,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           if (outcome.ok && outcome.release !== undefined) snapshot.set(app.name, { release: outcome.release, ref: payload.ref });
           await accepted;
           await finish(command, outcome);
-          if (outcome.ok && outcome.release !== undefined) {
-            await pruneReleases(app, outcome.release).catch((error: unknown) => {
-              logger.warn({ app: app.name, err: error instanceof Error ? error.message : String(error) }, 'old releases not pruned; the next deploy tries again');
-            });
-          }
+          if (outcome.ok) await tidyLater(app);
         } else if (payload.action === 'rollback') {
           if (payload.release !== undefined && !(await new ReleaseDir(app.deployRoot).list()).includes(payload.release)) {
             await refuse(command, 'BAD_RELEASE', `release ${payload.release} does not exist for app ${app.name}`);
@@ -233,6 +230,36 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     });
   };
 
+  /** Removes an app's old releases: now, or after pruneDelayMs without another command (see config). */
+  const pruneTimers = new Map<string, NodeJS.Timeout>();
+  const prune = async (app: AppConfig): Promise<void> => {
+    const current = await new ReleaseDir(app.deployRoot).current();
+    if (current === undefined) return;
+    await pruneReleases(app, current).catch((error: unknown) => {
+      logger.warn({ app: app.name, err: error instanceof Error ? error.message : String(error) }, 'old releases not pruned; tried again after the next deploy');
+    });
+  };
+  const tidyLater = async (app: AppConfig): Promise<void> => {
+    clearTimeout(pruneTimers.get(app.name));
+    pruneTimers.delete(app.name);
+    const count = (await new ReleaseDir(app.deployRoot).list().catch(() => [])).length;
+    if (count <= app.keepReleases) return;
+    if (app.pruneDelayMs === 0 || count > app.keepReleases + 5) {
+      await prune(app);
+      return;
+    }
+    const timer = setTimeout(() => {
+      pruneTimers.delete(app.name);
+      void serialized(app.name, () => prune(app));
+    }, app.pruneDelayMs);
+    timer.unref();
+    pruneTimers.set(app.name, timer);
+  };
+  const postpone = (app: string): void => {
+    const timer = pruneTimers.get(app);
+    if (timer !== undefined) timer.refresh(); // a command came: tidy up once it has been quiet again
+  };
+
   /** The newest commit each app waits to prepare; one preparation per app is queued at a time. */
   const toPrepare = new Map<string, string>();
   const prepareRelease = (app: AppConfig, trees: PreparedReleases, sha: string): void => {
@@ -241,6 +268,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     if (queued) return;
     // In the app's command order: a deploy arriving meanwhile waits for the tree, then takes it.
     void serialized(app.name, async () => {
+      postpone(app.name);
       const wanted = toPrepare.get(app.name);
       toPrepare.delete(app.name);
       if (wanted === undefined) return;
@@ -288,6 +316,8 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   const preparedRepos = [...new Set(config.apps.filter((app) => prepared.has(app.name)).map((app) => app.repo))];
   let updates: Subscription | undefined =
     preparedRepos.length === 0 ? undefined : await bus.subscribe({ patterns: preparedRepos.map((repo) => `repo.updated.${routingSegment(repo)}.${routingSegment(host)}`) }, onRepoUpdated);
+  // What an earlier run left beyond keepReleases goes too, once the agent has been quiet a while.
+  for (const app of config.apps) await tidyLater(app);
   let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);
   logger.info({ queue: commandQueueName(host), apps: [...apps.keys()] }, 'deploy-agent listening');
 
@@ -314,6 +344,8 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       await updates?.unsubscribe();
       updates = undefined;
       toPrepare.clear();
+      for (const timer of pruneTimers.values()) clearTimeout(timer);
+      pruneTimers.clear();
       await idle();
       await executed.close();
     },

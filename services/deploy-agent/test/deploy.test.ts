@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { agentFixture, deployPayload, type AgentFixture, type AppOverrides } from './support/agent-fixture.js';
 
 let fixture: AgentFixture | undefined;
@@ -115,7 +116,7 @@ describe('deploy', () => {
   });
 
   it('keeps keepReleases releases and removes older ones', async () => {
-    const f = await start({ keepReleases: 2 });
+    const f = await start({ keepReleases: 2, pruneDelayMs: 0 });
     const names: string[] = [];
     for (const tag of ['v1', 'v2', 'v3', 'v4']) {
       await f.origin.release(tag, tag);
@@ -126,6 +127,27 @@ describe('deploy', () => {
     await f.agent.idle(); // old releases are removed after the reply
     expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names.slice(-2));
     expect(await currentTarget(f)).toBe(`releases/${names[3]!}`);
+  });
+
+  it('removes old releases pruneDelayMs after the last command, and at once past keepReleases + 5', async () => {
+    const f = await start({ keepReleases: 2, pruneDelayMs: 400 });
+    const names: string[] = [];
+    const deploy = async (tag: string): Promise<void> => {
+      await f.origin.release(tag, tag);
+      const reply = await f.run(f.command(deployPayload(tag)));
+      expect(reply.payload.status).toBe('succeeded');
+      names.push(reply.payload.release!);
+    };
+    for (const tag of ['v1', 'v2', 'v3', 'v4']) await deploy(tag);
+    await f.agent.idle();
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names); // nobody waited for the deletion
+    await waitFor('old releases removed', async () => (await readdir(join(f.deployRoot, 'releases'))).length === 2);
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names.slice(-2));
+    // A burst: the eighth release is more than keepReleases + 5, so the deploy removes the old ones itself.
+    for (const tag of ['v5', 'v6', 'v7', 'v8', 'v9', 'v10']) await deploy(tag);
+    await f.agent.idle();
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual(names.slice(-2));
+    expect(await currentTarget(f)).toBe(`releases/${names.at(-1)!}`);
   });
 
   it('runs one deploy per app at a time', async () => {
