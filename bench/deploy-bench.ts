@@ -2,7 +2,7 @@
 // RabbitMQ over AMQP, all in this process, one broker connection each) against the shell floor
 // (`git archive | tar -x` into N dirs in parallel) and Ansible's git module (forks = 10, local).
 // Prints a table and writes bench/results/deploy-<timestamp>.json and deploy-latest.json.
-//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--no-ansible] [--no-memory] [--agent-processes] [--rss-only]
+//   node bench/dist/deploy-bench.js [--quick] [--sizes=10,50] [--cases=prepared,prefetched,fetch] [--no-ansible] [--no-memory] [--agent-processes] [--rss-only]
 // The deploy-agents run inside the bench process; --agent-processes runs each AMQP agent as its own
 // process instead, as on a fleet (on this bench's one machine that costs more: N cold V8 processes
 // share its CPUs). --rss-only measures the idle deploy-agent's RSS alone.
@@ -29,6 +29,14 @@ const AGENT_MAIN = join(REPO_DIR, 'services', 'deploy-agent', 'dist', 'main.js')
 const DEFAULT_VHOST = 'deploybus-bench';
 const DEFAULT_AMQP = `amqp://guest:guest@127.0.0.1:5672/${DEFAULT_VHOST}`;
 
+/**
+ * prepared: a green build announced (build.succeeded), every repo-updater fetched it and every agent
+ * prepared its tree, before the clock starts; prefetched: the mirrors fetched the tag but nobody
+ * announced a build, so each agent checks it out; fetch: the agents must fetch the tag first.
+ */
+const DEPLOY_CASES = ['prepared', 'prefetched', 'fetch'] as const;
+type DeployCase = (typeof DEPLOY_CASES)[number];
+
 interface Settings {
   readonly sizes: readonly number[];
   readonly files: number;
@@ -43,6 +51,7 @@ interface Settings {
   readonly ansible: boolean;
   readonly memory: boolean;
   readonly agentProcesses: boolean;
+  readonly cases: readonly DeployCase[];
 }
 
 function settingsFrom(argv: readonly string[]): Settings {
@@ -50,6 +59,10 @@ function settingsFrom(argv: readonly string[]): Settings {
   const sizesArg = argv.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length);
   const sizes = argv.includes('--rss-only') ? [] : sizesArg === undefined ? [10, 50] : sizesArg.split(',').map((s) => Number.parseInt(s, 10));
   if (sizes.some((n) => !Number.isInteger(n) || n < 1 || n > 500)) throw new Error(`--sizes: "${sizesArg ?? ''}" must be whole numbers 1-500, comma-separated`);
+  const casesArg = argv.find((a) => a.startsWith('--cases='))?.slice('--cases='.length);
+  const cases = casesArg === undefined ? [...DEPLOY_CASES] : casesArg.split(',');
+  const unknown = cases.filter((c) => !(DEPLOY_CASES as readonly string[]).includes(c));
+  if (unknown.length > 0 || cases.length === 0) throw new Error(`--cases: "${casesArg ?? ''}" must be some of ${DEPLOY_CASES.join(',')}, comma-separated`);
   return {
     sizes,
     files: 200,
@@ -64,6 +77,7 @@ function settingsFrom(argv: readonly string[]): Settings {
     ansible: !argv.includes('--no-ansible'),
     memory: !argv.includes('--no-memory'),
     agentProcesses: argv.includes('--agent-processes'),
+    cases: cases as DeployCase[],
   };
 }
 
@@ -161,12 +175,6 @@ interface Row {
 /** Deploys the conductor reported failed (left out of the timings, listed in the notes). */
 const failures: string[] = [];
 
-/**
- * prepared: a green build announced (build.succeeded), every repo-updater fetched it and every agent
- * prepared its tree, before the clock starts; prefetched: the mirrors fetched the tag but nobody
- * announced a build, so each agent checks it out; fetch: the agents must fetch the tag first.
- */
-type DeployCase = 'prepared' | 'prefetched' | 'fetch';
 
 async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<DeployCase>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
   const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
@@ -468,7 +476,7 @@ async function main(): Promise<void> {
     const ansible = settings.ansible && settings.sizes.length > 0 ? await ansibleVersion(notes) : undefined;
     if (!settings.ansible) notes.push('Ansible was left out (--no-ansible): not measured.');
     for (const size of settings.sizes) {
-      const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, ['prepared', 'prefetched', 'fetch'], settings, log));
+      const amqpRuns = await phase(`deploybus on AMQP, N=${size}`, () => measureDeploybus(busUrl, size, origin, join(root, `amqp-${size}`), settings.rounds, settings.cases, settings, log));
       const shell = await phase(`shell floor, N=${size}`, () => measureShell(size, origin, join(root, `shell-${size}`), settings.rounds, log));
       const memory = settings.memory
         ? await phase(`deploybus on memory://, N=${size}`, () => measureDeploybus(`memory://deploy-bench-${RUN_ID}-${size}`, size, origin, join(root, `memory-${size}`), settings.memoryRounds, ['prefetched'], settings, log))

@@ -1,5 +1,5 @@
 // The ledger: every query written once with Kysely, run on SQLite or PostgreSQL alike.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { LedgerInputError } from './errors.js';
 import type { DeploymentsTable, LedgerDatabase, ReleasesTable } from './ledger-schema.js';
 import type {
@@ -84,6 +84,12 @@ function toLock(row: { env: string; app: string; locked_by: string; reason: stri
   return { env: row.env, app: row.app === '' ? undefined : row.app, by: row.locked_by, reason: row.reason, at: row.at };
 }
 
+type EventRow = Insertable<LedgerDatabase['ledger_events']>;
+
+function eventRow(e: LedgerEventInput, field: string): EventRow {
+  return { id: e.id, type: e.type, deployment_id: e.deploymentId ?? null, app: e.app ?? null, env: e.env ?? null, time: toIso(e.time, field), payload: json(e.payload) };
+}
+
 function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
@@ -108,29 +114,19 @@ export class Ledger {
     return runMigrations(this.#db as unknown as Kysely<unknown>, this.engine, this.#schema);
   }
 
-  close(): Promise<void> {
-    return this.#onClose();
+  async close(): Promise<void> {
+    while (this.#flushing !== undefined) await this.#flushing;
+    await this.#onClose();
   }
 
   // ---- events ----
 
   /** Stores events in one transaction; ids already stored are skipped. Returns how many were new. */
   async appendEvents(events: readonly LedgerEventInput[]): Promise<number> {
-    const rows = events.map((e, i) => ({
-      id: e.id,
-      type: e.type,
-      deployment_id: e.deploymentId ?? null,
-      app: e.app ?? null,
-      env: e.env ?? null,
-      time: toIso(e.time, `events[${i}].time`),
-      payload: json(e.payload),
-    }));
+    const rows = events.map((e, i) => eventRow(e, `events[${i}].time`));
     if (rows.length === 0) return 0;
     return this.#db.transaction().execute(async (trx) => {
-      // On PostgreSQL, writers that take sequence numbers concurrently could commit them out of order, and a
-      // reader replaying after seq N would miss a lower seq committed later. Appends therefore take turns
-      // (SQLite has one writer anyway), so seq order is commit order and the replay cursor never skips.
-      if (this.engine === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(EVENT_APPEND_LOCK)})`.execute(trx);
+      await this.#takeAppendTurn(trx);
       let inserted = 0;
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
         const result = await trx
@@ -144,8 +140,59 @@ export class Ledger {
     });
   }
 
-  async appendEvent(event: LedgerEventInput): Promise<boolean> {
-    return (await this.appendEvents([event])) === 1;
+  /**
+   * Stores one event; false when its id was stored already. Events appended in the same turn of the
+   * event loop (a conductor takes a burst of task events from one socket read) share one transaction:
+   * one commit for all of them instead of one each, in the order they were appended.
+   */
+  appendEvent(event: LedgerEventInput): Promise<boolean> {
+    let row: EventRow;
+    try {
+      row = eventRow(event, 'time');
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    return new Promise((resolve, reject) => {
+      this.#appendQueue.push({ row, resolve, reject });
+      if (this.#appendQueue.length === 1) setImmediate(() => this.#flushAppends());
+    });
+  }
+
+  #appendQueue: { row: EventRow; resolve: (inserted: boolean) => void; reject: (error: unknown) => void }[] = [];
+  #flushing: Promise<void> | undefined;
+
+  #flushAppends(): void {
+    const batch = this.#appendQueue.splice(0);
+    const previous = this.#flushing ?? Promise.resolve();
+    const flush = previous.then(async () => {
+      try {
+        const inserted = await this.#db.transaction().execute(async (trx) => {
+          await this.#takeAppendTurn(trx);
+          const flags: boolean[] = [];
+          for (const { row } of batch) {
+            const result = await trx.insertInto('ledger_events').values(row).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
+            flags.push(Number(result.numInsertedOrUpdatedRows ?? 0n) > 0);
+          }
+          return flags;
+        });
+        batch.forEach((entry, i) => entry.resolve(inserted[i] === true));
+      } catch (error) {
+        for (const entry of batch) entry.reject(error);
+      }
+    });
+    this.#flushing = flush;
+    void flush.then(() => {
+      if (this.#flushing === flush) this.#flushing = undefined;
+    });
+  }
+
+  /**
+   * On PostgreSQL, writers that take sequence numbers concurrently could commit them out of order, and a
+   * reader replaying after seq N would miss a lower seq committed later. Appends therefore take turns
+   * (SQLite has one writer anyway), so seq order is commit order and the replay cursor never skips.
+   */
+  async #takeAppendTurn(trx: Transaction<LedgerDatabase>): Promise<void> {
+    if (this.engine === 'postgres') await sql`select pg_advisory_xact_lock(${sql.lit(EVENT_APPEND_LOCK)})`.execute(trx);
   }
 
   /** Events stored after `cursor` (0: from the start), oldest first, narrowed by `filter`. */

@@ -58,6 +58,19 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect(none).toEqual({ events: [], cursor: rest.cursor });
     });
 
+    it('appends made at once share a transaction and keep their order; a repeated id in the burst is stored once; a bad time fails alone', async () => {
+      const app = rand('app');
+      const cursor = (await ledger.eventsAfter(0, 10_000)).cursor;
+      const event = (i: number): LedgerEventInput => ({ id: `${app}-b${i}`, type: 'task.started', app, env: 'prod', time: t(i), payload: { i } });
+      const bad = expect(ledger.appendEvent({ ...event(99), time: 'not a time' })).rejects.toThrow(/time/);
+      const results = await Promise.all([1, 2, 3, 2, 4].map((i) => ledger.appendEvent(event(i))));
+      await bad;
+      expect(results).toEqual([true, true, true, false, true]);
+      const stored = (await ledger.eventsAfter(cursor, 100, { app })).events;
+      expect(stored.map((e) => e.id)).toEqual([1, 2, 3, 4].map((i) => `${app}-b${i}`));
+      expect(stored.map((e) => e.seq)).toEqual([...stored.map((e) => e.seq)].sort((a, b) => a - b));
+    });
+
     it('finds the seq of a stored event by its id, so a replay can continue after it', async () => {
       const app = rand('app');
       const cursor = (await ledger.eventsAfter(0, 10_000)).cursor;
