@@ -18,6 +18,7 @@ import amqp from 'amqplib';
 import { RUN_ID, uniqueWord } from './bench-names.js';
 import { withDeadline } from './deadline.js';
 import { machineInfo, roundedLoad } from './machine-info.js';
+import { AGENT_NODE_FLAGS } from '@deploybus/deploy-agent';
 import { APP, DeployFailedError, DeployFleet, type DeployTiming } from './deploy-fleet.js';
 import { roundSpread, spreadOf, type Spread } from './stats.js';
 
@@ -277,9 +278,9 @@ interface IdleRss {
 }
 
 /**
- * An idle deploy-agent as its own process on AMQP, and a bare idle node beside it: their RSS soon after
- * start and once settled. V8 keeps the young generation that start-up grew (up to 16 MB) until its
- * memory reducer runs, some seconds into idling, so the early figure overstates what an idle agent holds.
+ * An idle deploy-agent as its own process on AMQP (started with the shipped node flags), and a bare
+ * idle node beside it: their RSS soon after start and once settled (V8's memory reducer runs some
+ * seconds into idling).
  */
 async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs: number, settleMs: number): Promise<{ agent: IdleRss; agentYaml: IdleRss; bareNode: IdleRss; queues: string[] }> {
   await mkdir(dir, { recursive: true });
@@ -331,13 +332,9 @@ async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs:
       await withDeadline('an idle process to exit', 10_000, exited).catch(() => child.kill('SIGKILL'));
     }
   };
-  // The agent starts as the shipped systemd units and container start it: node with the flags in
-  // services/deploy-agent/src/node-flags.ts (their test holds the units to the same list).
-  const flagsFile = join(dirname(AGENT_MAIN), 'node-flags.js');
-  const { AGENT_NODE_FLAGS: agentFlags } = (await import(flagsFile)) as { AGENT_NODE_FLAGS?: unknown };
-  if (!Array.isArray(agentFlags) || !agentFlags.every((flag): flag is string => typeof flag === 'string')) {
-    throw new Error(`${flagsFile} has no AGENT_NODE_FLAGS list of strings: run \`npm run build\``);
-  }
+  // The agent starts as the shipped systemd units and container start it: node with AGENT_NODE_FLAGS
+  // (services/deploy-agent/src/node-flags.ts; their test holds the units to the same list).
+  const agentFlags = AGENT_NODE_FLAGS;
   const [agent, agentYaml, bareNode] = await Promise.all([
     measure([...agentFlags, AGENT_MAIN, '--config', file], 'deploy-agent started'),
     measure([...agentFlags, AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),

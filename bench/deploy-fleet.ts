@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { connectBus, type Bus } from '@deploybus/bus';
 import { conductorDaemon } from '@deploybus/conductor';
-import { deployAgent } from '@deploybus/deploy-agent';
+import { AGENT_NODE_FLAGS, deployAgent } from '@deploybus/deploy-agent';
 import { repoUpdater } from '@deploybus/repo-updater';
 import { commandQueueName, generateSigningKeyPair, isMessageOfType, type Message } from '@deploybus/protocol';
 import { startDaemon, type DaemonHandle } from '@deploybus/runtime';
@@ -72,7 +72,8 @@ const AGENT_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'se
 
 /** Starts one agent process and resolves once it says it started; rejects (and kills it) when it exits or takes longer than 60 s. */
 function startAgentProcess(configFile: string, host: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [AGENT_MAIN, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' } });
+  // As the shipped systemd units and container start it: with the agent's node flags.
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp' } });
   let output = '';
   let started = false;
   const onData = (chunk: Buffer): void => {

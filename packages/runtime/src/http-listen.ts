@@ -1,7 +1,8 @@
 // One way for a daemon to serve HTTP (webhooks, the web API, Jenkins notifications, health): listen,
 // learn the port actually bound (port 0 picks a free one), and close promptly even with open
 // keep-alive or streaming (SSE) connections. A port that cannot be had is a sentence naming the keys.
-import { createServer, type RequestListener, type Server } from 'node:http';
+// node:http is loaded on the first listen: a daemon without an HTTP port (an idle deploy-agent) does not carry it.
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ListeningServer {
@@ -33,8 +34,9 @@ export class ListenError extends Error {
 }
 
 /** Serves `handler` (an express app or any request listener) on host:port. */
-export function listenHttp(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
+export async function listenHttp(handler: RequestListener, options: ListenOptions): Promise<ListeningServer> {
   const keys = options.configKeys ?? { port: 'http.port', host: 'http.host' };
+  const { createServer } = await import('node:http');
   const server = createServer(handler);
   return new Promise((resolve, reject) => {
     server.once('error', (error) => reject(new ListenError(options.host, options.port, keys, error)));

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { AGENT_NODE_FLAGS } from '../../../services/deploy-agent/src/node-flags.js';
 import { builtMainOf, DAEMONS, daemonExists, DEPLOY_DIR, FUTURE_DAEMONS, NOT_DAEMONS, REPO_ROOT } from './support/deploy-layout.js';
 
 const run = promisify(execFile);
@@ -95,7 +96,8 @@ describe('deploy/systemd', () => {
       StandardOutput: 'journal',
       StandardError: 'journal',
       EnvironmentFile: `${config}.env`,
-      ExecStart: `/usr/bin/node /opt/deploybus/${builtMainOf(daemon)} --config ${config}.yaml`,
+      // The agent's node flags keep an idle agent under 60 MB (services/deploy-agent/src/node-flags.ts).
+      ExecStart: `/usr/bin/node ${daemon === 'deploy-agent' ? `${AGENT_NODE_FLAGS.join(' ')} ` : ''}/opt/deploybus/${builtMainOf(daemon)} --config ${config}.yaml`,
     };
     for (const [key, expected] of Object.entries(required)) expect(value(unit, 'Service', key), `${file}: ${key}`).toBe(expected);
     expect(value(unit, 'Install', 'WantedBy')).toBe('multi-user.target');

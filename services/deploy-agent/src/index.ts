@@ -10,3 +10,4 @@ export { runCommand, type CommandRunner, type CommandOutcome, type OutputLine, t
 export { runHealthCheck, type HealthOutcome, type HealthCheckOptions } from './health-check.js';
 export { TaskReporter, type TaskScope, type TaskReporterOptions } from './task-reporter.js';
 export { deployRelease, pruneReleases, RecordError, rollbackRelease, runAction, appState, type OperationOutcome, type OperationDeps, type StepTime, type DeployRequest } from './app-operations.js';
+export { AGENT_NODE_FLAGS } from './node-flags.js';
