@@ -137,12 +137,11 @@ export class GitClient {
   /** The sha a ref names in a repository, or undefined when it names nothing. */
   async resolveRef(path: string, ref: string): Promise<string | undefined> {
     assertRef(ref);
-    try {
-      const sha = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], path)).trim();
-      return sha === '' ? undefined : sha;
-    } catch {
-      return undefined;
-    }
+    // `--verify --quiet` exits 1 with nothing on stderr when the ref names nothing: simple-git resolves
+    // that with no output. Any other failure (a broken repository, a process that could not start) is an
+    // error worth its message, never "no such ref".
+    const sha = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], path)).trim();
+    return sha === '' ? undefined : sha;
   }
 
   /** Commits between two shas as a post-receive hook sees them, newest first, at most `max`. */

@@ -43,6 +43,14 @@ describe('GitClient', () => {
     expect(state.head).toBe(git(origin, 'rev-parse', 'main'));
     expect(await client.resolveRef(mirror, 'v1.1.0')).toBe(git(origin, 'rev-parse', 'main'));
     expect(await client.resolveRef(mirror, 'v9.9.9')).toBeUndefined();
+    expect(await client.resolveRef(mirror, 'f'.repeat(40))).toBeUndefined(); // a commit it does not hold
+  });
+
+  it('a mirror git cannot read is an error with git\'s words, not "no such ref"', async () => {
+    const mirror = join(root, 'broken.git');
+    await client.ensureMirror(mirror, origin);
+    writeFileSync(join(mirror, 'HEAD'), 'garbage\n'); // no longer a repository git recognises
+    await expect(client.resolveRef(mirror, 'v1.0.0')).rejects.toThrow(/rev-parse/);
   });
 
   it('never clones over something that is already at the mirror path', async () => {
