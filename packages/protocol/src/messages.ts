@@ -108,7 +108,7 @@ export const buildFailed = defineMessage({
 
 export const repoUpdated = defineMessage({
   type: 'repo.updated',
-  summary: 'repo-updater fetched into a server\'s local mirror (or failed to; then `error` says why).',
+  summary: 'repo-updater fetched into a server\'s local mirror (or failed to; then `error` says why). The deploy-agent on that server hears its own host\'s and prepares the release of the newest green build in `built`.',
   payload: z.object({
     repo: nameSchema.describe('Repository name.'),
     host: hostSchema.describe('The server whose mirror was updated.'),
