@@ -334,10 +334,9 @@ async function idleAgentRss(busUrl: string, origin: Origin, dir: string, idleMs:
   };
   // The agent starts as the shipped systemd units and container start it: node with AGENT_NODE_FLAGS
   // (services/deploy-agent/src/node-flags.ts; their test holds the units to the same list).
-  const agentFlags = AGENT_NODE_FLAGS;
   const [agent, agentYaml, bareNode] = await Promise.all([
-    measure([...agentFlags, AGENT_MAIN, '--config', file], 'deploy-agent started'),
-    measure([...agentFlags, AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),
+    measure([...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', file], 'deploy-agent started'),
+    measure([...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', yamlFile], 'deploy-agent started'),
     measure(['-e', 'setInterval(() => {}, 1000)'], undefined),
   ]);
   return { agent, agentYaml, bareNode, queues: hosts.map((host) => `deploybus.agent.${host}`) };

@@ -115,6 +115,7 @@ export class Ledger {
   }
 
   async close(): Promise<void> {
+    if (this.#appendQueue.length > 0) this.#flushAppends(); // appended, not yet flushed: written before closing
     while (this.#flushing !== undefined) await this.#flushing;
     await this.#onClose();
   }
@@ -163,6 +164,7 @@ export class Ledger {
 
   #flushAppends(): void {
     const batch = this.#appendQueue.splice(0);
+    if (batch.length === 0) return; // flushed already (by close)
     const previous = this.#flushing ?? Promise.resolve();
     const flush = previous.then(async () => {
       try {

@@ -139,7 +139,7 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   try {
     await recorder.run('checkout', async () => {
       const prepared = request.prepared;
-      if (prepared !== undefined && (await dir.adopt(name, (path) => prepared.take(sha, path)))) {
+      if (prepared !== undefined && (await prepared.take(sha, await dir.reserve(name)))) {
         reporter.line({ stream: 'stdout', text: `deploy-agent: the tree of ${sha.slice(0, 12)} was prepared when the mirror fetched it; moved into place`, at: deps.now().toISOString() });
       } else {
         await dir.create(name);

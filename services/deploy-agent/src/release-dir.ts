@@ -47,21 +47,13 @@ export class ReleaseDir {
 
   /** Creates the new, empty release directory (failing if it exists). */
   async create(name: string): Promise<string> {
-    const path = await this.prepareLayout(name);
+    const path = await this.reserve(name);
     await mkdir(path);
     return path;
   }
 
-  /**
-   * Makes release `name` out of a directory built elsewhere under the deploy root: `move` is handed the
-   * release's path and moves the tree there, answering false when it had none. Returns what it answered.
-   */
-  async adopt(name: string, move: (path: string) => Promise<boolean>): Promise<boolean> {
-    return move(await this.prepareLayout(name));
-  }
-
-  /** releases/ and .deploybus/ exist; returns the path release `name` will have. */
-  private async prepareLayout(name: string): Promise<string> {
+  /** Makes sure releases/ and .deploybus/ exist; returns the path release `name` will have (a tree may be moved there). */
+  async reserve(name: string): Promise<string> {
     const path = this.pathOf(name);
     await mkdir(this.releasesDir, { recursive: true });
     await mkdir(join(this.deployRoot, '.deploybus'), { recursive: true });
