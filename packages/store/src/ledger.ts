@@ -29,6 +29,7 @@ import type {
   UnlockResult,
 } from './ledger-types.js';
 import { runMigrations, type Engine } from './migrations.js';
+import { ReusableQuery } from './reusable-query.js';
 
 /** Rows per INSERT: far below SQLite's and PostgreSQL's limits on bound parameters. */
 const INSERT_CHUNK = 500;
@@ -84,7 +85,58 @@ function toLock(row: { env: string; app: string; locked_by: string; reason: stri
   return { env: row.env, app: row.app === '' ? undefined : row.app, by: row.locked_by, reason: row.reason, at: row.at };
 }
 
-type EventRow = Insertable<LedgerDatabase['ledger_events']>;
+type EventRow = Insertable<LedgerDatabase['ledger_events']> & Record<string, unknown>;
+const EVENT_COLUMNS = ['id', 'type', 'deployment_id', 'app', 'env', 'time', 'payload'] as const;
+
+interface HostResultRow extends Record<string, unknown> {
+  deployment_id: string;
+  host: string;
+  outcome: string;
+  release: string | null;
+  duration_ms: number | null;
+  error: string | null;
+  at: string;
+}
+
+interface ReleaseRow extends Record<string, unknown> {
+  app: string;
+  env: string;
+  host: string;
+  release: string;
+  ref: string;
+  sha: string | null;
+  at: string;
+}
+
+/** The writes made for every event, host result and release report: compiled once per ledger. */
+function hotWrites(db: Kysely<LedgerDatabase>) {
+  return {
+    event: new ReusableQuery<EventRow>(EVENT_COLUMNS, (row) => db.insertInto('ledger_events').values(row).onConflict((oc) => oc.column('id').doNothing())),
+    hostResult: new ReusableQuery<HostResultRow>(['deployment_id', 'host', 'outcome', 'release', 'duration_ms', 'error', 'at'], (row) => {
+      const { deployment_id: _id, host: _host, ...values } = row;
+      return db
+        .insertInto('ledger_host_results')
+        .values(row)
+        .onConflict((oc) => oc.columns(['deployment_id', 'host']).doUpdateSet(values));
+    }),
+    release: new ReusableQuery<ReleaseRow>(['app', 'env', 'host', 'release', 'ref', 'sha', 'at'], (row) =>
+      db
+        .insertInto('ledger_releases')
+        .values(row)
+        .onConflict((oc) =>
+          oc
+            .columns(['app', 'env', 'host'])
+            .doUpdateSet({
+              release: row.release,
+              ref: row.ref,
+              at: row.at,
+              sha: sql<string | null>`coalesce(excluded.sha, case when ledger_releases.release = excluded.release then ledger_releases.sha end)`,
+            })
+            .where('ledger_releases.at', '<=', (eb) => eb.ref('excluded.at')),
+        ),
+    ),
+  };
+}
 
 function eventRow(e: LedgerEventInput, field: string): EventRow {
   return { id: e.id, type: e.type, deployment_id: e.deploymentId ?? null, app: e.app ?? null, env: e.env ?? null, time: toIso(e.time, field), payload: json(e.payload) };
@@ -100,6 +152,7 @@ export class Ledger {
   readonly #db: Kysely<LedgerDatabase>;
   readonly #schema: string | undefined;
   readonly #onClose: () => Promise<void>;
+  readonly #hot: ReturnType<typeof hotWrites>;
 
   /** Use `openLedger`; this constructor takes an already connected Kysely instance. */
   constructor(db: Kysely<LedgerDatabase>, engine: Engine, schema: string | undefined, onClose: () => Promise<void> = () => db.destroy()) {
@@ -107,6 +160,7 @@ export class Ledger {
     this.engine = engine;
     this.#schema = schema;
     this.#onClose = onClose;
+    this.#hot = hotWrites(db);
   }
 
   /** Brings the schema up to date; safe to call on every start. Returns the migrations it applied. */
@@ -172,8 +226,8 @@ export class Ledger {
           await this.#takeAppendTurn(trx);
           const flags: boolean[] = [];
           for (const { row } of batch) {
-            const result = await trx.insertInto('ledger_events').values(row).onConflict((oc) => oc.column('id').doNothing()).executeTakeFirst();
-            flags.push(Number(result.numInsertedOrUpdatedRows ?? 0n) > 0);
+            const result = await this.#hot.event.run(trx, row);
+            flags.push(Number(result.numAffectedRows ?? 0n) > 0);
           }
           return flags;
         });
@@ -316,18 +370,15 @@ export class Ledger {
 
   /** Records (or replaces, for a retried host) one host's result in a deployment. */
   async recordHostResult(deploymentId: string, r: HostResultInput): Promise<void> {
-    const values = {
+    await this.#hot.hostResult.run(this.#db, {
+      deployment_id: deploymentId,
+      host: r.host,
       outcome: r.outcome,
       release: r.release ?? null,
       duration_ms: r.durationMs ?? null,
       error: r.error ?? null,
       at: toIso(r.at, 'at'),
-    };
-    await this.#db
-      .insertInto('ledger_host_results')
-      .values({ deployment_id: deploymentId, host: r.host, ...values })
-      .onConflict((oc) => oc.columns(['deployment_id', 'host']).doUpdateSet(values))
-      .execute();
+    });
   }
 
   async hostResults(deploymentId: string): Promise<HostResult[]> {
@@ -447,21 +498,8 @@ export class Ledger {
    * without a commit (heartbeats carry none) keeps the commit already known for the same release.
    */
   async recordRelease(r: ReleaseInput): Promise<boolean> {
-    const values = { release: r.release, ref: r.ref, sha: r.sha ?? null, at: toIso(r.at, 'at') };
-    const result = await this.#db
-      .insertInto('ledger_releases')
-      .values({ app: r.app, env: r.env, host: r.host, ...values })
-      .onConflict((oc) =>
-        oc
-          .columns(['app', 'env', 'host'])
-          .doUpdateSet({
-            ...values,
-            sha: sql<string | null>`coalesce(excluded.sha, case when ledger_releases.release = excluded.release then ledger_releases.sha end)`,
-          })
-          .where('ledger_releases.at', '<=', (eb) => eb.ref('excluded.at')),
-      )
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    const result = await this.#hot.release.run(this.#db, { app: r.app, env: r.env, host: r.host, release: r.release, ref: r.ref, sha: r.sha ?? null, at: toIso(r.at, 'at') });
+    return Number(result.numAffectedRows ?? 0n) === 1;
   }
 
   async releases(q: { app?: string | undefined; env?: string | undefined } = {}): Promise<Release[]> {

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { LedgerInputError, LedgerUnreachableError, maskUrl } from './errors.js';
 import { parseLedgerUrl } from './ledger-url.js';
@@ -26,6 +26,8 @@ export interface OpenedDatabase<DB> {
   readonly schema: string | undefined;
 }
 
+/** Prepared SQLite statements kept for reuse, by their SQL; the oldest goes when one more is needed. */
+const STATEMENT_CACHE_SIZE = 200;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const PG_INT8 = 20;
 
@@ -52,7 +54,32 @@ function openSqlite<DB>(path: string): Kysely<DB> {
     const problem = error instanceof Error ? error.message : String(error);
     throw new LedgerUnreachableError('sqlite', path, `${problem} (is the path a writable file, not a directory?)`, { cause: error });
   }
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database }) });
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database: reusingStatements(database) }) });
+}
+
+/**
+ * Kysely prepares every query it runs, and better-sqlite3 compiles the SQL each time; a conductor runs
+ * the same few statements for every event it hears. Statements are kept by their SQL and run again. A
+ * statement still busy (a result being iterated) is never handed out twice: a fresh one is prepared.
+ */
+export function reusingStatements(database: Database.Database): SqliteDatabase {
+  const statements = new Map<string, Database.Statement>();
+  return {
+    close: () => {
+      statements.clear();
+      database.close();
+    },
+    prepare: (sql) => {
+      const kept = statements.get(sql);
+      if (kept !== undefined && !kept.busy) return kept;
+      const statement = database.prepare(sql);
+      if (kept === undefined) {
+        if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+        statements.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 function describePgError(error: unknown): string {
