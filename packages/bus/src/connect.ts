@@ -145,5 +145,6 @@ function validateSource(source: Source): Source {
   if (!service.success) throw new InvalidBusUrlError(`service name "${source.service}" is not valid: ${service.error.issues[0]?.message ?? ''}`);
   const host = hostSchema.safeParse(source.host);
   if (!host.success) throw new InvalidBusUrlError(`host name "${source.host}" is not valid: ${host.error.issues[0]?.message ?? ''}`);
-  return { service: service.data, host: host.data };
+  // Frozen: createMessage then checks it once, not on every message this bus builds.
+  return Object.freeze({ service: service.data, host: host.data });
 }

@@ -22,23 +22,44 @@ export interface CreateOptions {
   now?: Date;
 }
 
-/** Builds a message, validating the payload so that a bug is caught at the sender, not the receivers. */
+/** The envelope fields a sender chooses; createMessage makes the others (v, type, time, expiresAt) itself. */
+const senderFieldsSchema = envelopeSchema.pick({ id: true, correlationId: true, replyTo: true, source: true });
+/** Sources already found valid: a frozen object cannot change after its check. */
+const checkedSources = new WeakSet<Source>();
+
+/**
+ * Builds a message, validating what the caller gave (payload, source, id, correlation and reply
+ * address) so that a bug is caught at the sender, not the receivers. The fields it makes itself are
+ * not checked again; receivers check the whole message as always. A frozen `source` (every bus
+ * client's is) is checked once.
+ */
 export function createMessage<T extends MessageType>(type: T, payload: PayloadInputOf<T>, options: CreateOptions): Message<T> {
+  const spec = messageSpecByType.get(type);
+  if (!spec) throw new ProtocolError('UNKNOWN_TYPE', 'type', `type: unknown message type "${String(type).slice(0, 64)}"`, { messageType: String(type) });
   const now = options.now ?? new Date();
-  const raw: Record<string, unknown> = {
-    v: PROTOCOL_VERSION,
-    id: options.id ?? randomUUID(),
-    type,
-    time: now.toISOString(),
-    source: options.source,
-    payload,
-  };
-  if (options.correlationId !== undefined) raw['correlationId'] = options.correlationId;
-  if (options.replyTo !== undefined) raw['replyTo'] = options.replyTo;
-  if (options.ttlMs !== undefined) raw['expiresAt'] = new Date(now.getTime() + options.ttlMs).toISOString();
-  const result = validateMessage(raw);
-  if (!result.ok) throw result.error;
-  return result.value as Message<T>;
+  const id = options.id ?? randomUUID();
+  const { source, correlationId, replyTo } = options;
+  if (options.id !== undefined || correlationId !== undefined || replyTo !== undefined || !checkedSources.has(source)) {
+    const fields = senderFieldsSchema.safeParse({ id, source, correlationId, replyTo });
+    if (!fields.success) {
+      const first = fields.error.issues[0];
+      const { field, text } = first ? describeIssue(first, '') : { field: '', text: 'invalid envelope' };
+      throw new ProtocolError('INVALID_ENVELOPE', field, text, { messageType: type, cause: fields.error });
+    }
+    if (Object.isFrozen(source)) checkedSources.add(source);
+  }
+  const checked = spec.payload.safeParse(payload);
+  if (!checked.success) {
+    const first = checked.error.issues[0];
+    const { field, text } = first ? describeIssue(first, 'payload') : { field: 'payload', text: 'payload: invalid' };
+    throw new ProtocolError('INVALID_PAYLOAD', field, `${spec.type} ${text}`, { messageType: spec.type, cause: checked.error });
+  }
+  const message: Record<string, unknown> = { v: PROTOCOL_VERSION, id, type, time: now.toISOString(), source: { service: source.service, host: source.host } };
+  if (correlationId !== undefined) message['correlationId'] = correlationId;
+  if (replyTo !== undefined) message['replyTo'] = replyTo;
+  if (options.ttlMs !== undefined) message['expiresAt'] = new Date(now.getTime() + options.ttlMs).toISOString();
+  message['payload'] = checked.data;
+  return message as Message<T>;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, prefix: string): { field: string; text: string } {

@@ -76,6 +76,23 @@ describe('catalog examples', () => {
     );
   });
 
+  it('createMessage checks the envelope fields the sender chooses, and what it builds passes the receivers\' check', () => {
+    const payload = { app: 'shop', env: 'production', ref: 'v1.4.1', requestedBy: 'ada' } as const;
+    expect(() => createMessage('deploy.requested', payload, { source: { service: 'cli', host: 'bad host!' } })).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE', field: 'source.host' }));
+    expect(() => createMessage('deploy.requested', payload, { ...options, correlationId: '' })).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE', field: 'correlationId' }));
+    expect(() => createMessage('deploy.requested', payload, { ...options, replyTo: 'elsewhere' })).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE', field: 'replyTo' }));
+    expect(() => createMessage('deploy.requested', payload, { ...options, id: 'short' })).toThrow(expect.objectContaining({ code: 'INVALID_ENVELOPE', field: 'id' }));
+    // A frozen source is checked once; an unfrozen one every time, so changing it afterwards is caught.
+    const frozen = Object.freeze({ service: 'cli', host: 'laptop' });
+    expect(createMessage('deploy.requested', payload, { source: frozen }).source).toEqual(frozen);
+    const mutable = { service: 'cli', host: 'laptop' };
+    createMessage('deploy.requested', payload, { source: mutable });
+    mutable.host = 'not a host';
+    expect(() => createMessage('deploy.requested', payload, { source: mutable })).toThrow(expect.objectContaining({ field: 'source.host' }));
+    const built = createMessage('deploy.requested', payload, { ...options, correlationId: 'c-12345678', replyTo: 'reply.abc', ttlMs: 5000 });
+    expect(validateMessage(JSON.parse(JSON.stringify(built)))).toEqual({ ok: true, value: built });
+  });
+
   it('ignores unknown fields, as a newer minor version may add them', () => {
     const raw = { ...deployRequest(), addedLater: 1, payload: { ...(deployRequest()['payload'] as object), alsoNew: 'x' } };
     const result = validateMessage(raw);
