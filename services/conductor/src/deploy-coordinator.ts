@@ -22,6 +22,7 @@ import {
   replyRoutingKey,
   workQueueName,
   type Message,
+  type PayloadInputOf,
   type PayloadOf,
   type Source,
 } from '@deploybus/protocol';
@@ -265,6 +266,10 @@ export class DeployCoordinator {
     }
 
     const rosterAt = Date.now();
+    // The ref's commit is looked up (git ls-remote) while the roster is asked for; a request refused
+    // for its targets or options drops the lookup's answer, and its failure with it.
+    const resolving = this.#o.resolveRef(request.app, request.ref);
+    resolving.catch(() => undefined);
     const roster = await this.#roster();
     const selection = selectTargets(roster, request.app, request.env, request.targets);
     if (!selection.ok) return this.#refuse(message, selection.code, selection.reason);
@@ -275,7 +280,7 @@ export class DeployCoordinator {
       throw error;
     }
 
-    const sha = await this.#o.resolveRef(request.app, request.ref);
+    const sha = await resolving;
     const repo = this.#o.buildRepoOf?.(request.app) ?? request.app;
     const passed = sha !== undefined && ((await ledger.buildPassed(repo, sha)) || (await this.#o.buildStatusOf?.(request.app, sha)) === true);
     const build: BuildGateAnswer = sha === undefined ? { state: 'unknown' } : passed ? { state: 'passed', sha } : { state: 'unknown', sha };
@@ -469,38 +474,46 @@ export class DeployCoordinator {
     await this.#o.bus.publish(command);
   }
 
+  /**
+   * Hands a rollout event to the bus and to the event log at once (each keeps the order of calls), and
+   * a host result's rows to the ledger beside them; resolves when all are done. Hosts finishing together
+   * do not wait for each other's confirms and writes; a failed publish still leaves the record.
+   */
   async #emitRolloutEvent(event: RolloutEvent, deployment: Deployment, previousRefs: ReadonlyMap<string, string>): Promise<void> {
-    const { ledger } = this.#o;
+    const message = this.#rolloutMessage(event);
+    const work = [this.#o.bus.publish(message), this.#record(message)];
+    if (event.type === 'deploy.host-result') work.push(this.#recordHostResult(event.payload, deployment, previousRefs));
+    await Promise.all(work);
+  }
+
+  #rolloutMessage(event: RolloutEvent): Message {
+    const { bus } = this.#o;
     switch (event.type) {
       case 'deploy.started':
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        return;
+        return bus.message(event.type, event.payload);
       case 'deploy.batch':
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        return;
-      case 'deploy.host-result': {
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        const p = event.payload;
-        const at = new Date();
-        await ledger.recordHostResult(p.deploymentId, { host: p.host, outcome: p.outcome, release: p.release, durationMs: p.durationMs, error: p.error, at });
-        if (p.release !== undefined && p.outcome === 'succeeded') {
-          await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: deployment.ref, sha: deployment.sha, at });
-        }
-        const previousRef = previousRefs.get(p.host);
-        if (p.release !== undefined && p.outcome === 'rolled-back' && previousRef !== undefined) {
-          await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: previousRef, at });
-        }
-        return;
-      }
+        return bus.message(event.type, event.payload);
+      case 'deploy.host-result':
+        return bus.message(event.type, event.payload);
       case 'deploy.succeeded':
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        return;
+        return bus.message(event.type, event.payload);
       case 'deploy.failed':
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        return;
+        return bus.message(event.type, event.payload);
       case 'deploy.cancelled':
-        await this.#publish(this.#o.bus.message(event.type, event.payload));
-        return;
+        return bus.message(event.type, event.payload);
+    }
+  }
+
+  async #recordHostResult(p: PayloadInputOf<'deploy.host-result'>, deployment: Deployment, previousRefs: ReadonlyMap<string, string>): Promise<void> {
+    const { ledger } = this.#o;
+    const at = new Date();
+    await ledger.recordHostResult(p.deploymentId, { host: p.host, outcome: p.outcome, release: p.release, durationMs: p.durationMs, error: p.error, at });
+    if (p.release !== undefined && p.outcome === 'succeeded') {
+      await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: deployment.ref, sha: deployment.sha, at });
+    }
+    const previousRef = previousRefs.get(p.host);
+    if (p.release !== undefined && p.outcome === 'rolled-back' && previousRef !== undefined) {
+      await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: previousRef, at });
     }
   }
 

@@ -72,7 +72,11 @@ export interface RolloutSpec {
 export interface RolloutRunnerDeps {
   readonly gateway: AgentGateway;
   readonly commands: CommandFactory;
-  /** Publishes (and records) one event. Calls never overlap: the next waits for the last to settle, so events leave in order. */
+  /**
+   * Publishes (and records) one event. It must hand the event on (to the bus, to the event log) before
+   * it first waits: calls overlap when hosts finish together, and the order of calls is the order the
+   * events leave in. A host's result settles before any event that follows it is emitted.
+   */
   readonly emit: (event: RolloutEvent) => Promise<void> | void;
   /** An event that could not be emitted: the rollout goes on regardless, so this must report it. */
   readonly onEmitError: (error: unknown, event: RolloutEvent) => void;
@@ -123,7 +127,6 @@ export class RolloutRunner {
   #state: 'idle' | 'running' | 'finished' = 'idle';
   #cancel: { by: string; reason: string } | undefined;
   #wakePause: (() => void) | undefined;
-  #emitted: Promise<void> = Promise.resolve();
 
   constructor(spec: RolloutSpec, deps: RolloutRunnerDeps) {
     validateSpec(spec);
@@ -329,16 +332,18 @@ export class RolloutRunner {
     await this.#emit({ type: 'deploy.host-result', payload });
   }
 
-  /** Emits after every earlier event has settled: hosts of one batch finish concurrently, their events must not overtake each other. */
-  #emit(event: RolloutEvent): Promise<void> {
-    this.#emitted = this.#emitted.then(async () => {
-      try {
-        await this.#deps.emit(event);
-      } catch (error) {
-        this.#deps.onEmitError(error, event);
-      }
-    });
-    return this.#emitted;
+  /**
+   * Emits at once: the gateway's emit hands the event on before it first waits, so events leave in the
+   * order they are emitted, and hosts finishing together do not queue behind each other's confirms and
+   * writes. Every later event of the rollout (the next batch, the final event) is emitted only once the
+   * host results before it have settled, since each host's deploy waits for its own.
+   */
+  async #emit(event: RolloutEvent): Promise<void> {
+    try {
+      await this.#deps.emit(event);
+    } catch (error) {
+      this.#deps.onEmitError(error, event);
+    }
   }
 
   #ref(): { deploymentId: string; app: string; env: string } {

@@ -263,19 +263,31 @@ describe('RolloutRunner', () => {
     expect(result.results[0]).toMatchObject({ outcome: 'failed', error: 'failed: first' });
   });
 
-  it('never lets a slow emit be overtaken: the next event waits for the last to settle', async () => {
-    const settled: string[] = [];
+  it('emits in order without one slow emit holding up the next host, and the final event only after every host result settled', async () => {
+    const log: string[] = [];
     const h = harness(spec({ batches: [['web1', 'web2']] }), {
       emit: async (event) => {
         const label = event.type === 'deploy.host-result' ? event.payload.host : event.type;
+        log.push(`emit ${label}`);
         // web1 finishes first, but its event is the slowest to settle.
         await new Promise((resolve) => setTimeout(resolve, label === 'web1' ? 500 : 1));
-        settled.push(label);
+        log.push(`settled ${label}`);
       },
     });
     const result = await h.run();
     expect(result.status).toBe('succeeded');
-    expect(settled).toEqual(['deploy.started', 'deploy.batch', 'web1', 'web2', 'deploy.succeeded']);
+    expect(log).toEqual([
+      'emit deploy.started',
+      'settled deploy.started',
+      'emit deploy.batch',
+      'settled deploy.batch',
+      'emit web1',
+      'emit web2',
+      'settled web2',
+      'settled web1',
+      'emit deploy.succeeded',
+      'settled deploy.succeeded',
+    ]);
   });
 
   it('keeps going when an event cannot be emitted, and reports it', async () => {
