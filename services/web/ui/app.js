@@ -376,6 +376,21 @@ function liveEvents(current, params, onEvent) {
   return source;
 }
 
+/**
+ * Resolves once the server holds the stream (it starts listening before it answers), or after `ms`
+ * without it: a snapshot read after this misses nothing the stream would not bring.
+ */
+function streamOpen(source, ms) {
+  if (!source || source.readyState === EventSource.OPEN) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    source.addEventListener('open', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared data
 
@@ -1237,10 +1252,12 @@ async function renderDeployment(id, current) {
 
   // Listen first, so nothing that happens while the snapshot loads is missed; events wait for it.
   let buffered = [];
-  liveEvents(current, { deploymentId: id }, (e) => {
+  const stream = liveEvents(current, { deploymentId: id }, (e) => {
     if (buffered) buffered.push(e);
     else applyEvent(e);
   });
+  // The snapshot is read once the stream is held: an event between the two would otherwise be in neither.
+  await streamOpen(stream, 3_000);
   try {
     const [raw, replay] = await Promise.all([get(`/api/deploys/${seg(id)}`), get('/api/events', { deploymentId: id, limit: 1000 }).catch(() => ({ events: [] }))]);
     if (!current.alive) return;
