@@ -2,7 +2,7 @@
 // rebuilt from GET /api/... and kept fresh from the live event stream (GET /api/events as
 // text/event-stream) and light polling. No framework and no build step: DOM nodes are made with h(),
 // and every value from the server goes into the DOM as text (textContent / attributes), never as HTML.
-/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, requestAnimationFrame, console, crypto, btoa, navigator */
+/* global document, window, history, location, fetch, EventSource, URL, URLSearchParams, setInterval, clearInterval, setTimeout, clearTimeout, requestAnimationFrame, console, crypto, btoa, navigator */
 
 const csrfToken = document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
 const main = document.getElementById('main');
