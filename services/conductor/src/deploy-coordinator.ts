@@ -324,12 +324,13 @@ export class DeployCoordinator {
     await this.#answer(message, this.#o.bus.message('deploy.refused', { app, env, ref, requestedBy, code, reason: reason.slice(0, 2048) }, { correlationId: message.id }));
   }
 
-  /** Replies to the requester (when it asked for a reply) and publishes the same event for everyone. */
+  /**
+   * Replies to the requester (when it asked for a reply), publishes the same event for everyone and
+   * records it: all handed on at once, in that order (the bus keeps it), none waiting for another.
+   */
   async #answer(request: Message, message: Message): Promise<void> {
     const { bus } = this.#o;
-    if (request.replyTo !== undefined) await bus.reply(request, message);
-    await bus.publish(message);
-    await this.#record(message);
+    await Promise.all([request.replyTo === undefined ? undefined : bus.reply(request, message), bus.publish(message), this.#record(message)]);
   }
 
   // ---- rollouts ----

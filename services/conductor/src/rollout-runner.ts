@@ -127,6 +127,8 @@ export class RolloutRunner {
   #state: 'idle' | 'running' | 'finished' = 'idle';
   #cancel: { by: string; reason: string } | undefined;
   #wakePause: (() => void) | undefined;
+  /** Emits not awaited where they were made (deploy.started, deploy.batch); the final event waits for them. */
+  readonly #handedOn: Promise<void>[] = [];
 
   constructor(spec: RolloutSpec, deps: RolloutRunnerDeps) {
     validateSpec(spec);
@@ -145,10 +147,14 @@ export class RolloutRunner {
     this.#state = 'running';
     const spec = this.#spec;
     const startedAt = this.#timer.now();
-    await this.#emit({
-      type: 'deploy.started',
-      payload: { ...this.#ref(), ref: spec.ref, sha: spec.sha, requestedBy: spec.requestedBy, hosts: spec.batches.flat(), batches: spec.batches.map((b) => [...b]) },
-    });
+    // deploy.started and each deploy.batch are handed on before the commands that follow them, which is
+    // all their order needs; the commands do not wait for them to be confirmed. The final event does.
+    this.#handedOn.push(
+      this.#emit({
+        type: 'deploy.started',
+        payload: { ...this.#ref(), ref: spec.ref, sha: spec.sha, requestedBy: spec.requestedBy, hosts: spec.batches.flat(), batches: spec.batches.map((b) => [...b]) },
+      }),
+    );
 
     const done: string[][] = [];
     const succeeded: string[] = [];
@@ -157,7 +163,7 @@ export class RolloutRunner {
         if (index > 0 && spec.pauseMs > 0 && this.#cancel === undefined) await this.#pause(spec.pauseMs);
         if (this.#cancel !== undefined) return await this.#finishCancelled(startedAt, succeeded);
 
-        await this.#emit({ type: 'deploy.batch', payload: { ...this.#ref(), index: index + 1, total: spec.batches.length, hosts: [...batch] } });
+        this.#handedOn.push(this.#emit({ type: 'deploy.batch', payload: { ...this.#ref(), index: index + 1, total: spec.batches.length, hosts: [...batch] } }));
         const results = await Promise.all(batch.map((host) => this.#deployHost(host)));
         const ok = results.filter((r) => r.outcome === 'succeeded').map((r) => r.host);
         succeeded.push(...ok);
@@ -166,7 +172,7 @@ export class RolloutRunner {
         if (failures.length > 0) return await this.#finishFailed(startedAt, done, succeeded, failures);
       }
       const result: RolloutResult = { status: 'succeeded', succeededHosts: [...succeeded], failedHosts: [], rolledBackHosts: [], results: [...this.#results], durationMs: this.#timer.now() - startedAt };
-      await this.#emit({ type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
+      await this.#emitFinal({ type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
       return result;
     } finally {
       this.#state = 'finished';
@@ -289,7 +295,7 @@ export class RolloutRunner {
       durationMs: this.#timer.now() - startedAt,
       reason: clip(reason),
     };
-    await this.#emit({
+    await this.#emitFinal({
       type: 'deploy.failed',
       payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: [...result.succeededHosts], failedHosts: [...failedHosts], reason: clip(reason) },
     });
@@ -307,7 +313,7 @@ export class RolloutRunner {
       durationMs: this.#timer.now() - startedAt,
       reason: cancel.reason,
     };
-    await this.#emit({ type: 'deploy.cancelled', payload: { ...this.#ref(), cancelledBy: cancel.by, reason: clip(cancel.reason, 2048) } });
+    await this.#emitFinal({ type: 'deploy.cancelled', payload: { ...this.#ref(), cancelledBy: cancel.by, reason: clip(cancel.reason, 2048) } });
     return result;
   }
 
@@ -344,6 +350,12 @@ export class RolloutRunner {
     } catch (error) {
       this.#deps.onEmitError(error, event);
     }
+  }
+
+  /** The rollout's last event, once every event before it has settled. */
+  async #emitFinal(event: RolloutEvent): Promise<void> {
+    await Promise.all(this.#handedOn.splice(0));
+    await this.#emit(event);
   }
 
   #ref(): { deploymentId: string; app: string; env: string } {

@@ -263,28 +263,33 @@ describe('RolloutRunner', () => {
     expect(result.results[0]).toMatchObject({ outcome: 'failed', error: 'failed: first' });
   });
 
-  it('emits in order without one slow emit holding up the next host, and the final event only after every host result settled', async () => {
+  it('emits in order without a slow emit holding up commands or the next host, and the final event only after every event before it settled', async () => {
     const log: string[] = [];
+    const sentAt: number[] = [];
     const h = harness(spec({ batches: [['web1', 'web2']] }), {
+      onSend: () => sentAt.push(Date.now()),
       emit: async (event) => {
         const label = event.type === 'deploy.host-result' ? event.payload.host : event.type;
         log.push(`emit ${label}`);
-        // web1 finishes first, but its event is the slowest to settle.
-        await new Promise((resolve) => setTimeout(resolve, label === 'web1' ? 500 : 1));
+        // deploy.started is slow to settle (a slow broker confirm, say), and so is web1's result.
+        await new Promise((resolve) => setTimeout(resolve, label === 'deploy.started' ? 1_000 : label === 'web1' ? 500 : 1));
         log.push(`settled ${label}`);
       },
     });
+    const begun = Date.now();
     const result = await h.run();
     expect(result.status).toBe('succeeded');
+    // The commands went out at once, not after deploy.started's second.
+    expect(sentAt.map((t) => t - begun)).toEqual([0, 0]);
     expect(log).toEqual([
       'emit deploy.started',
-      'settled deploy.started',
       'emit deploy.batch',
       'settled deploy.batch',
       'emit web1',
       'emit web2',
       'settled web2',
       'settled web1',
+      'settled deploy.started',
       'emit deploy.succeeded',
       'settled deploy.succeeded',
     ]);
