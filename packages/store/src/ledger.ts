@@ -1,7 +1,7 @@
 // The ledger: every query written once with Kysely, run on SQLite or PostgreSQL alike.
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { LedgerInputError } from './errors.js';
-import type { DeploymentsTable, LedgerDatabase, ReleasesTable } from './ledger-schema.js';
+import type { DeploymentsTable, HostResultsTable, LedgerDatabase, ReleasesTable } from './ledger-schema.js';
 import type {
   BuildInput,
   Deployment,
@@ -88,25 +88,8 @@ function toLock(row: { env: string; app: string; locked_by: string; reason: stri
 type EventRow = Insertable<LedgerDatabase['ledger_events']> & Record<string, unknown>;
 const EVENT_COLUMNS = ['id', 'type', 'deployment_id', 'app', 'env', 'time', 'payload'] as const;
 
-interface HostResultRow extends Record<string, unknown> {
-  deployment_id: string;
-  host: string;
-  outcome: string;
-  release: string | null;
-  duration_ms: number | null;
-  error: string | null;
-  at: string;
-}
-
-interface ReleaseRow extends Record<string, unknown> {
-  app: string;
-  env: string;
-  host: string;
-  release: string;
-  ref: string;
-  sha: string | null;
-  at: string;
-}
+type HostResultRow = HostResultsTable & Record<string, unknown>;
+type ReleaseRow = ReleasesTable & Record<string, unknown>;
 
 /** The writes made for every event, host result and release report: compiled once per ledger. */
 function hotWrites(db: Kysely<LedgerDatabase>) {
