@@ -28,6 +28,8 @@ export interface GitClientOptions {
 }
 
 const ZERO_SHA = /^0{40}$/;
+/** Runs of a mirror rev-parse that came back empty before the empty answer counts (see revParseInMirror). */
+const EMPTY_ANSWER_TRIES = 3;
 const FULL_SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 
 let simpleGitModule: Promise<typeof import('simple-git')> | undefined;
@@ -90,7 +92,7 @@ export class GitClient {
       await this.run('clone --mirror', ['clone', '--mirror', '--quiet', '--', url, path]);
       return;
     }
-    const bare = existsSync(join(path, 'HEAD')) ? (await this.run('rev-parse', ['rev-parse', '--is-bare-repository'], path)).trim() : 'false';
+    const bare = existsSync(join(path, 'HEAD')) ? (await this.revParseInMirror(path, ['--is-bare-repository'])).trim() : 'false';
     if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror`);
   }
 
@@ -106,10 +108,26 @@ export class GitClient {
       await this.ensureMirror(path, url); // clones into nothing, refuses anything else
       return this.resolveRef(path, ref);
     }
-    const out = await this.run('rev-parse', ['rev-parse', '--is-bare-repository', '--revs-only', '--end-of-options', `${ref}^{commit}`], path);
+    const out = await this.revParseInMirror(path, ['--is-bare-repository', '--revs-only', '--end-of-options', `${ref}^{commit}`]);
     const [bare, sha] = out.trim().split('\n');
-    if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror (git printed ${JSON.stringify(out.slice(0, 100))})`);
+    if (bare !== 'true') throw new GitCommandError('rev-parse', `${path} holds something that is not a bare mirror (git printed ${JSON.stringify(out.slice(0, 100))}${out.trim() === '' ? `, ${EMPTY_ANSWER_TRIES} times` : ''})`);
     return sha !== undefined && FULL_SHA.test(sha) ? sha : undefined;
+  }
+
+  /**
+   * A rev-parse whose first line is always "true" or "false" (--is-bare-repository) while git works.
+   * Under heavy load (fifty agents deploying at once on one 2-core machine) it was seen to come back
+   * empty, with no error, a few times in a hundred calls; the cause is not found. An empty answer is
+   * asked again, at most EMPTY_ANSWER_TRIES runs in all, before it counts.
+   */
+  private async revParseInMirror(path: string, args: string[]): Promise<string> {
+    let out = '';
+    for (let run = 1; run <= EMPTY_ANSWER_TRIES; run += 1) {
+      out = await this.run('rev-parse', ['rev-parse', ...args], path);
+      if (out.trim() !== '') return out;
+      if (run < EMPTY_ANSWER_TRIES) await new Promise((resolve) => setTimeout(resolve, 25 * run));
+    }
+    return out;
   }
 
   /** `git fetch --prune --tags` into a mirror; returns its head and tags afterwards. */

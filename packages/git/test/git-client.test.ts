@@ -71,6 +71,31 @@ describe('GitClient', () => {
     await expect(client.resolveInMirror(mirror, origin, '--upload-pack=touch /tmp/x')).rejects.toBeInstanceOf(GitInputError);
   });
 
+  it('asks git again when a mirror rev-parse comes back empty without an error, and says so when it keeps doing that', async () => {
+    const mirror = join(root, 'empty-answer-mirror.git');
+    await client.ensureMirror(mirror, origin);
+    // A git in front of the real one that exits 0 printing nothing for its first `silent` runs.
+    const bin = join(root, 'flaky-git-bin');
+    mkdirSync(bin, { recursive: true });
+    const counter = join(bin, 'runs');
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\nn=$(cat '${counter}' 2>/dev/null || echo 0)\necho $((n + 1)) > '${counter}'\n[ "$n" -lt "$(cat '${counter}.silent')" ] && exit 0\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const expected = git(origin, 'rev-parse', 'v1.0.0^{commit}');
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      writeFileSync(`${counter}.silent`, '2');
+      writeFileSync(counter, '0');
+      expect(await client.resolveInMirror(mirror, origin, 'v1.0.0')).toBe(expected);
+      expect(readFileSync(counter, 'utf8').trim()).toBe('3');
+      writeFileSync(`${counter}.silent`, '3');
+      writeFileSync(counter, '0');
+      await expect(client.resolveInMirror(mirror, origin, 'v1.0.0')).rejects.toThrow(/not a bare mirror \(git printed "", 3 times\)/);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
   it('exportTree writes a commit\'s tree into a directory; a commit the repository lacks fails with git\'s words', async () => {
     const target = join(root, 'export-1');
     mkdirSync(target);
