@@ -164,10 +164,8 @@ export class DeployCoordinator {
     const { bus, ledger, logger } = this.#o;
     const state = await handleLockRequest(ledger, message.payload, this.#o.admins);
     logger.info({ env: state.env, app: state.app, action: message.payload.action, by: message.payload.by, outcome: state.outcome }, 'lock request answered');
-    const answer = bus.message('lock.state', state, { correlationId: message.id });
-    if (message.replyTo !== undefined) await bus.reply(message, answer);
     // Everyone sees lock changes (and refusals); recorded in the ledger's event log like deploy events.
-    await this.#publish(answer);
+    await this.#answer(message, bus.message('lock.state', state, { correlationId: message.id }));
   }
 
   async #onStateQuery(message: Message<'state.query'>): Promise<void> {
@@ -324,13 +322,9 @@ export class DeployCoordinator {
     await this.#answer(message, this.#o.bus.message('deploy.refused', { app, env, ref, requestedBy, code, reason: reason.slice(0, 2048) }, { correlationId: message.id }));
   }
 
-  /**
-   * Replies to the requester (when it asked for a reply), publishes the same event for everyone and
-   * records it: all handed on at once, in that order (the bus keeps it), none waiting for another.
-   */
+  /** Replies to the requester (when it asked for a reply) and publishes the same event for everyone, at once and in that order. */
   async #answer(request: Message, message: Message): Promise<void> {
-    const { bus } = this.#o;
-    await Promise.all([request.replyTo === undefined ? undefined : bus.reply(request, message), bus.publish(message), this.#record(message)]);
+    await Promise.all([request.replyTo === undefined ? undefined : this.#o.bus.reply(request, message), this.#publish(message)]);
   }
 
   // ---- rollouts ----
@@ -476,13 +470,12 @@ export class DeployCoordinator {
   }
 
   /**
-   * Hands a rollout event to the bus and to the event log at once (each keeps the order of calls), and
-   * a host result's rows to the ledger beside them; resolves when all are done. Hosts finishing together
-   * do not wait for each other's confirms and writes; a failed publish still leaves the record.
+   * Publishes a rollout event (see #publish) and writes a host result's rows to the ledger beside it;
+   * resolves when all are done. Hosts finishing together do not wait for each other's confirms and writes.
    */
   async #emitRolloutEvent(event: RolloutEvent, deployment: Deployment, previousRefs: ReadonlyMap<string, string>): Promise<void> {
     const message = this.#rolloutMessage(event);
-    const work = [this.#o.bus.publish(message), this.#record(message)];
+    const work = [this.#publish(message)];
     if (event.type === 'deploy.host-result') work.push(this.#recordHostResult(event.payload, deployment, previousRefs));
     await Promise.all(work);
   }
@@ -650,9 +643,12 @@ export class DeployCoordinator {
     throw new RosterUnavailableError(roster.keepaliveHosts, result.missing.length > 0 ? `no answer within ${roster.timeoutMs} ms from ${result.missing.join(', ')}` : 'every answer was truncated');
   }
 
+  /**
+   * Publishes an event and records it in the event log: both handed on at once (each keeps the order
+   * of calls), neither waiting for the other; a failed publish still leaves the record.
+   */
   async #publish(message: Message): Promise<void> {
-    await this.#o.bus.publish(message);
-    await this.#record(message);
+    await Promise.all([this.#o.bus.publish(message), this.#record(message)]);
   }
 
   async #record(message: Message): Promise<void> {
