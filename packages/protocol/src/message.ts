@@ -41,19 +41,11 @@ export function createMessage<T extends MessageType>(type: T, payload: PayloadIn
   const { source, correlationId, replyTo } = options;
   if (options.id !== undefined || correlationId !== undefined || replyTo !== undefined || !checkedSources.has(source)) {
     const fields = senderFieldsSchema.safeParse({ id, source, correlationId, replyTo });
-    if (!fields.success) {
-      const first = fields.error.issues[0];
-      const { field, text } = first ? describeIssue(first, '') : { field: '', text: 'invalid envelope' };
-      throw new ProtocolError('INVALID_ENVELOPE', field, text, { messageType: type, cause: fields.error });
-    }
+    if (!fields.success) throw envelopeError(fields.error, type);
     if (Object.isFrozen(source)) checkedSources.add(source);
   }
   const checked = spec.payload.safeParse(payload);
-  if (!checked.success) {
-    const first = checked.error.issues[0];
-    const { field, text } = first ? describeIssue(first, 'payload') : { field: 'payload', text: 'payload: invalid' };
-    throw new ProtocolError('INVALID_PAYLOAD', field, `${spec.type} ${text}`, { messageType: spec.type, cause: checked.error });
-  }
+  if (!checked.success) throw payloadError(checked.error, spec.type);
   const message: Record<string, unknown> = { v: PROTOCOL_VERSION, id, type, time: now.toISOString(), source: { service: source.service, host: source.host } };
   if (correlationId !== undefined) message['correlationId'] = correlationId;
   if (replyTo !== undefined) message['replyTo'] = replyTo;
@@ -65,6 +57,20 @@ export function createMessage<T extends MessageType>(type: T, payload: PayloadIn
 function describeIssue(issue: z.core.$ZodIssue, prefix: string): { field: string; text: string } {
   const field = [prefix, ...issue.path.map(String)].filter((s) => s !== '').join('.');
   return { field, text: `${field || 'message'}: ${issue.message}` };
+}
+
+/** The envelope's first problem, named by its field. */
+function envelopeError(error: z.ZodError, messageType: string | undefined): ProtocolError {
+  const first = error.issues[0];
+  const { field, text } = first ? describeIssue(first, '') : { field: '', text: 'invalid envelope' };
+  return new ProtocolError('INVALID_ENVELOPE', field, text, { messageType, cause: error });
+}
+
+/** The payload's first problem, named by its field under `payload`. */
+function payloadError(error: z.ZodError, messageType: string): ProtocolError {
+  const first = error.issues[0];
+  const { field, text } = first ? describeIssue(first, 'payload') : { field: 'payload', text: 'payload: invalid' };
+  return new ProtocolError('INVALID_PAYLOAD', field, `${messageType} ${text}`, { messageType, cause: error });
 }
 
 /** Validates an already-decoded JSON value as a message. Never throws. */
@@ -82,21 +88,13 @@ export function validateMessage(value: unknown): ParseResult<Message> {
     );
   }
   const envelope = envelopeSchema.safeParse(value);
-  if (!envelope.success) {
-    const first = envelope.error.issues[0];
-    const { field, text } = first ? describeIssue(first, '') : { field: '', text: 'invalid envelope' };
-    return fail(new ProtocolError('INVALID_ENVELOPE', field, text, { messageType: typeName, cause: envelope.error }));
-  }
+  if (!envelope.success) return fail(envelopeError(envelope.error, typeName));
   const spec = messageSpecByType.get(envelope.data.type);
   if (!spec) {
     return fail(new ProtocolError('UNKNOWN_TYPE', 'type', `type: unknown message type "${envelope.data.type.slice(0, 64)}"`, { messageType: envelope.data.type }));
   }
   const payload = spec.payload.safeParse(envelope.data.payload);
-  if (!payload.success) {
-    const first = payload.error.issues[0];
-    const { field, text } = first ? describeIssue(first, 'payload') : { field: 'payload', text: 'payload: invalid' };
-    return fail(new ProtocolError('INVALID_PAYLOAD', field, `${spec.type} ${text}`, { messageType: spec.type, cause: payload.error }));
-  }
+  if (!payload.success) return fail(payloadError(payload.error, spec.type));
   return { ok: true, value: { ...envelope.data, payload: payload.data } as Message };
 }
 
