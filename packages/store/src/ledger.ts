@@ -86,7 +86,6 @@ function toLock(row: { env: string; app: string; locked_by: string; reason: stri
 }
 
 type EventRow = Insertable<LedgerDatabase['ledger_events']> & Record<string, unknown>;
-const EVENT_COLUMNS = ['id', 'type', 'deployment_id', 'app', 'env', 'time', 'payload'] as const;
 
 type HostResultRow = HostResultsTable & Record<string, unknown>;
 type ReleaseRow = ReleasesTable & Record<string, unknown>;
@@ -94,7 +93,7 @@ type ReleaseRow = ReleasesTable & Record<string, unknown>;
 /** The writes made for every event, host result and release report: compiled once per ledger. */
 function hotWrites(db: Kysely<LedgerDatabase>) {
   return {
-    event: new ReusableQuery<EventRow>(EVENT_COLUMNS, (row) => db.insertInto('ledger_events').values(row).onConflict((oc) => oc.column('id').doNothing())),
+    event: new ReusableQuery<EventRow>(['id', 'type', 'deployment_id', 'app', 'env', 'time', 'payload'], (row) => db.insertInto('ledger_events').values(row).onConflict((oc) => oc.column('id').doNothing())),
     hostResult: new ReusableQuery<HostResultRow>(['deployment_id', 'host', 'outcome', 'release', 'duration_ms', 'error', 'at'], (row) => {
       const { deployment_id: _id, host: _host, ...values } = row;
       return db
