@@ -3,6 +3,7 @@
 // amqplib 2 can recover connections itself, but reconnecting lives once in BusClient for every
 // transport (stompjs does not resubscribe), so one Wire is one plain connection.
 import amqp, { IllegalOperationError, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
+import { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
 import { BrokerRefusedError, PublishRejectedError, WireClosedError } from '../errors.js';
 import { queueArguments } from '../queue-arguments.js';
@@ -39,6 +40,7 @@ export class AmqpWire implements Wire {
       clientProperties: { connection_name: this.options.connectionName },
     });
     this.connection = connection;
+    coalesceWrites(connection);
     connection.on('error', () => undefined); // 'close' follows with the reason
     connection.on('close', (error?: Error) => this.markLost(error ?? new Error('connection closed by the broker')));
     this.confirmChannel = await connection.createConfirmChannel();
@@ -205,4 +207,31 @@ export class AmqpWire implements Wire {
     const url = new URL(this.options.url);
     return new BrokerRefusedError(`${url.hostname}:${url.port || '5672'}`, code === undefined ? 'refused' : String(code), text, `${what}: ${text}`, { cause: error });
   }
+}
+
+/**
+ * amqplib hands the socket every frame on its own (each publish, each ack), and an uncorked socket
+ * makes one write system call per frame. The socket is corked at the first write of a turn of the
+ * event loop and uncorked when that turn's synchronous work is done, so what a turn wrote leaves in
+ * one writev. Nothing waits longer than the turn that wrote it. amqplib keeps its socket as
+ * `connection.stream`; if a later amqplib moves it, writes simply go out one by one as before.
+ */
+export function coalesceWrites(model: ChannelModel): boolean {
+  const socket = (model as unknown as { connection?: { stream?: unknown } }).connection?.stream;
+  if (!(socket instanceof Duplex)) return false;
+  const write = socket.write;
+  let corked = false;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  socket.write = function (this: Duplex, ...args: Parameters<Duplex['write']>): boolean {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args);
+  } as Duplex['write'];
+  return true;
 }
