@@ -212,6 +212,9 @@ export const deployRequested = defineMessage({
     app: deployRef.app,
     env: deployRef.env,
     ref: ref.describe('What to deploy: a tag, branch or full commit id.'),
+    sha: sha
+      .optional()
+      .describe('Pins the commit: the conductor deploys exactly this commit, not what `ref` names now, and `ref` is only its label. A rollback sends the commit that ran before, under the ref it was deployed as, so a branch or tag moved since cannot change what it goes back to. A `ref` that is itself a full commit id must be this one.'),
     targets: targetFilter.default({}),
     rollout: rolloutOptions.default({
       canary: 0,

@@ -33,7 +33,7 @@ import { handleLockRequest } from './lock-requests.js';
 import { answerStateQuery } from './state-queries.js';
 import { RolloutOptionsError, RosterUnavailableError } from './errors.js';
 import { evaluateGates, type BuildGateAnswer, type DeploymentRef, type RefusalCode } from './gates.js';
-import type { RefResolver } from './ref-resolver.js';
+import { isFullSha, type RefResolver } from './ref-resolver.js';
 import type { TagLister } from './repo-tags.js';
 import { planRollout } from './rollout-plan.js';
 import { RolloutRunner, type RolloutEvent, type RolloutTimer } from './rollout-runner.js';
@@ -263,10 +263,14 @@ export class DeployCoordinator {
       return;
     }
 
+    if (request.sha !== undefined && isFullSha(request.ref) && request.ref !== request.sha) {
+      return this.#refuse(message, 'INVALID_REQUEST', `ref ${request.ref} is a commit id other than the pinned sha ${request.sha}; give one commit`);
+    }
     const rosterAt = Date.now();
     // The ref's commit is looked up (git ls-remote) while the roster is asked for; a request refused
-    // for its targets or options drops the lookup's answer, and its failure with it.
-    const resolving = this.#o.resolveRef(request.app, request.ref);
+    // for its targets or options drops the lookup's answer, and its failure with it. A pinned commit
+    // (a rollback's) is not looked up: the ref is only its label, wherever it points now.
+    const resolving = request.sha !== undefined ? Promise.resolve<string | undefined>(request.sha) : this.#o.resolveRef(request.app, request.ref);
     resolving.catch(() => undefined);
     const roster = await this.#roster();
     const selection = selectTargets(roster, request.app, request.env, request.targets);

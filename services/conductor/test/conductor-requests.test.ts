@@ -154,6 +154,40 @@ describe('conductor: cancel with two conductors', () => {
   });
 });
 
+describe('conductor: a pinned commit', () => {
+  it('deploys the pinned commit under its ref, whatever the ref names now; a commit-id ref other than the pin is refused', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const repo = join(w.dir, 'repo');
+    const git = (...args: string[]): string => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { encoding: 'utf8' }).trim();
+    execFileSync('git', ['init', '-q', '-b', 'main', repo]);
+    git('commit', '-q', '--allow-empty', '-m', 'first');
+    const first = git('rev-parse', 'HEAD');
+    git('commit', '-q', '--allow-empty', '-m', 'second'); // main has moved on
+    const second = git('rev-parse', 'HEAD');
+    await w.start({ apps: { shop: { repoUrl: repo } } });
+    await passBuild(w, first);
+    await passBuild(w, second);
+
+    const unpinned = deploymentIdOf(await w.request({ ref: 'main' }));
+    expect((await finished(w, unpinned)).type).toBe('deploy.succeeded');
+    const pinnedReply = await w.request({ ref: 'main', sha: first });
+    expect(pinnedReply.payload).toMatchObject({ ref: 'main', sha: first });
+    const pinned = deploymentIdOf(pinnedReply);
+    expect((await finished(w, pinned)).type).toBe('deploy.succeeded');
+    const shas = w.fleet.commands.flatMap((c) => (c.payload.action === 'deploy' ? [[c.payload.deploymentId, c.payload.sha]] : []));
+    expect(shas).toEqual([
+      [unpinned, second],
+      [pinned, first],
+    ]);
+    expect(await (await w.ledger()).deployment(pinned)).toMatchObject({ ref: 'main', sha: first });
+
+    const clash = await w.request({ ref: second, sha: first });
+    expect(clash.type).toBe('deploy.refused');
+    expect(clash.payload).toMatchObject({ code: 'INVALID_REQUEST', reason: `ref ${second} is a commit id other than the pinned sha ${first}; give one commit` });
+    expect(w.fleet.commands).toHaveLength(2);
+  });
+});
+
 describe('conductor: state queries over the bus', () => {
   it('answers every kind with what the ledger holds', async () => {
     const w = await world({ hosts: ['web1', 'web2', 'web3'] });

@@ -1,8 +1,9 @@
 // The web API end to end on the in-memory bus: the real web and conductor daemons, a fake keepalive
 // and fake agents (services/conductor/test/support/conductor-world.ts), real HTTP on 127.0.0.1.
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanUp, finished, OTHER_SHA, passBuild, SHA } from '../../conductor/test/support/conductor-world.js';
+import { cleanUp, cleanups, finished, OTHER_SHA, passBuild, SHA } from '../../conductor/test/support/conductor-world.js';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { loadOpenApi } from '../src/index.js';
 import { gitRepoWithTags, webWorld, type WebWorld } from './support/web-world.js';
@@ -155,7 +156,7 @@ describe('web: deploys', () => {
     expect(w.fleet.commands.filter((c) => c.payload.action === 'deploy').map((c) => c.payload.host)).toHaveLength(1);
   });
 
-  it('rollback deploys the ref of the last succeeded deployment before the current one; none: 409 no_previous_release', async () => {
+  it('rollback deploys again the commit of the last succeeded deployment before the current one; none: 409 no_previous_release', async () => {
     const w = await webWorld();
     await passBuild(w);
     await passBuild(w, OTHER_SHA);
@@ -232,6 +233,32 @@ describe('web: fleet', () => {
     const answer = await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: 'v1.2.0' } });
     expect(answer.status, answer.text).toBe(202);
     expect(answer.body.sha).toBe(shas.get('v1.2.0'));
+  });
+});
+
+describe('web: rollback of a moving branch', () => {
+  it('goes back to the commit that ran, pinned, labelled with the branch it was deployed as', async () => {
+    const repoDir = join(await import('node:os').then((os) => os.tmpdir()), `web-test-rollback-${process.pid}-${Date.now()}`);
+    cleanups.push(() => rm(repoDir, { recursive: true, force: true }));
+    const first = (await gitRepoWithTags(repoDir, ['v1.0.0'])).get('v1.0.0') ?? '';
+    const w = await webWorld({ conductorConfig: { apps: { shop: { repoUrl: repoDir } } } });
+    await passBuild(w, first);
+    const before = await deploy(w, { ref: 'main' });
+    await waitFor('the first deploy recorded as succeeded', async () => (await w.api(`/api/deploys/${before}`)).body.state === 'succeeded');
+    // main moves on and is deployed: a rollback must not redeploy "main" (that is the new commit).
+    const second = (await gitRepoWithTags(repoDir, ['v1.1.0'], { existing: true })).get('v1.1.0') ?? '';
+    await passBuild(w, second);
+    const current = await deploy(w, { ref: 'main' });
+    await waitFor('the second deploy recorded as succeeded', async () => (await w.api(`/api/deploys/${current}`)).body.state === 'succeeded');
+    expect((await w.api(`/api/deploys/${current}`)).body.sha).toBe(second);
+
+    const session = await w.signIn();
+    const rollback = await w.api('/api/rollback', { method: 'POST', body: { app: 'shop', env: 'production' }, auth: session });
+    expect(rollback.status, rollback.text).toBe(202);
+    expect(rollback.body).toMatchObject({ ref: 'main', sha: first, rollbackTo: { deploymentId: before, ref: 'main', sha: first }, rollbackFrom: { deploymentId: current, ref: 'main', sha: second } });
+    expect((await finished(w, rollback.body.deploymentId)).type).toBe('deploy.succeeded');
+    const sent = w.fleet.commands.flatMap((c) => (c.payload.action === 'deploy' && c.payload.deploymentId === rollback.body.deploymentId ? [c.payload.sha] : []));
+    expect(sent).toEqual(['web1', 'web2'].map(() => first));
   });
 });
 

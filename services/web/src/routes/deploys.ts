@@ -65,10 +65,12 @@ export function deployRoutes(ctx: RouteContext): Router {
       const why = target.current === undefined ? `nothing of ${app} has been deployed to ${env} successfully yet` : `no succeeded deployment of ${app} in ${env} before the current one (${target.current.ref})`;
       throw new ConflictError('no_previous_release', `cannot roll back: ${why}`);
     }
-    // The ref as it was deployed (usually a tag), so history reads "v1.4.0" rather than a commit id.
-    const ref = target.previous.ref;
-    const queued = await ctx.gateway.deploy(toDeployRequest({ app, env, ref }, principalOf(res).name), deployFieldName);
-    res.status(202).location(`/api/deploys/${encodeURIComponent(queued.deploymentId)}`).json({ ...acceptedBody(queued), rollbackTo: { deploymentId: target.previous.id, ref: target.previous.ref, sha: target.previous.sha ?? null }, rollbackFrom: { deploymentId: target.current.id, ref: target.current.ref } });
+    // Back to the commit that ran, pinned: a branch or tag moved since must not change what a rollback
+    // deploys. The ref as it was deployed (usually a tag) is its label, so history reads "v1.4.0".
+    const { ref, sha } = target.previous;
+    if (sha === undefined) throw new ConflictError('no_previous_release', `cannot roll back: the ledger does not say which commit ${target.previous.id} (${ref}) deployed; deploy a ref by hand`);
+    const queued = await ctx.gateway.deploy({ ...toDeployRequest({ app, env, ref }, principalOf(res).name), sha }, deployFieldName);
+    res.status(202).location(`/api/deploys/${encodeURIComponent(queued.deploymentId)}`).json({ ...acceptedBody(queued), rollbackTo: { deploymentId: target.previous.id, ref, sha }, rollbackFrom: { deploymentId: target.current.id, ref: target.current.ref, sha: target.current.sha ?? null } });
   });
 
   router.get('/api/queue', async (req, res) => {

@@ -117,11 +117,11 @@ export async function webWorld(options: WebWorldOptions = {}): Promise<WebWorld>
   return Object.assign(w, { url, busUrl: w.url, web, uiDir, api, signIn }) as WebWorld;
 }
 
-/** A real git repository in `dir` with one commit per tag (in order); returns each tag's commit. */
-export async function gitRepoWithTags(dir: string, tags: readonly string[]): Promise<Map<string, string>> {
+/** Commits and tags each of `tags` on main, in a new repository (or, with `existing`, on top of the one in `dir`); returns each tag's commit. */
+export async function gitRepoWithTags(dir: string, tags: readonly string[], options: { existing?: boolean } = {}): Promise<Map<string, string>> {
   await mkdir(dir, { recursive: true });
   const git = (...args: string[]): string => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_AUTHOR_NAME: 'Ada', GIT_AUTHOR_EMAIL: 'ada@example.com', GIT_COMMITTER_NAME: 'Ada', GIT_COMMITTER_EMAIL: 'ada@example.com' } }).trim();
-  git('init', '-q', '-b', 'main');
+  if (options.existing !== true) git('init', '-q', '-b', 'main');
   const shas = new Map<string, string>();
   for (const tag of tags) {
     await writeFile(join(dir, 'VERSION'), `${tag}\n`);
