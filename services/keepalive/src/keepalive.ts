@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { isMessageOfType, type Message } from '@deploybus/protocol';
 import type { Bus, Subscription } from '@deploybus/bus';
 import { daemonConfigSchema, type DaemonDefinition, type Logger, type RunningDaemon } from '@deploybus/runtime';
-import { fitEntries, Roster, type Clock, type PresenceChange, type RosterOptions } from './roster.js';
+import { DEFAULT_MAX_ENTRIES, fitEntries, Roster, type Clock, type PresenceChange, type RosterOptions } from './roster.js';
 
 export const KEEPALIVE_VERSION = '0.1.0';
 
@@ -28,6 +28,8 @@ export const keepaliveConfigSchema = daemonConfigSchema({
   retentionMs: z.number().int().min(0).max(366 * 86_400_000).default(86_400_000),
   /** How often the roster is checked for silent daemons. */
   checkIntervalMs: z.number().int().min(10).max(60_000).default(1_000),
+  /** The most daemon instances tracked; beyond it the longest-down entry makes room, and with none down a new one is not tracked. */
+  maxEntries: z.number().int().min(1).max(1_000_000).default(DEFAULT_MAX_ENTRIES),
 });
 
 export type KeepaliveConfig = z.output<typeof keepaliveConfigSchema>;
@@ -92,7 +94,23 @@ export class PresenceMonitor {
       this.options.logger.warn({ id: message.id, type: message.type }, 'not a heartbeat on a heartbeat routing key; ignored');
       return;
     }
+    const refusedBefore = this.roster.refused;
     this.announce(this.roster.observe(message.payload, message.time));
+    if (this.roster.refused > refusedBefore) this.warnFull(message);
+  }
+
+  private lastFullWarning: number | undefined;
+
+  /** At most once a minute: the roster is full of live instances and a new one was not tracked. */
+  private warnFull(message: Message<'heartbeat'>): void {
+    const now = Date.now();
+    if (this.lastFullWarning !== undefined && now - this.lastFullWarning < 60_000) return;
+    this.lastFullWarning = now;
+    const { service, host, instance } = message.payload;
+    this.options.logger.warn(
+      { service, host, instance, from: message.source, tracked: this.roster.size, refused: this.roster.refused },
+      `roster full: ${this.roster.size} live instances (maxEntries); ${service} on ${host} (instance ${instance}) is not tracked. Raise maxEntries if the fleet is that big, or find who sends heartbeats of made-up instances`,
+    );
   }
 
   private async onQuery(message: Message): Promise<void> {
@@ -144,6 +162,7 @@ export const keepaliveDaemon: DaemonDefinition<typeof keepaliveConfigSchema> = {
       minTimeoutMs: config.minTimeoutMs,
       retentionMs: config.retentionMs,
       checkIntervalMs: config.checkIntervalMs,
+      maxEntries: config.maxEntries,
     });
     await monitor.start();
     // What the roster holds, by service and state, for alerts on how many agents (or any daemons) are up.

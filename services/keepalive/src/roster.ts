@@ -20,12 +20,20 @@ export interface RosterOptions {
   /** A down entry is forgotten this long after its last heartbeat. */
   readonly retentionMs: number;
   /**
+   * The most instances tracked (default 10,000). A new one beyond it takes the place of the down entry
+   * heard from longest ago; with none down, it is not tracked (counted in `refused`). Heartbeats are
+   * any bus client's to send: without a bound, one sending made-up instances would grow this forever.
+   */
+  readonly maxEntries?: number;
+  /**
    * After keepalive's own outage, how long daemons get to be heard again before any is reported down:
    * they most likely lost the broker too and come back on their own reconnect backoff (default 15 s,
    * the bus's longest backoff).
    */
   readonly reconnectGraceMs?: number;
 }
+
+export const DEFAULT_MAX_ENTRIES = 10_000;
 
 /** The bus's longest reconnect backoff: a daemon cut off with keepalive is back within about this long. */
 export const DEFAULT_RECONNECT_GRACE_MS = 15_000;
@@ -76,6 +84,8 @@ const REPLACED_AFTER_INTERVALS = 1.5;
 export class Roster {
   private readonly tracked = new Map<string, Tracked>();
   private pausedAt: number | undefined;
+  /** Heartbeats of new instances not tracked because the roster was full of live ones. */
+  refused = 0;
 
   constructor(
     private readonly options: RosterOptions,
@@ -88,6 +98,10 @@ export class Roster {
     const key = keyOf(heartbeat);
     const known = this.tracked.get(key);
     if (known === undefined) {
+      if (this.tracked.size >= (this.options.maxEntries ?? DEFAULT_MAX_ENTRIES) && !this.forgetLongestDown()) {
+        this.refused += 1;
+        return [];
+      }
       this.tracked.set(key, {
         service: heartbeat.service,
         host: heartbeat.host,
@@ -188,6 +202,15 @@ export class Roster {
       });
     }
     return rows.sort((a, b) => compare(a.service, b.service) || compare(a.host, b.host) || compare(a.instance, b.instance));
+  }
+
+  /** Forgets the down entry heard from longest ago, to make room; false when none is down. */
+  private forgetLongestDown(): boolean {
+    let oldest: [string, Tracked] | undefined;
+    for (const item of this.tracked) if (item[1].state === 'down' && (oldest === undefined || item[1].heardAt < oldest[1].heardAt)) oldest = item;
+    if (oldest === undefined) return false;
+    this.tracked.delete(oldest[0]);
+    return true;
   }
 
   get size(): number {

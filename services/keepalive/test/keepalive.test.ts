@@ -127,12 +127,33 @@ describe('keepalive on the memory bus', () => {
     await client.publish(client.message('roster.query', {}));
     await waitFor('keepalive listed by itself', async () => (await askRoster(client, 'ops2'))?.some((e) => e.service === 'keepalive') === true);
   });
+
+  it('keeps its roster to maxEntries against heartbeats of made-up instances, and says so in its log once a minute', async () => {
+    const url = `memory://${randomName('keepalive')}`;
+    const lines: string[] = [];
+    const file = join(await tempDir(), 'config.json');
+    await writeFile(file, JSON.stringify({ logLevel: 'warn', bus: { url }, host: 'ops3', heartbeatIntervalMs: 60_000, maxEntries: 3 }));
+    const keepalive = await startDaemon(keepaliveDaemon, { configFile: file, env: {}, logDestination: { write: (line: string) => void lines.push(line) } });
+    cleanups.push(() => keepalive.stop());
+    const forger = await connectBus(url, { service: 'forger', host: 'evil' });
+    cleanups.push(() => forger.close());
+    await waitFor('keepalive listed by itself', async () => (await askRoster(forger, 'ops3'))?.length === 1);
+    for (let i = 0; i < 20; i++) {
+      await forger.publish(forger.message('heartbeat', { service: 'deploy-agent', host: `fake${i}`, instance: `fake${i}-1`, version: '1.0.0', uptimeMs: 1, intervalMs: 10_000 }));
+    }
+    await waitFor('the roster full warning', () => lines.some((l) => l.includes('roster full')));
+    const roster = await askRoster(forger, 'ops3');
+    expect(roster?.map((e) => e.host)).toEqual(['fake0', 'fake1', 'ops3']);
+    const warnings = lines.filter((l) => l.includes('roster full')).map((l) => JSON.parse(l) as { msg: string; tracked: number });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toMatch(/^roster full: 3 live instances \(maxEntries\); deploy-agent on fake2 \(instance fake2-1\) is not tracked/);
+  });
 });
 
 describe('keepalive config', () => {
   it('has the documented defaults', () => {
     const config = loadConfig(keepaliveConfigSchema, { env: {} });
-    expect(config).toMatchObject({ timeoutMultiplier: 3, minTimeoutMs: 5_000, retentionMs: 86_400_000, checkIntervalMs: 1_000 });
+    expect(config).toMatchObject({ timeoutMultiplier: 3, minTimeoutMs: 5_000, retentionMs: 86_400_000, checkIntervalMs: 1_000, maxEntries: 10_000 });
     expect(config.bus.heartbeatMs).toBeUndefined();
   });
 
@@ -146,6 +167,7 @@ describe('keepalive config', () => {
       [{ timeoutMultiplier: 0 }, 'timeoutMultiplier'],
       [{ retentionMs: -1 }, 'retentionMs'],
       [{ checkIntervalMs: 'soon' }, 'checkIntervalMs'],
+      [{ maxEntries: 0 }, 'maxEntries'],
       [{ timeoutMs: 5 }, 'timeoutMs'],
     ] as const) {
       const file = join(dir, `${key}.json`);

@@ -172,6 +172,32 @@ describe('Roster', () => {
     expect(roster.check()).toEqual([]);
   });
 
+  it('holds at most maxEntries: a new instance takes the place of the one down longest, and is not tracked when none is down', () => {
+    const { roster, beat, advance } = setup({ ...OPTIONS, maxEntries: 3 });
+    for (const host of ['web1', 'web2', 'web3']) beat({ host, instance: `${host}-1` });
+    expect(beat({ host: 'web4', instance: 'web4-1' })).toEqual([]);
+    expect(roster.refused).toBe(1);
+    expect(roster.entries().map((e) => e.instance)).toEqual(['web1-1', 'web2-1', 'web3-1']);
+
+    advance(3_000);
+    beat({ host: 'web2', instance: 'web2-1' });
+    beat({ host: 'web3', instance: 'web3-1' });
+    advance(3_000);
+    beat({ host: 'web3', instance: 'web3-1' });
+    advance(4_000); // web1 silent 10 s, web2 7 s: both past their 6 s timeout
+    expect(roster.check().map((c) => [c.instance, c.state])).toEqual([
+      ['web1-1', 'down'],
+      ['web2-1', 'down'],
+    ]);
+    expect(beat({ host: 'web4', instance: 'web4-1' }).map((c) => [c.instance, c.state, c.reason])).toEqual([['web4-1', 'up', 'appeared']]);
+    expect(roster.entries().map((e) => e.instance)).toEqual(['web2-1', 'web3-1', 'web4-1']); // web1, down longest, made room
+    beat({ host: 'web5', instance: 'web5-1' });
+    expect(roster.entries().map((e) => e.instance)).toEqual(['web3-1', 'web4-1', 'web5-1']);
+    expect(beat({ host: 'web6', instance: 'web6-1' })).toEqual([]);
+    expect(roster.refused).toBe(2);
+    expect(roster.size).toBe(3);
+  });
+
   it('filters by service and host (host names compare case-insensitively) and sorts the rest', () => {
     const { roster, beat } = setup();
     beat({ service: 'repo-updater', host: 'web2', instance: 'r2' });
