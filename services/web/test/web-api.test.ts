@@ -214,7 +214,7 @@ describe('web: fleet', () => {
     const w = await webWorld({ conductorConfig: { apps: { shop: { repoUrl: repoDir } } } });
     const apps = await w.api('/api/apps');
     expect(apps.status).toBe(200);
-    expect(apps.body).toEqual([{ app: 'shop', envs: ['production'], hosts: ['web1', 'web2'] }]);
+    expect(apps.body).toEqual([{ app: 'shop', envs: ['production'], hosts: ['web1', 'web2'], downHosts: [] }]);
     const roster = await w.api('/api/roster?service=deploy-agent');
     expect(roster.body.map((e: { host: string; state: string }) => [e.host, e.state])).toEqual([['web1', 'up'], ['web2', 'up']]);
     expect(roster.body[0]).toMatchObject({ service: 'deploy-agent', version: '0.1.0', apps: [{ app: 'shop', env: 'production' }] });

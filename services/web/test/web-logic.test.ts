@@ -85,7 +85,7 @@ describe('deploy requests', () => {
 });
 
 describe('apps from the roster', () => {
-  it('groups up agents\' apps by app, with envs and hosts sorted; down agents and other daemons are left out', () => {
+  it('groups agents\' apps by app, with envs and hosts sorted; down hosts apart, an app whose agents are all down still listed; other daemons left out', () => {
     const entry = (host: string, state: 'up' | 'down', apps: Array<{ app: string; env: string }>, service = 'deploy-agent') => ({
       service, host, instance: `${host}-1`, version: '1', state, firstSeen: '2026-11-22T10:00:00.000Z', lastSeen: '2026-11-22T10:00:00.000Z', uptimeMs: 1, intervalMs: 1000, apps,
     });
@@ -94,10 +94,13 @@ describe('apps from the roster', () => {
       entry('web2', 'up', [{ app: 'shop', env: 'staging' }, { app: 'blog', env: 'production' }]),
       entry('web3', 'down', [{ app: 'shop', env: 'qa' }]),
       entry('ops1', 'up', [{ app: 'admin', env: 'production' }], 'conductor'),
+      entry('db1', 'down', [{ app: 'ledger', env: 'production' }]),
+      { ...entry('web2', 'down', [{ app: 'shop', env: 'staging' }]), instance: 'web2-0' }, // the instance before a restart
     ]);
     expect(apps).toEqual([
-      { app: 'blog', envs: ['production'], hosts: ['web2'] },
-      { app: 'shop', envs: ['production', 'staging'], hosts: ['web2', 'web10'] },
+      { app: 'blog', envs: ['production'], hosts: ['web2'], downHosts: [] },
+      { app: 'ledger', envs: ['production'], hosts: [], downHosts: ['db1'] },
+      { app: 'shop', envs: ['production', 'qa', 'staging'], hosts: ['web2', 'web10'], downHosts: ['web3'] },
     ]);
   });
 });

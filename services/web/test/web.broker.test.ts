@@ -46,7 +46,7 @@ describe('web on RabbitMQ', () => {
     await waitFor('the stream listening', async () => (await w.api('/healthz', { auth: 'none' })).body.liveClients === 1);
 
     const apps = await w.api('/api/apps');
-    expect(apps.body).toEqual([{ app, envs: ['production'], hosts: [...hosts].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) }]);
+    expect(apps.body).toEqual([{ app, envs: ['production'], hosts: [...hosts].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })), downHosts: [] }]);
     const answer = await w.api('/api/deploys', { method: 'POST', body: { app, env: 'production', ref: SHA } });
     expect(answer.status, answer.text).toBe(202);
     const id = answer.body.deploymentId as string;

@@ -396,7 +396,7 @@ function streamOpen(source, ms) {
 
 async function loadApps() {
   const apps = (await get('/api/apps')) ?? [];
-  return apps.map((a) => ({ app: a.app, envs: [...(a.envs ?? [])].sort(), hosts: [...(a.hosts ?? [])].sort() })).sort((a, b) => a.app.localeCompare(b.app));
+  return apps.map((a) => ({ app: a.app, envs: [...(a.envs ?? [])].sort(), hosts: [...(a.hosts ?? [])].sort(), downHosts: [...(a.downHosts ?? [])].sort() })).sort((a, b) => a.app.localeCompare(b.app));
 }
 
 /**
@@ -538,7 +538,13 @@ function appCards(apps, matrices, roster, locks) {
     h(
       'section',
       { class: 'panel app-card', 'aria-label': `Application ${a.app}` },
-      h('div', { class: 'panel-head' }, h('h2', {}, a.app), h('span', { class: 'subtle small' }, `${a.hosts.length} server${a.hosts.length === 1 ? '' : 's'}`)),
+      h(
+        'div',
+        { class: 'panel-head' },
+        h('h2', {}, a.app),
+        h('span', { class: 'subtle small' }, `${a.hosts.length} server${a.hosts.length === 1 ? '' : 's'} up`),
+        a.downHosts.length > 0 ? h('span', { class: 'small', title: `deploy-agent silent on ${a.downHosts.join(', ')}` }, badge(`${a.downHosts.length} down`, 'bad')) : null,
+      ),
       h(
         'ul',
         { class: 'env-list' },

@@ -10,23 +10,32 @@ import { param, type RouteContext } from './route-context.js';
 export interface AppSummary {
   readonly app: string;
   readonly envs: string[];
+  /** Hosts whose deploy-agent serving the app is up. */
   readonly hosts: string[];
+  /** Hosts whose deploy-agent serving the app is down (silent), and none is up there. */
+  readonly downHosts: string[];
 }
 
-/** Apps, their environments and the hosts serving them, from deploy-agents that are up; sorted. */
+/**
+ * Apps, their environments and the hosts serving them, from the deploy-agents in the roster; sorted.
+ * An app whose agents are all down is still listed (with its down hosts): an outage must not make
+ * an app vanish from the overview. A host with a down instance and an up one (a restart) is up.
+ */
 export function appsFromRoster(entries: readonly RosterEntry[]): AppSummary[] {
-  const apps = new Map<string, { envs: Set<string>; hosts: Set<string> }>();
+  const apps = new Map<string, { envs: Set<string>; hosts: Set<string>; downHosts: Set<string> }>();
   for (const entry of entries) {
-    if (entry.service !== 'deploy-agent' || entry.state !== 'up') continue;
+    if (entry.service !== 'deploy-agent') continue;
     for (const a of entry.apps ?? []) {
-      const summary = apps.get(a.app) ?? { envs: new Set<string>(), hosts: new Set<string>() };
+      const summary = apps.get(a.app) ?? { envs: new Set<string>(), hosts: new Set<string>(), downHosts: new Set<string>() };
       summary.envs.add(a.env);
-      summary.hosts.add(entry.host);
+      (entry.state === 'up' ? summary.hosts : summary.downHosts).add(entry.host);
       apps.set(a.app, summary);
     }
   }
-  const sorted = (s: Set<string>): string[] => [...s].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  return [...apps.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([app, s]) => ({ app, envs: sorted(s.envs), hosts: sorted(s.hosts) }));
+  const sorted = (s: Iterable<string>): string[] => [...s].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return [...apps.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([app, s]) => ({ app, envs: sorted(s.envs), hosts: sorted(s.hosts), downHosts: sorted([...s.downHosts].filter((host) => !s.hosts.has(host))) }));
 }
 
 const rosterQuery = z.strictObject({ service: nameSchema.optional() });
