@@ -145,6 +145,9 @@ export async function runDaemon<S extends z.ZodType<CommonConfig>>(definition: D
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // A daemon runs until it is stopped, even when nothing else would keep node running (on the
+  // in-memory bus without a health port every timer is unref'd, and node would end it at once).
+  setInterval(() => undefined, 1 << 30);
 }
 
 export function configFileFrom(argv: readonly string[], env: Env): string | undefined {

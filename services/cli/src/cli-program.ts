@@ -129,7 +129,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerStreamCommands(program, io);
   registerSubscriptionCommands(program, io);
   registerKeysCommand(program, io);
-  registerDaemonCommands(program, io);
+  registerDaemonCommands(program, io, (code) => (exitCode = code));
 
   try {
     await program.parseAsync([...argv], { from: 'user' });

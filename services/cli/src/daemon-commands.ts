@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { runDaemon } from '@deploybus/runtime';
+import { runAgentProcess } from './agent-process.js';
 import { parsePort } from './cli-arguments.js';
 import type { CliIo } from './cli-io.js';
 
@@ -31,7 +32,8 @@ const runForever = (): Promise<never> =>
     setInterval(() => undefined, 1 << 30);
   });
 
-export function registerDaemonCommands(program: Command, io: CliIo): void {
+/** `setExitCode`: what the CLI ends with (a daemon run as its own process ends with that process's code). */
+export function registerDaemonCommands(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
   program
     .command('up')
     .description('start everything in one process (as `npm start` does): every daemon on the in-memory bus, an embedded ledger, a demo repository and a demo fleet. Ctrl-C stops it.')
@@ -62,9 +64,14 @@ export function registerDaemonCommands(program: Command, io: CliIo): void {
       .option('--config <file>', 'its config file, JSON or YAML (default: DEPLOYBUS_CONFIG); DEPLOYBUS_BUS_URL overrides bus.url')
       .addHelpText('after', `\nExamples:\n  deploybus ${name} --config /etc/deploybus/${name}.yaml\n  DEPLOYBUS_CONFIG=/etc/deploybus/${name}.yaml deploybus ${name}`)
       .action(async (flags: { config?: string }) => {
+        const configFile = flags.config === undefined ? undefined : resolve(io.cwd, flags.config);
+        if (name === 'deploy-agent') {
+          setExitCode(await runAgentProcess(configFile, io));
+          return;
+        }
         const { daemonDefinition, isDaemonName } = await import('@deploybus/all-in-one');
         if (!isDaemonName(name)) throw new Error(`all-in-one has no daemon called ${name}`);
-        await runDaemon(daemonDefinition(name), flags.config === undefined ? [] : ['--config', resolve(io.cwd, flags.config)], io.env);
+        await runDaemon(daemonDefinition(name), configFile === undefined ? [] : ['--config', configFile], io.env);
         await runForever();
       });
   }

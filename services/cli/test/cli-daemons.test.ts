@@ -1,16 +1,19 @@
 // `deploybus up` and `deploybus <daemon>` as processes: the built CLI (run `npx tsc -b` first) starts
 // the whole system, prints where the API is, answers the CLI's own API commands, and stops cleanly on
 // SIGTERM; a daemon with a bad config ends with one sentence naming the key and exit 78.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
+import { AGENT_NODE_FLAGS } from '@deploybus/deploy-agent';
+import { generateSigningKeyPair } from '@deploybus/protocol';
 import { EXIT } from '../src/cli-errors.js';
 
 const CLI = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const AGENT_MAIN = fileURLToPath(new URL('../../deploy-agent/dist/main.js', import.meta.url));
 const BASE_ENV = { PATH: process.env['PATH'], HOME: process.env['HOME'] };
 const dirs: string[] = [];
 afterEach(() => {
@@ -64,6 +67,37 @@ describe('deploybus <daemon>', () => {
     const missing = await execa(process.execPath, [CLI, 'conductor', '--config', join(dir, 'nope.yaml')], { reject: false, extendEnv: false, env: BASE_ENV });
     expect(missing.exitCode).toBe(EXIT.config);
     expect(missing.stderr).toBe(`conductor: config ${join(dir, 'nope.yaml')}: cannot be read (ENOENT)`);
+  }, 60_000);
+
+  it('runs deploy-agent as its own node process with the agent\'s node flags, passes SIGTERM on, and ends with its exit code', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'deploy-agent.json');
+    const { publicKey } = generateSigningKeyPair();
+    const agentConfig = { bus: { url: 'memory://alone' }, host: 'web1', logLevel: 'info', mirrorsDir: join(dir, 'mirrors'), stateDir: join(dir, 'state'), trustedKeys: [{ keyId: 'k1', publicKey }], apps: [{ name: 'shop', env: 'production', repo: 'shop', url: join(dir, 'origin'), deployRoot: join(dir, 'deploy') }] };
+    writeFileSync(config, JSON.stringify(agentConfig));
+    const cli = execa(process.execPath, [CLI, 'deploy-agent', '--config', 'deploy-agent.json'], { reject: false, extendEnv: false, env: BASE_ENV, cwd: dir });
+    let output = '';
+    cli.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+    let agentArgs: string[] | undefined;
+    try {
+      await waitFor('the deploy-agent to log that it started', () => output.includes('deploy-agent started'), 30_000);
+      // The agent is the CLI's child, started as the systemd units start it.
+      const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/);
+      expect(children).toHaveLength(1);
+      agentArgs = readFileSync(`/proc/${children[0]}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } finally {
+      cli.kill('SIGTERM');
+    }
+    expect(agentArgs).toEqual([process.execPath, ...AGENT_NODE_FLAGS, AGENT_MAIN, '--config', config]);
+    const ended = await cli;
+    expect(ended.exitCode, ended.stderr).toBe(0);
+    expect(output).toContain('deploy-agent stopped');
+
+    // A config the agent refuses: its one-sentence error and its exit code come through.
+    writeFileSync(config, JSON.stringify({ ...agentConfig, bogus: 1 }));
+    const bad = await execa(process.execPath, [CLI, 'deploy-agent', '--config', config], { reject: false, extendEnv: false, env: BASE_ENV });
+    expect(bad.exitCode).toBe(EXIT.config);
+    expect(bad.stderr).toBe(`deploy-agent: config ${config}: bogus: unknown key "bogus"`);
   }, 60_000);
 
   it('runs a daemon until SIGTERM (keepalive on its own in-memory bus)', async () => {

@@ -1,7 +1,7 @@
 // The node flags every shipped launcher of the deploy-agent daemon passes before dist/main.js: the
-// systemd units (deploy/systemd/*agent*), the container entry point (deploy/docker/entrypoint.sh) and
-// the bench's idle-RSS measurement, which reads them from here. test/node-flags.test.ts holds the
-// launchers to this list.
+// systemd units (deploy/systemd/*agent*), the container entry point (deploy/docker/entrypoint.sh),
+// `deploybus deploy-agent` and the bench's idle-RSS measurement, which read them from here (launch.ts).
+// test/node-flags.test.ts holds the launchers to this list.
 //
 // Why: an idle agent must stay under 60 MB RSS from its first seconds. Without flags it sat near 67 MB
 // 3 s after start and only fell below 60 MB once V8's memory reducer ran, about 8 s after start-up's
