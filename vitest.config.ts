@@ -1,6 +1,7 @@
 // Test runner config. Unit tests run in parallel; tests against the real RabbitMQ and PostgreSQL run
 // one file at a time, because some of them stop and start the broker, and so do the end-to-end runs of
 // whole systems (tests/**/*.e2e.test.ts), which are heavy.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
@@ -22,10 +23,18 @@ const workspaces = {
   '@deploybus/notifier': 'services/notifier',
   '@deploybus/all-in-one': 'all-in-one',
 };
-// Tests run on the TypeScript sources of every workspace, not on their build output.
-const alias = Object.fromEntries(
-  Object.entries(workspaces).map(([name, dir]) => [name, fileURLToPath(new URL(`./${dir}/src/index.ts`, import.meta.url))]),
-);
+// Tests run on the TypeScript sources of every workspace, not on their build output: each entry of a
+// workspace's package.json `exports` ("." and subpaths such as "./launch") maps, by exact name, to the
+// source file its "types" names.
+type Exports = Record<string, { types?: string }>;
+const alias = Object.entries(workspaces).flatMap(([name, dir]) => {
+  const exports = (JSON.parse(readFileSync(new URL(`./${dir}/package.json`, import.meta.url), 'utf8')) as { exports?: Exports }).exports ?? {};
+  return Object.entries(exports).flatMap(([subpath, target]) =>
+    target.types === undefined
+      ? []
+      : [{ find: new RegExp(`^${(subpath === '.' ? name : `${name}/${subpath.slice(2)}`).replace(/[/.]/g, '\\$&')}$`), replacement: fileURLToPath(new URL(`./${dir}/${target.types.slice(2)}`, import.meta.url)) }],
+  );
+});
 
 export default defineConfig({
   resolve: { alias },
