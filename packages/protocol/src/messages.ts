@@ -481,6 +481,11 @@ export const heartbeat = defineMessage({
           release: release.optional().describe('The release `current` points at.'),
           ref: ref.optional().describe('The ref that release was made from.'),
           roles: z.array(nameSchema).max(100).optional().describe('Roles this host has for the app.'),
+          prepared: z
+            .array(sha)
+            .max(20)
+            .optional()
+            .describe('Commits whose release tree this host has built ahead (after repo-updater fetched their green build): a deploy of one of them needs no checkout here.'),
         }),
       )
       .max(1000)
@@ -489,7 +494,7 @@ export const heartbeat = defineMessage({
   }),
   routingTemplate: 'heartbeat.{service}.{host}',
   routingKey: (p) => `heartbeat.${seg(p.service)}.${seg(p.host)}`,
-  example: { service: 'deploy-agent', host: 'web1', instance: 'web1-3121', version: '0.1.0', uptimeMs: 360000, intervalMs: 10000, apps: [{ app: 'shop', env: 'production', release: '20261122100012-v1.4.1', ref: 'v1.4.1' }] },
+  example: { service: 'deploy-agent', host: 'web1', instance: 'web1-3121', version: '0.1.0', uptimeMs: 360000, intervalMs: 10000, apps: [{ app: 'shop', env: 'production', release: '20261122100012-v1.4.1', ref: 'v1.4.1', prepared: [exampleSha] }] },
 });
 
 export const presenceChanged = defineMessage({

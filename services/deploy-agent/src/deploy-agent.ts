@@ -21,6 +21,8 @@ import { TaskReporter } from './task-reporter.js';
 
 export const SERVICE = 'deploy-agent';
 export const VERSION = '0.1.0';
+/** Heartbeats name at most this many prepared commits per app (the protocol's limit). */
+const MAX_PREPARED_IN_HEARTBEAT = 20;
 
 export interface DeployAgentDependencies {
   readonly config: DeployAgentConfig;
@@ -77,7 +79,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   const operationDeps: OperationDeps = { runCommand: deps.runCommand ?? runCommand, now };
   const appQueues = new Map<string, Promise<void>>();
   const running = new Set<Promise<void>>();
-  const snapshot = new Map<string, { release?: string; ref?: string }>();
+  const snapshot = new Map<string, { release?: string; ref?: string; prepared?: string[] }>();
   const prepared = new Map(config.apps.filter((app) => app.preparedReleases > 0).map((app) => [app.name, new PreparedReleases(app.deployRoot, app.preparedReleases)]));
   for (const app of config.apps) {
     const trees = prepared.get(app.name);
@@ -87,9 +89,11 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     });
   }
 
+  /** What heartbeats say of an app: its current release and ref, and the commits prepared ahead (newest first). */
   const refreshSnapshot = async (app: AppConfig): Promise<void> => {
-    const state = await appState(app).catch(() => undefined);
-    snapshot.set(app.name, { ...(state?.current ? { release: state.current } : {}), ...(state?.ref ? { ref: state.ref } : {}) });
+    const [state, trees] = await Promise.all([appState(app).catch(() => undefined), prepared.get(app.name)?.list().catch(() => []) ?? []]);
+    const ready = trees.slice(-MAX_PREPARED_IN_HEARTBEAT).reverse();
+    snapshot.set(app.name, { ...(state?.current ? { release: state.current } : {}), ...(state?.ref ? { ref: state.ref } : {}), ...(ready.length > 0 ? { prepared: ready } : {}) });
   };
   await Promise.all(config.apps.map(refreshSnapshot));
 
@@ -196,7 +200,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           written.catch(() => undefined); // deployRelease waits for it after the checkout
           const outcome = await deployRelease(operationDeps, strategy, reporter, { app, ref: payload.ref, sha: resolved.sha, recorded: written, prepared: trees }, steps);
           // Heartbeats name the new release no later than the reply does (a failure is read back from disk below).
-          if (outcome.ok && outcome.release !== undefined) snapshot.set(app.name, { release: outcome.release, ref: payload.ref });
+          if (outcome.ok && outcome.release !== undefined) snapshot.set(app.name, { ...snapshot.get(app.name), release: outcome.release, ref: payload.ref });
           await accepted;
           await finish(command, outcome);
           if (outcome.ok) await tidyLater(app);
@@ -279,6 +283,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       try {
         const built = await trees.prepare(wanted, (path) => strategies[app.strategy].build(app, wanted, path));
         if (built) logger.info({ app: app.name, sha: wanted, durationMs: Math.round(performance.now() - start) }, 'release prepared');
+        await refreshSnapshot(app); // the next heartbeat names it
       } catch (error) {
         logger.warn({ app: app.name, sha: wanted, err: error instanceof Error ? error.message : String(error) }, 'release not prepared; a deploy of it checks it out itself');
       }
@@ -336,6 +341,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           ...(seen?.release === undefined ? {} : { release: seen.release }),
           ...(seen?.ref === undefined ? {} : { ref: seen.ref }),
           ...(app.roles === undefined ? {} : { roles: app.roles }),
+          ...(seen?.prepared === undefined ? {} : { prepared: seen.prepared }),
         };
       }),
     stop: async () => {

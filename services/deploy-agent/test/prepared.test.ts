@@ -126,8 +126,13 @@ describe('prepared releases', () => {
     }
     await f.agent.idle();
     expect(await preparedTrees(f)).toEqual([shas[1], shas[2]].sort());
+    // Heartbeats name them, newest first, so a UI can say where a deploy needs no checkout.
+    await waitFor('the heartbeat naming both trees', () => f.agent.apps()[0]?.prepared?.length === 2);
+    expect(f.agent.apps()[0]?.prepared).toEqual([shas[2], shas[1]]);
     const reply = await f.run(f.command({ ...deployPayload('v3'), sha: shas[2]! }));
     expect(reply.payload.status).toBe('succeeded');
+    await waitFor('the heartbeat without the tree that was used', () => f.agent.apps()[0]?.prepared?.length === 1);
+    expect(f.agent.apps()[0]).toMatchObject({ release: reply.payload.release, ref: 'v3', prepared: [shas[1]] });
     await fetchAndAnnounce(f, [{ ref: 'refs/tags/v3', sha: shas[2]! }]); // announced again: it runs already
     await new Promise((resolve) => setTimeout(resolve, 100));
     await f.agent.idle();

@@ -415,6 +415,17 @@ function envHostsFrom(roster, apps, app, env) {
   return [...new Set(described.filter((r) => r.apps.some((a) => a.app === app && a.env === env)).map((r) => r.host))].sort();
 }
 
+/** host -> Set of commits its deploy-agent has prepared for app in env, from the roster (up agents only). */
+function preparedFrom(roster, app, env) {
+  const prepared = new Map();
+  if (!Array.isArray(roster)) return prepared;
+  for (const entry of roster) {
+    if (entry.service !== 'deploy-agent' || entry.state !== 'up' || !Array.isArray(entry.apps)) continue;
+    for (const a of entry.apps) if (a.app === app && a.env === env && Array.isArray(a.prepared)) prepared.set(entry.host, new Set(a.prepared));
+  }
+  return prepared;
+}
+
 /** The lock that covers app in env, if any: an environment-wide lock or one for that app. */
 function lockFor(locks, app, env) {
   return locks.find((l) => l.env === env && (l.app === undefined || l.app === null || l.app === app));
@@ -779,12 +790,15 @@ async function renderDeployForm(_m, current) {
     ref: params.get('ref') ?? '',
     tags: [],
     hosts: [],
+    /** host -> commits prepared there for this app (from the agents' heartbeats, via the roster) */
+    prepared: new Map(),
   };
   const appOf = () => apps.find((a) => a.app === state.app) ?? apps[0];
 
   const appSelect = select(apps.map((a) => a.app), state.app, { name: 'app', required: true });
   const envSelect = h('select', { name: 'env', required: true });
   const tagSelect = h('select', { name: 'ref', required: true });
+  const preparedHint = h('p', { class: 'hint', 'data-testid': 'prepared', 'aria-live': 'polite', hidden: true });
   const allRadio = h('input', { type: 'radio', name: 'servers', value: 'all', checked: true });
   const someRadio = h('input', { type: 'radio', name: 'servers', value: 'some' });
   const hostBox = h('div', { class: 'host-checks inactive', role: 'group', 'aria-label': 'Chosen servers' });
@@ -802,6 +816,7 @@ async function renderDeployForm(_m, current) {
     lockArea,
     h('div', { class: 'row' }, field('Application', appSelect), field('Environment', envSelect)),
     field('Tag', tagSelect, 'Tags of the repository, newest first.'),
+    preparedHint,
     h(
       'fieldset',
       {},
@@ -821,10 +836,26 @@ async function renderDeployForm(_m, current) {
   const chosenHosts = () => hostChecks().filter((c) => c.checked).map((c) => c.value);
 
   const refreshHosts = async () => {
-    const hosts = await loadEnvHosts(apps, state.app, state.env);
+    const roster = await get('/api/roster').catch(() => undefined);
     if (!current.alive) return;
-    state.hosts = hosts;
+    state.hosts = envHostsFrom(roster, apps, state.app, state.env);
+    state.prepared = preparedFrom(roster, state.app, state.env);
     drawHosts();
+    drawPrepared();
+  };
+  /** Whether the chosen tag's tree is ready on the servers: a deploy of a prepared commit needs no checkout. */
+  const drawPrepared = () => {
+    const sha = state.tags.find((t) => t.name === state.ref)?.sha;
+    const hosts = state.hosts;
+    preparedHint.hidden = sha === undefined || hosts.length === 0;
+    if (preparedHint.hidden) return;
+    const ready = hosts.filter((host) => state.prepared.get(host)?.has(sha)).length;
+    preparedHint.textContent =
+      ready === hosts.length
+        ? `Prepared on all ${hosts.length} server${hosts.length === 1 ? '' : 's'}: the deploy moves a ready tree into place, no checkout.`
+        : ready > 0
+          ? `Prepared on ${ready} of ${hosts.length} servers; the others check it out during the deploy.`
+          : 'Not prepared on any server yet (its build has not been announced or fetched there): each checks it out during the deploy.';
   };
   const drawHosts = () => {
     const hosts = state.hosts;
@@ -882,6 +913,7 @@ async function renderDeployForm(_m, current) {
       if (!tags.some((t) => t.name === state.ref)) state.ref = tags[0].name;
       replace(tagSelect, tags.map((t, i) => h('option', { value: t.name, selected: t.name === state.ref }, `${t.name}${t.sha ? `  (${shortSha(t.sha)})` : ''}${i === 0 ? ' — newest' : ''}`)));
       tagSelect.disabled = false;
+      drawPrepared();
     } catch (error) {
       replace(tagSelect, h('option', { value: '' }, 'Tags could not be loaded'));
       replace(formMessages, errorNotice(error, 'Tags could not be loaded.'));
@@ -902,6 +934,7 @@ async function renderDeployForm(_m, current) {
   });
   tagSelect.addEventListener('change', () => {
     state.ref = tagSelect.value;
+    drawPrepared();
   });
 
   const setInvalid = (control, bad) => control.setAttribute('aria-invalid', bad ? 'true' : 'false');

@@ -7,6 +7,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AllInOne } from '@deploybus/all-in-one';
+import { waitFor } from '../../../../packages/bus/test/support/wait-for.js';
 import { startBrowserWorld, type BrowserWorld } from './support/browser-world.js';
 
 let world: BrowserWorld | undefined;
@@ -75,6 +76,15 @@ async function walkThrough(page: Page): Promise<void> {
   await shot(page, '02-matrix-before');
 
   // ---- the deploy form: newest tag first, two chosen servers, a confirm step ----
+  // The demo's stand-in builds were announced: each production server's repo-updater fetched them and
+  // its agent prepared the newest trees, which its heartbeats name. Waited for through the API; the
+  // form must then say so.
+  const newest = ((await apiGet('/api/apps/demo/tags')) as Array<{ name: string; sha: string }> | undefined)?.find((t) => t.name === 'v1.2.0')?.sha;
+  expect(newest).toMatch(/^[0-9a-f]{40}$/);
+  await waitFor('v1.2.0 prepared on web1, web2 and web3, as their heartbeats say', async () => {
+    const roster = (await apiGet('/api/roster')) as Array<{ service: string; host: string; state: string; apps?: Array<{ app: string; prepared?: string[] }> }> | undefined;
+    return ['web1', 'web2', 'web3'].every((host) => roster?.some((e) => e.service === 'deploy-agent' && e.host === host && e.state === 'up' && e.apps?.some((a) => a.app === 'demo' && a.prepared?.includes(newest ?? '') === true)) === true);
+  }, 60_000);
   await page.getByRole('link', { name: 'Deploy…' }).click();
   await page.waitForURL(/\/deploy\?/);
   expect(await page.getByLabel('Application', { exact: true }).inputValue()).toBe('demo');
@@ -86,6 +96,7 @@ async function walkThrough(page: Page): Promise<void> {
   await tag.selectOption('v1.2.0');
   // Only production's servers are offered (stage1 serves staging).
   await page.getByRole('checkbox', { name: 'web3' }).waitFor();
+  await page.getByTestId('prepared').getByText('Prepared on all 3 servers: the deploy moves a ready tree into place, no checkout.').waitFor();
   expect(await page.getByRole('checkbox', { name: 'stage1' }).count()).toBe(0);
   await page.getByRole('radio', { name: 'Chosen servers' }).check();
   await page.getByRole('checkbox', { name: 'web1' }).check();
