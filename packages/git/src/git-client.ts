@@ -43,7 +43,7 @@ export class GitClient {
     this.timeoutMs = options.timeoutMs ?? 300_000;
   }
 
-  private async git(cwd?: string): Promise<SimpleGit> {
+  private async git(cwd?: string, quietMiss = false): Promise<SimpleGit> {
     const { simpleGit } = await (simpleGitModule ??= import('simple-git'));
     const env: Record<string, string> = {
       PATH: process.env['PATH'] ?? '/usr/bin:/bin',
@@ -60,12 +60,25 @@ export class GitClient {
       // simple-git guards git's environment variables; these are ours, set just above, not inherited.
       allowEnvironment: ['GIT_TERMINAL_PROMPT', 'GIT_ALLOW_PROTOCOL', ...(sshCommand === undefined ? [] : ['GIT_SSH_COMMAND'])],
       ...(sshCommand === undefined ? {} : { unsafe: { allowUnsafeSshCommand: true } }),
+      // simple-git counts a command as failed only when it exits non-zero AND wrote to stderr: a git
+      // that exits 1 quietly (a `--quiet` fetch), or is killed by a signal, "succeeds" with whatever it
+      // printed, often nothing, which then reads as "no such ref". Here any exit but 0 fails, except
+      // the quiet exit 1 of `rev-parse --verify --quiet` for a name that names nothing (`quietMiss`).
+      errors: (error, result) => {
+        if (error !== undefined) return error;
+        if (result.exitCode === 0) return undefined;
+        const stderr = Buffer.concat(result.stdErr).toString('utf8').trim();
+        if (quietMiss && result.exitCode === 1 && stderr === '') return undefined;
+        const how = typeof result.exitCode === 'number' ? `exited with ${result.exitCode}` : 'was killed by a signal';
+        return Buffer.from(`git ${how}${stderr === '' ? ', printing nothing on stderr' : `: ${stderr}`}`);
+      },
     }).env(env);
   }
 
-  private async run(operation: string, args: string[], cwd?: string): Promise<string> {
+  /** `quietMiss`: git's quiet exit 1 (rev-parse --verify --quiet of a name that names nothing) is an answer: no output. */
+  private async run(operation: string, args: string[], cwd?: string, quietMiss = false): Promise<string> {
     try {
-      return await (await this.git(cwd)).raw(args);
+      return await (await this.git(cwd, quietMiss)).raw(args);
     } catch (error) {
       throw new GitCommandError(operation, error instanceof Error ? error.message : String(error));
     }
@@ -145,7 +158,7 @@ export class GitClient {
     const tags = (await this.run('tag', ['tag', '--list'], path)).split('\n').filter((t) => t !== '');
     let head: string | undefined;
     try {
-      head = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], path)).trim() || undefined;
+      head = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], path, true)).trim() || undefined;
     } catch {
       head = undefined;
     }
@@ -155,10 +168,10 @@ export class GitClient {
   /** The sha a ref names in a repository, or undefined when it names nothing. */
   async resolveRef(path: string, ref: string): Promise<string | undefined> {
     assertRef(ref);
-    // `--verify --quiet` exits 1 with nothing on stderr when the ref names nothing: simple-git resolves
-    // that with no output. Any other failure (a broken repository, a process that could not start) is an
-    // error worth its message, never "no such ref".
-    const sha = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], path)).trim();
+    // `--verify --quiet` exits 1 with nothing on stderr when the ref names nothing: that alone is "no
+    // such ref". Any other failure (a broken repository, a git killed by a signal, a process that could
+    // not start) is an error worth its message.
+    const sha = (await this.run('rev-parse', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], path, true)).trim();
     return sha === '' ? undefined : sha;
   }
 

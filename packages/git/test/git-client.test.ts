@@ -96,6 +96,30 @@ describe('GitClient', () => {
     }
   });
 
+  it('counts any git exit but 0 as a failure, even one with nothing on stderr, and only a quiet rev-parse miss as "no such ref"', async () => {
+    const mirror = join(root, 'strict-exit-mirror.git');
+    await client.ensureMirror(mirror, origin);
+    expect(await client.resolveRef(mirror, 'no-such-tag')).toBeUndefined(); // git's quiet exit 1: an answer
+    // A git in front of the real one: `fetch` exits 1 without a word; `rev-parse --verify` is killed by a signal.
+    const bin = join(root, 'failing-git-bin');
+    mkdirSync(bin, { recursive: true });
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase "$1 $2" in\n  "fetch --prune") exit 1 ;;\n  "rev-parse --verify") kill -9 $$ ;;\nesac\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      await expect(client.fetchRefs(mirror)).rejects.toThrow(/^git fetch failed: git exited with 1, printing nothing on stderr$/);
+      const killed = await client.resolveRef(mirror, 'v1.0.0').then(
+        (sha) => `resolved to ${String(sha)}`,
+        (error: unknown) => error,
+      );
+      expect(killed).toBeInstanceOf(GitCommandError);
+      expect((killed as Error).message).toMatch(/^git rev-parse failed: git was killed by a signal, printing nothing on stderr$/);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
   it('exportTree writes a commit\'s tree into a directory; a commit the repository lacks fails with git\'s words', async () => {
     const target = join(root, 'export-1');
     mkdirSync(target);
