@@ -282,8 +282,10 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       const start = performance.now();
       try {
         const built = await trees.prepare(wanted, (path) => strategies[app.strategy].build(app, wanted, path));
-        if (built) logger.info({ app: app.name, sha: wanted, durationMs: Math.round(performance.now() - start) }, 'release prepared');
-        await refreshSnapshot(app); // the next heartbeat names it
+        if (built) {
+          logger.info({ app: app.name, sha: wanted, durationMs: Math.round(performance.now() - start) }, 'release prepared');
+          await refreshSnapshot(app); // the next heartbeat names it (and not the trees pruned to make room)
+        }
       } catch (error) {
         logger.warn({ app: app.name, sha: wanted, err: error instanceof Error ? error.message : String(error) }, 'release not prepared; a deploy of it checks it out itself');
       }

@@ -103,7 +103,7 @@ export class PresenceMonitor {
 
   /** At most once a minute: the roster is full of live instances and a new one was not tracked. */
   private warnFull(message: Message<'heartbeat'>): void {
-    const now = Date.now();
+    const now = (this.options.clock ?? Date.now)();
     if (this.lastFullWarning !== undefined && now - this.lastFullWarning < 60_000) return;
     this.lastFullWarning = now;
     const { service, host, instance } = message.payload;
