@@ -1,9 +1,9 @@
-// The README's promise, kept by a test: a fresh clone of this repository, `npm ci`, `npm start`, and a
-// tag of the demo app deployed through the HTTP API with the token `npm start` printed, ending with the
-// demo servers serving it. It clones the committed HEAD, so a file that is only in the working tree (or
-// only in node_modules) cannot make it pass. Slow by nature (npm ci compiles better-sqlite3), so it runs
-// with the serial tests.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// The README's promise, kept by a test: a fresh clone of this repository, `npm ci`, `npm start`, a tag
+// of the demo app deployed through the HTTP API with the token `npm start` printed, then another with
+// the README's `npx deploybus deploy …`, ending with the demo servers serving it. It clones the
+// committed HEAD, so a file that is only in the working tree (or only in node_modules) cannot make it
+// pass. Slow by nature (npm ci compiles better-sqlite3), so it runs with the serial tests.
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -90,6 +90,22 @@ it('runs `npm ci && npm start` from a fresh clone and deploys a demo tag through
     expect(readFileSync(join(dataDir, 'servers', host, 'apps', 'demo', 'current', 'VERSION'), 'utf8')).toBe('1.1.0\n');
   }
   expect(existsSync(join(dataDir, 'servers', 'stage1', 'apps', 'demo', 'current'))).toBe(false);
+
+  // The README's shell lines, as written there: `npx deploybus …` with the printed address and token.
+  // `--no`: npx must find the clone's own command, never fetch a package of that name.
+  const cli = (...args: string[]): { status: number | null; stdout: string; output: string } => {
+    const run = spawnSync('npx', ['--no', 'deploybus', ...args], { cwd: clone, env: { ...process.env, DEPLOYBUS_API_URL: url, DEPLOYBUS_TOKEN: token }, encoding: 'utf8', timeout: 180_000 });
+    return { status: run.status, stdout: run.stdout, output: `${run.stdout}${run.stderr}` };
+  };
+  const deployed = cli('deploy', 'demo', 'v1.2.0', '--env', 'production', '--batch', '2');
+  expect(deployed.status, deployed.output).toBe(0);
+  for (const host of ['web1', 'web2', 'web3']) {
+    expect(readFileSync(join(dataDir, 'servers', host, 'apps', 'demo', 'current', 'VERSION'), 'utf8')).toBe('1.2.0\n');
+  }
+  const status = cli('status', 'demo', '--env', 'production', '--json');
+  expect(status.status, status.output).toBe(0);
+  const matrix = (JSON.parse(status.stdout) as { matrices: { hosts: { host: string; ref: string }[] }[] }).matrices[0];
+  expect(matrix?.hosts.map((h) => `${h.host} ${h.ref}`).sort()).toEqual(['web1 v1.2.0', 'web2 v1.2.0', 'web3 v1.2.0']);
 
   const pgid = child.pid ?? 0;
   process.kill(-pgid, 'SIGTERM');
