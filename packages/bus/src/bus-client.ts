@@ -40,7 +40,7 @@ import type {
   Subscription,
 } from './bus.js';
 import { AttemptCounter, decideDelivery, decideFailure } from './delivery.js';
-import { BusClosedError, BusUnavailableError, InvalidSubscriptionError, WireClosedError } from './errors.js';
+import { BusClosedError, BusUnavailableError, InvalidSubscriptionError, PublishRejectedError, WireClosedError, WireRefusedError } from './errors.js';
 import { FanOutCollector } from './fan-out.js';
 import type { QueueSpec, Wire, WireConsumer, WireDelivery, WireFactory, WirePublishOptions } from './wire.js';
 
@@ -77,6 +77,8 @@ interface OutboxEntry {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   timer: NodeJS.Timeout | undefined;
+  /** It was in flight with others when the broker refused one of them: it may be the refused one. */
+  suspect: boolean;
 }
 
 const QUEUE_NAME = /^deploybus\.[A-Za-z0-9_.-]{1,200}$/;
@@ -99,6 +101,12 @@ export class BusClient implements Bus {
   private wakeReconnect: (() => void) | undefined;
   private readonly subscriptions = new Set<SubscriptionRecord>();
   private readonly outbox: OutboxEntry[] = [];
+  /**
+   * Entries that may be the one the broker refused. While any is left, held entries go out one at a
+   * time (`probe`), so a refusal can only be of the one in flight; then they flow side by side again.
+   */
+  private suspects = 0;
+  private probe: OutboxEntry | undefined;
   private readonly pendingRequests = new Map<string, FanOutCollector>();
   private readonly stateListeners = new Set<(state: BusState) => void>();
   private readonly attempts = new AttemptCounter();
@@ -234,6 +242,7 @@ export class BusClient implements Bus {
       if (entry.timer) clearTimeout(entry.timer);
       entry.reject(new BusClosedError());
     }
+    this.suspects = 0;
     for (const collector of this.pendingRequests.values()) collector.finish();
     const wire = this.wire;
     this.wire = undefined;
@@ -514,34 +523,65 @@ export class BusClient implements Bus {
     if (this.currentState === 'closed') return Promise.reject(new BusClosedError());
     return new Promise<void>((resolve, reject) => {
       this.seq += 1;
-      const entry: OutboxEntry = { seq: this.seq, body, options, deadline: Date.now() + this.options.publishTimeoutMs, resolve, reject, timer: undefined };
+      const entry: OutboxEntry = { seq: this.seq, body, options, deadline: Date.now() + this.options.publishTimeoutMs, resolve, reject, timer: undefined, suspect: false };
       const wire = this.wire;
-      if (this.currentState === 'connected' && wire && this.outbox.length === 0) this.transmit(wire, entry);
+      if (this.currentState === 'connected' && wire && this.outbox.length === 0 && this.suspects === 0 && this.probe === undefined) this.transmit(wire, entry);
       else this.hold(entry);
     });
   }
 
   private transmit(wire: Wire, entry: OutboxEntry): void {
+    const alone = this.probe === entry;
+    const settled = (): void => {
+      if (entry.suspect) this.suspects -= 1;
+      entry.suspect = false;
+      if (!alone) return;
+      this.probe = undefined;
+      const current = this.wire;
+      if (this.currentState === 'connected' && current) this.flushOutbox(current);
+    };
     wire.publish(entry.body, entry.options).then(() => {
       this.options.observer?.published?.(entry.options.type);
       entry.resolve();
+      settled();
     }, (error: unknown) => {
+      if (error instanceof WireRefusedError && alone) {
+        // Nothing else was in flight: the broker refused this one, and would refuse it again.
+        entry.reject(new PublishRejectedError(entry.options.routingKey, `the broker refused ${entry.options.type} to ${entry.options.routingKey}: ${error.reason}`, { cause: error }));
+        settled();
+        return;
+      }
+      if (error instanceof WireRefusedError && !entry.suspect) {
+        entry.suspect = true;
+        this.suspects += 1;
+      }
+      if (alone) this.probe = undefined;
       if (error instanceof WireClosedError && this.currentState !== 'closed') this.hold(entry);
-      else entry.reject(error instanceof Error ? error : new Error(String(error)));
+      else {
+        entry.reject(error instanceof Error ? error : new Error(String(error)));
+        settled();
+      }
     });
   }
 
   private hold(entry: OutboxEntry): void {
     const remaining = entry.deadline - Date.now();
-    if (remaining <= 0) {
+    const giveUp = (): void => {
+      if (entry.suspect) this.suspects -= 1;
+      entry.suspect = false;
       entry.reject(this.unavailable(entry));
+    };
+    if (remaining <= 0) {
+      giveUp();
       return;
     }
     entry.timer = setTimeout(() => {
       const index = this.outbox.indexOf(entry);
       if (index >= 0) {
         this.outbox.splice(index, 1);
-        entry.reject(this.unavailable(entry));
+        giveUp();
+        const wire = this.wire;
+        if (this.currentState === 'connected' && wire) this.flushOutbox(wire);
       }
     }, remaining);
     // Keep publish order: an entry that comes back from a lost connection goes before later ones.
@@ -553,6 +593,16 @@ export class BusClient implements Bus {
   }
 
   private flushOutbox(wire: Wire): void {
+    if (this.probe !== undefined) return; // the next goes when the probe is settled
+    if (this.suspects > 0) {
+      const entry = this.outbox.shift();
+      if (entry === undefined) return;
+      if (entry.timer) clearTimeout(entry.timer);
+      entry.timer = undefined;
+      this.probe = entry;
+      this.transmit(wire, entry);
+      return;
+    }
     for (const entry of this.outbox.splice(0)) {
       if (entry.timer) clearTimeout(entry.timer);
       entry.timer = undefined;

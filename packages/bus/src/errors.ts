@@ -53,9 +53,25 @@ export class InvalidSubscriptionError extends BusError {
 
 /** The transport connection went away under an operation; the client retries on the next connection. */
 export class WireClosedError extends BusError {
-  override readonly name = 'WireClosedError';
+  override readonly name: string = 'WireClosedError';
   constructor(message = 'the connection to the broker closed', options?: { cause?: unknown }) {
     super('WIRE_CLOSED', message, options);
+  }
+}
+
+/**
+ * The broker refused something sent on a publishing channel (AMQP) or connection (STOMP) and closed
+ * it: one of the publishes in flight there, though the broker does not say which. The client sends
+ * those again one at a time, so the refused one is found and failed with `reason`, and the others go
+ * through.
+ */
+export class WireRefusedError extends WireClosedError {
+  override readonly name: string = 'WireRefusedError';
+  /** The broker's words, e.g. "403 ACCESS_REFUSED - write access to topic … refused for user …". */
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
   }
 }
 

@@ -24,6 +24,7 @@ export {
   InvalidBusUrlError,
   InvalidSubscriptionError,
   WireClosedError,
+  WireRefusedError,
   BrokerRefusedError,
   type BusErrorCode,
 } from './errors.js';

@@ -5,7 +5,7 @@
 import amqp, { IllegalOperationError, type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage, type Options } from 'amqplib';
 import { Duplex } from 'node:stream';
 import type { ConnectionOptions } from 'node:tls';
-import { BrokerRefusedError, PublishRejectedError, WireClosedError } from '../errors.js';
+import { BrokerRefusedError, PublishRejectedError, WireClosedError, WireRefusedError } from '../errors.js';
 import { queueArguments } from '../queue-arguments.js';
 import { EVENTS_EXCHANGE } from '@deploybus/protocol';
 import type { QueueSpec, Wire, WireConsumer, WireDelivery, WirePublishOptions } from '../wire.js';
@@ -26,6 +26,8 @@ export class AmqpWire implements Wire {
   private lostListener: ((error: Error) => void) | undefined;
   private closing = false;
   private lost = false;
+  /** Why the connection was given up, once it was. */
+  private lostBy: WireClosedError | undefined;
 
   constructor(private readonly options: AmqpWireOptions) {}
 
@@ -51,8 +53,14 @@ export class AmqpWire implements Wire {
       let reason: Error | undefined;
       channel.on('error', (error: Error) => void (reason = error));
       // A publishing channel the broker closed leaves the connection unusable for us; drop it all and
-      // let the client reconnect, rather than limp on.
-      channel.on('close', () => this.markLost(new Error(`the broker closed a publishing channel${reason ? `: ${reason.message}` : ''}`, { cause: reason })));
+      // let the client reconnect, rather than limp on. A channel error with a reply code (403, 406, …)
+      // on the confirm channel, which carries nothing but publishes, is the refusal of one of those
+      // in flight: they fail with a WireRefusedError, so the client can tell which.
+      const confirming = channel === this.confirmChannel;
+      channel.on('close', () => {
+        const message = `the broker closed a publishing channel${reason ? `: ${reason.message}` : ''}`;
+        this.markLost(confirming && reason !== undefined && typeof (reason as { code?: unknown }).code === 'number' ? new WireRefusedError(reason.message, message, { cause: reason }) : new Error(message, { cause: reason }));
+      });
     }
   }
 
@@ -165,7 +173,8 @@ export class AmqpWire implements Wire {
           // A confirm that fails because the channel went away is a lost connection, not a refusal:
           // the client sends the message again on the next one.
           setImmediate(() => {
-            if (this.lost || this.closing) reject(new WireClosedError('the connection closed before the broker confirmed', { cause: error }));
+            if (this.lostBy instanceof WireRefusedError) reject(this.lostBy);
+            else if (this.lost || this.closing) reject(new WireClosedError('the connection closed before the broker confirmed', { cause: error }));
             else reject(new PublishRejectedError(options.routingKey, `the broker refused the message for ${options.routingKey}`, { cause: error }));
           });
         });
@@ -185,11 +194,12 @@ export class AmqpWire implements Wire {
   private markLost(error: Error): void {
     if (this.lost || this.closing) return;
     this.lost = true;
+    this.lostBy = error instanceof WireClosedError ? error : new WireClosedError(error.message, { cause: error });
     const listener = this.lostListener;
     const connection = this.connection;
     this.connection = undefined;
     void connection?.close().catch(() => undefined);
-    listener?.(new WireClosedError(error.message, { cause: error }));
+    listener?.(this.lostBy);
   }
 
   private requireConnection(): ChannelModel {

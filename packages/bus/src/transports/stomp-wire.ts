@@ -14,7 +14,7 @@
 // One StompWire is still one unit to its BusClient: any of its connections lost means it is lost.
 import { Client, type IFrame, type IMessage, type StompHeaders, type StompSubscription } from '@stomp/stompjs';
 import { EVENTS_EXCHANGE, stompQueueDestination, stompTopicDestination } from '@deploybus/protocol';
-import { BrokerRefusedError, WireClosedError } from '../errors.js';
+import { BrokerRefusedError, WireClosedError, WireRefusedError } from '../errors.js';
 import { queueArguments } from '../queue-arguments.js';
 import type { QueueSpec, Wire, WireConsumer, WireDelivery, WirePublishOptions } from '../wire.js';
 import { stompSocketFactory, type StompTlsOptions } from './stomp-socket.js';
@@ -154,7 +154,10 @@ export class StompWire implements Wire {
     }
     // RabbitMQ answers a SEND's receipt once the broker has confirmed the message (publisher confirms),
     // so a RECEIPT means what a confirm means. Receipts are awaited side by side, never one at a time.
+    // An ERROR frame ends the connection and cannot be tied to one frame: each publish waiting then
+    // fails with a WireRefusedError, so the client can find the refused one by sending them one at a time.
     return session.withReceipt((receipt) => session.send(destination, body, { ...headers, receipt })).catch((error: unknown) => {
+      if (error instanceof BrokerRefusedError) throw new WireRefusedError(error.detail === '' ? error.brokerMessage : `${error.brokerMessage}: ${error.detail}`, `no receipt for ${options.type} to ${options.routingKey}: ${error.message}`, { cause: error });
       throw asWireClosed(error, `no receipt for ${options.type} to ${options.routingKey}`);
     });
   }
