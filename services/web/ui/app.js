@@ -704,7 +704,7 @@ async function renderAppEnv(app, env, current) {
 
 function rollbackFlash(result, app, env) {
   // A ref with its commit: a branch deployed twice reads "main (1a2b3c4d5e6f)", not "main" both ways.
-  const label = (end) => (end?.ref ? `${end.ref}${end.sha ? ` (${end.sha.slice(0, 12)})` : ''}` : undefined);
+  const label = (end) => (end?.ref ? `${end.ref}${end.sha ? ` (${shortSha(end.sha)})` : ''}` : undefined);
   const from = label(result?.rollbackFrom);
   const to = label(result?.rollbackTo) ?? result?.ref;
   return `Rolling ${app} in ${env} back${from ? ` from ${from}` : ''}${to ? ` to ${to}` : ''}.`;

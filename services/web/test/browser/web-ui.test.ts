@@ -213,7 +213,7 @@ async function walkThrough(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Roll back' }).click();
   await page.waitForURL((url) => /\/deploys\/[^/]+$/.test(url.pathname) && !url.pathname.endsWith(encodeURIComponent(allServersId)));
   await page.getByRole('heading', { name: 'v1.2.0 → demo / production' }).waitFor();
-  await page.getByText(/^Rolling demo in production back from v1\.1\.0 \([0-9a-f]{12}\) to v1\.2\.0 \([0-9a-f]{12}\)\.$/).waitFor();
+  await page.getByText(/^Rolling demo in production back from v1\.1\.0 \([0-9a-f]{10}\) to v1\.2\.0 \([0-9a-f]{10}\)\.$/).waitFor();
   await page.getByRole('status', { name: 'Deploy state' }).getByText('succeeded').waitFor({ timeout: 90_000 });
   await shot(page, '10-rollback-finished');
 
