@@ -30,6 +30,8 @@ export interface GitClientOptions {
 const ZERO_SHA = /^0{40}$/;
 /** Runs of a mirror rev-parse that came back empty before the empty answer counts (see revParseInMirror). */
 const EMPTY_ANSWER_TRIES = 3;
+/** How long after git exits its output may still be arriving (see `completion` below). */
+const OUTPUT_GRACE_MS = 10_000;
 const FULL_SHA = /^[0-9a-f]{40}$|^[0-9a-f]{64}$/;
 
 let simpleGitModule: Promise<typeof import('simple-git')> | undefined;
@@ -57,6 +59,13 @@ export class GitClient {
     return simpleGit({
       ...(cwd === undefined ? {} : { baseDir: cwd }),
       timeout: { block: this.timeoutMs },
+      // simple-git's default takes a command as done 50 ms after git exits even when its output has
+      // not all been read yet (the exit and the last bytes of output arrive separately). On a busy
+      // event loop (fifty agents on two cores) that cut answers short, often to nothing: a rev-parse
+      // that printed a commit read as "no such ref" and a deploy was refused UNKNOWN_REF. Here the
+      // output is read to its end; only a process left holding git's output open (a backgrounded
+      // ssh ControlPersist master) ends the wait, OUTPUT_GRACE_MS after git exited.
+      completion: { onClose: true, onExit: OUTPUT_GRACE_MS },
       // simple-git guards git's environment variables; these are ours, set just above, not inherited.
       allowEnvironment: ['GIT_TERMINAL_PROMPT', 'GIT_ALLOW_PROTOCOL', ...(sshCommand === undefined ? [] : ['GIT_SSH_COMMAND'])],
       ...(sshCommand === undefined ? {} : { unsafe: { allowUnsafeSshCommand: true } }),
@@ -130,8 +139,9 @@ export class GitClient {
   /**
    * A rev-parse whose first line is always "true" or "false" (--is-bare-repository) while git works.
    * Under heavy load (fifty agents deploying at once on one 2-core machine) it was seen to come back
-   * empty, with no error, a few times in a hundred calls; the cause is not found. An empty answer is
-   * asked again, at most EMPTY_ANSWER_TRIES runs in all, before it counts.
+   * empty, with no error, a few times in a hundred calls: most likely simple-git's 50 ms exit grace,
+   * now replaced (see `completion`), cutting the output off. As an empty answer here can only be
+   * wrong, it is still asked again, at most EMPTY_ANSWER_TRIES runs in all, before it counts.
    */
   private async revParseInMirror(path: string, args: string[]): Promise<string> {
     let out = '';

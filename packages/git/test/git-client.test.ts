@@ -120,6 +120,26 @@ describe('GitClient', () => {
     }
   });
 
+  it('reads git\'s output to its end, even when the last of it arrives well after git exited', async () => {
+    const mirror = join(root, 'late-output-mirror.git');
+    await client.ensureMirror(mirror, origin);
+    const expected = git(origin, 'rev-parse', 'v1.0.0^{commit}');
+    // A git in front of the real one whose `rev-parse --verify` exits at once and leaves its answer to
+    // a child that prints it 300 ms later: what a busy event loop sees when it reads a pipe late.
+    // simple-git's default (done 50 ms after the exit) read nothing here, and the ref "did not exist".
+    const bin = join(root, 'late-git-bin');
+    mkdirSync(bin, { recursive: true });
+    const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase "$1 $2" in\n  "rev-parse --verify") ( sleep 0.3; exec '${realGit}' "$@" ) & exit 0 ;;\nesac\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      expect(await client.resolveRef(mirror, 'v1.0.0')).toBe(expected);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
   it('exportTree writes a commit\'s tree into a directory; a commit the repository lacks fails with git\'s words', async () => {
     const target = join(root, 'export-1');
     mkdirSync(target);
