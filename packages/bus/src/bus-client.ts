@@ -240,9 +240,9 @@ export class BusClient implements Bus {
     this.wakeReconnect?.();
     for (const entry of this.outbox.splice(0)) {
       if (entry.timer) clearTimeout(entry.timer);
+      this.clearSuspicion(entry); // a probe in flight clears its own when it settles
       entry.reject(new BusClosedError());
     }
-    this.suspects = 0;
     for (const collector of this.pendingRequests.values()) collector.finish();
     const wire = this.wire;
     this.wire = undefined;
@@ -533,8 +533,7 @@ export class BusClient implements Bus {
   private transmit(wire: Wire, entry: OutboxEntry): void {
     const alone = this.probe === entry;
     const settled = (): void => {
-      if (entry.suspect) this.suspects -= 1;
-      entry.suspect = false;
+      this.clearSuspicion(entry);
       if (!alone) return;
       this.probe = undefined;
       const current = this.wire;
@@ -567,8 +566,7 @@ export class BusClient implements Bus {
   private hold(entry: OutboxEntry): void {
     const remaining = entry.deadline - Date.now();
     const giveUp = (): void => {
-      if (entry.suspect) this.suspects -= 1;
-      entry.suspect = false;
+      this.clearSuspicion(entry);
       entry.reject(this.unavailable(entry));
     };
     if (remaining <= 0) {
@@ -590,6 +588,12 @@ export class BusClient implements Bus {
     this.outbox.splice(index, 0, entry);
     const wire = this.wire;
     if (this.currentState === 'connected' && wire) this.flushOutbox(wire);
+  }
+
+  /** The entry is settled (or given up): it no longer holds the others back. */
+  private clearSuspicion(entry: OutboxEntry): void {
+    if (entry.suspect) this.suspects -= 1;
+    entry.suspect = false;
   }
 
   private flushOutbox(wire: Wire): void {
