@@ -180,10 +180,22 @@ const failures: string[] = [];
 async function measureDeploybus(busUrl: string, size: number, origin: Origin, dir: string, rounds: number, cases: ReadonlyArray<DeployCase>, settings: Settings, log: (line: string) => void): Promise<Map<string, DeployTiming[]>> {
   const samples = new Map<string, DeployTiming[]>(cases.map((c) => [c, []]));
   const fleet = await withDeadline(`starting a conductor and ${size} agents on ${redact(busUrl)}`, 120_000, DeployFleet.start({ busUrl, size, dir, originPath: origin.path, preDeploy: ['true'], deployTimeoutMs: settings.deployTimeoutMs, agentProcesses: settings.agentProcesses && !busUrl.startsWith('memory:') }));
+  /** A deploy the conductor ended as failed: listed in the notes and left out of the timings; anything else stops the bench. */
+  const failed = (what: string, tag: string, error: unknown): void => {
+    if (!(error instanceof DeployFailedError)) throw error;
+    failures.push(`${redact(busUrl).split(':')[0] ?? ''} N=${size} ${what} ${tag}: ${error.message}`);
+    log(`  deploybus ${what}, N=${size}, ${tag}: FAILED: ${error.message}`);
+  };
   try {
-    // Warm-up, not counted: each agent clones its mirror (what repo-updater did long before).
-    const warm = await fleet.deploy(await origin.newTag());
-    log(`  warm-up deploy (clones ${size} mirrors): ${warm.total.toFixed(2)} s`);
+    // Warm-up, not counted: each agent clones its mirror (what repo-updater did long before). A
+    // deploy the conductor ended as failed is a finding for the notes, not a reason to stop the bench.
+    const warmTag = await origin.newTag();
+    try {
+      const warm = await fleet.deploy(warmTag);
+      log(`  warm-up deploy (clones ${size} mirrors): ${warm.total.toFixed(2)} s`);
+    } catch (error) {
+      failed('warm-up', warmTag, error);
+    }
     for (const kind of cases) {
       for (let r = 0; r < rounds; r++) {
         const tag = await origin.newTag();
@@ -194,9 +206,7 @@ async function measureDeploybus(busUrl: string, size: number, origin: Origin, di
           samples.get(kind)?.push(timing);
           log(`  deploybus ${kind}, N=${size}, ${tag}: ${describeTiming(timing)}`);
         } catch (error) {
-          if (!(error instanceof DeployFailedError)) throw error;
-          failures.push(`${redact(busUrl).split(':')[0] ?? ''} N=${size} ${kind} ${tag}: ${error.message}`);
-          log(`  deploybus ${kind}, N=${size}, ${tag}: FAILED: ${error.message}`);
+          failed(kind, tag, error);
         }
       }
     }
