@@ -25,8 +25,7 @@ export class AmqpWire implements Wire {
   private plainChannel: Channel | undefined;
   private lostListener: ((error: Error) => void) | undefined;
   private closing = false;
-  private lost = false;
-  /** Why the connection was given up, once it was. */
+  /** Why the connection was given up, once it was: set means lost. */
   private lostBy: WireClosedError | undefined;
 
   constructor(private readonly options: AmqpWireOptions) {}
@@ -150,7 +149,7 @@ export class AmqpWire implements Wire {
     if (options.correlationId !== undefined) properties.correlationId = options.correlationId;
     if (options.expirationMs !== undefined) properties.expiration = String(Math.max(1, Math.round(options.expirationMs)));
     if (options.headers !== undefined) properties.headers = { ...options.headers };
-    if (this.lost || this.closing) return Promise.reject(new WireClosedError());
+    if (this.lostBy !== undefined || this.closing) return Promise.reject(new WireClosedError());
     if (!options.confirm) {
       const channel = this.plainChannel;
       if (!channel) return Promise.reject(new WireClosedError());
@@ -174,7 +173,7 @@ export class AmqpWire implements Wire {
           // the client sends the message again on the next one.
           setImmediate(() => {
             if (this.lostBy instanceof WireRefusedError) reject(this.lostBy);
-            else if (this.lost || this.closing) reject(new WireClosedError('the connection closed before the broker confirmed', { cause: error }));
+            else if (this.lostBy !== undefined || this.closing) reject(new WireClosedError('the connection closed before the broker confirmed', { cause: error }));
             else reject(new PublishRejectedError(options.routingKey, `the broker refused the message for ${options.routingKey}`, { cause: error }));
           });
         });
@@ -192,8 +191,7 @@ export class AmqpWire implements Wire {
   }
 
   private markLost(error: Error): void {
-    if (this.lost || this.closing) return;
-    this.lost = true;
+    if (this.lostBy !== undefined || this.closing) return;
     this.lostBy = error instanceof WireClosedError ? error : new WireClosedError(error.message, { cause: error });
     const listener = this.lostListener;
     const connection = this.connection;
@@ -203,12 +201,12 @@ export class AmqpWire implements Wire {
   }
 
   private requireConnection(): ChannelModel {
-    if (!this.connection || this.lost) throw new WireClosedError();
+    if (!this.connection || this.lostBy !== undefined) throw new WireClosedError();
     return this.connection;
   }
 
   private translate(error: unknown, what: string): Error {
-    if (this.lost || this.closing) return new WireClosedError(`${what}: the connection closed`, { cause: error });
+    if (this.lostBy !== undefined || this.closing) return new WireClosedError(`${what}: the connection closed`, { cause: error });
     const text = error instanceof Error ? error.message : String(error);
     // amqplib throws IllegalOperationError for any call on a channel or connection that has closed.
     if (error instanceof IllegalOperationError) return new WireClosedError(`${what}: ${text}`, { cause: error });
