@@ -63,10 +63,13 @@ interface SubscriptionRecord {
   readonly maxAttempts: number;
   readonly retryDelayMs: number;
   readonly handler: MessageHandler;
+  /** Deliveries handled at once; the rest wait in `waiting`, in arrival order. */
+  readonly concurrency: number;
   consumer: WireConsumer | undefined;
   attachedGeneration: number;
   closed: boolean;
-  chain: Promise<void>;
+  readonly running: Set<Promise<void>>;
+  readonly waiting: Array<() => Promise<void>>;
 }
 
 interface OutboxEntry {
@@ -168,6 +171,12 @@ export class BusClient implements Bus {
         throw new InvalidSubscriptionError(`subscribe: "${pattern}" is not a routing-key pattern (words of letters, digits, "_", "-", or "*" / "#", joined by ".")`);
       }
     }
+    for (const [name, value] of [['prefetch', options.prefetch], ['concurrency', options.concurrency]] as const) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > 65_535)) throw new InvalidSubscriptionError(`subscribe: ${name} must be a whole number from 1 to 65535 (got ${String(value)})`);
+    }
+    if (options.concurrency !== undefined && options.concurrency > (options.prefetch ?? DEFAULT_PREFETCH)) {
+      throw new InvalidSubscriptionError(`subscribe: concurrency ${options.concurrency} is more than prefetch ${options.prefetch ?? DEFAULT_PREFETCH}: the broker never sends that many at once`);
+    }
     let spec: QueueSpec;
     if (options.queue !== undefined) {
       if (!QUEUE_NAME.test(options.queue)) {
@@ -249,8 +258,8 @@ export class BusClient implements Bus {
     if (!wire) return;
     const records = [...this.subscriptions];
     await Promise.allSettled(records.map((r) => r.consumer?.cancel()));
-    // Let handlers that are running finish, so their acknowledgements reach the broker.
-    await Promise.race([Promise.allSettled(records.map((r) => r.chain)), sleep(5_000)]);
+    // Let handlers that are running (and the deliveries waiting for them) finish, so their acknowledgements reach the broker.
+    await Promise.race([Promise.allSettled(records.map((r) => settledAll(r.running))), sleep(5_000)]);
     await Promise.allSettled(records.filter((r) => r.spec.kind === 'private' || r.spec.kind === 'reply').map((r) => wire.deleteQueue(r.spec.name)));
     await wire.close().catch(() => undefined);
   }
@@ -358,10 +367,12 @@ export class BusClient implements Bus {
       prefetch: options.prefetch ?? DEFAULT_PREFETCH,
       maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       retryDelayMs: options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS,
+      concurrency: options.concurrency ?? 1,
       consumer: undefined,
       attachedGeneration: 0,
       closed: false,
-      chain: Promise.resolve(),
+      running: new Set(),
+      waiting: [],
     };
     if (this.currentState === 'closed') throw new BusClosedError();
     this.subscriptions.add(record);
@@ -387,8 +398,26 @@ export class BusClient implements Bus {
     if (record.spec.kind !== 'reply') await this.ensureDeadLetterQueue(wire, generation);
     await wire.declareQueue(record.spec);
     record.consumer = await wire.consume(record.spec.name, record.prefetch, (delivery) => {
-      record.chain = record.chain.then(() => this.process(record, generation, delivery));
+      const work = (): Promise<void> => this.process(record, generation, delivery);
+      if (record.running.size < record.concurrency) this.handOut(record, work);
+      else record.waiting.push(work);
     });
+  }
+
+  /** Runs one delivery's handling; when it ends, the next waiting delivery of the subscription starts. */
+  private handOut(record: SubscriptionRecord, work: () => Promise<void>): void {
+    const run: Promise<void> = work()
+      .catch((error: unknown) => {
+        // process() settles every delivery itself; what reaches here is a fault of the client's own (a
+        // dead-letter copy that threw). The delivery stays unacknowledged: the broker hands it out again.
+        this.options.logger.error({ queue: record.spec.name, err: error instanceof Error ? error.message : String(error) }, 'delivery handling failed');
+      })
+      .finally(() => {
+        record.running.delete(run);
+        const next = record.waiting.shift();
+        if (next !== undefined) this.handOut(record, next);
+      });
+    record.running.add(run);
   }
 
   private async removeSubscription(record: SubscriptionRecord): Promise<void> {
@@ -625,4 +654,9 @@ export class BusClient implements Bus {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves once `running` is empty, including work that starts while it waits. */
+async function settledAll(running: ReadonlySet<Promise<void>>): Promise<void> {
+  while (running.size > 0) await Promise.allSettled([...running]);
 }

@@ -48,6 +48,12 @@ export interface SubscribeOptions {
   readonly queue?: string;
   /** Unacknowledged messages the broker may send ahead (default 16). */
   readonly prefetch?: number;
+  /**
+   * Messages handled at once (default 1: one after another, in arrival order; at most `prefetch`).
+   * Above 1, handlers start in arrival order but a later message may finish, and be acknowledged,
+   * before an earlier one: for a handler that orders its own work (as deploy-agent does per app).
+   */
+  readonly concurrency?: number;
   /** Deliveries of a failing message before it is dead-lettered (default 5). */
   readonly maxAttempts?: number;
   /** Pause before a failed message is handed back for redelivery; doubles per attempt (default 100 ms). */

@@ -145,7 +145,7 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
         await dir.create(name);
         await strategy.build(app, sha, releasePath);
       }
-      await dir.writeInfo(name, { ref, sha });
+      await dir.writeInfo(name, { ref, sha, previous: before });
     });
     if (request.recorded !== undefined) {
       await request.recorded.catch((error: unknown) => {

@@ -24,6 +24,7 @@ export interface CheckContext {
   readonly trustedKeys: ReadonlyMap<string, SigningKey>;
   readonly apps: ReadonlyMap<string, AppConfig>;
   readonly commandMaxAgeMs: number;
+  readonly maxClockSkewMs: number;
   readonly alreadyExecuted: (commandId: string) => boolean;
   readonly now: number;
 }
@@ -33,8 +34,14 @@ export function checkCommand(message: AgentCommand, context: CheckContext): Comm
   if (!verified.ok) return refuse(verified.code, `signature refused: ${verified.reason}`);
   if (message.expiresAt === undefined) return refuse('NO_EXPIRY', 'command carries no expiresAt');
   const expiresAtMs = Date.parse(message.expiresAt);
-  if (!(expiresAtMs > context.now)) return refuse('EXPIRED', `command expired at ${message.expiresAt}`);
-  if (expiresAtMs - context.now > context.commandMaxAgeMs) return refuse('EXPIRY_TOO_FAR', `command expiresAt ${message.expiresAt} is more than commandMaxAgeMs (${context.commandMaxAgeMs} ms) ahead`);
+  const clock = new Date(context.now).toISOString();
+  if (!(expiresAtMs > context.now)) return refuse('EXPIRED', `command expired at ${message.expiresAt} (this agent's clock says ${clock})`);
+  if (expiresAtMs - context.now > context.commandMaxAgeMs + context.maxClockSkewMs) {
+    return refuse(
+      'EXPIRY_TOO_FAR',
+      `command expiresAt ${message.expiresAt} is more than commandMaxAgeMs (${context.commandMaxAgeMs} ms) + maxClockSkewMs (${context.maxClockSkewMs} ms) ahead of this agent's clock (${clock}): the sender's commands.ttlMs is longer than this agent accepts, or the two clocks differ by more than maxClockSkewMs`,
+    );
+  }
   const payload = message.payload;
   if (context.alreadyExecuted(payload.commandId)) return refuse('REPLAYED', `command ${payload.commandId} was already taken by this agent (replay)`);
   if (payload.host !== context.host) return refuse('WRONG_HOST', `command is for host ${payload.host}, this agent is ${context.host}`);

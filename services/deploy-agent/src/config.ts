@@ -127,6 +127,12 @@ export const deployAgentConfigSchema = daemonConfigSchema({
   trustedKeys: z.array(trustedKeySchema).max(100).default([]),
   /** A command whose expiresAt lies further ahead than this is refused (bounds how long ids must be kept). */
   commandMaxAgeMs: z.number().int().min(1_000).max(86_400_000).default(600_000),
+  /**
+   * How far the conductor's clock may run ahead of this agent's: a command may claim an expiresAt up
+   * to commandMaxAgeMs + this far ahead. Without it, a conductor whose clock is a few ms ahead, with
+   * commands.ttlMs equal to commandMaxAgeMs (both default to 10 minutes), had every command refused.
+   */
+  maxClockSkewMs: z.number().int().min(0).max(3_600_000).default(60_000),
   /** Batches of hook output: sent when this old or this many lines. */
   logBatchMs: z.number().int().min(10).max(60_000).default(250),
   logBatchLines: z.number().int().min(1).max(1000).default(200),

@@ -23,6 +23,8 @@ export const SERVICE = 'deploy-agent';
 export const VERSION = '0.1.0';
 /** Heartbeats name at most this many prepared commits per app (the protocol's limit). */
 const MAX_PREPARED_IN_HEARTBEAT = 20;
+/** Commands in hand at once: each app's still run one at a time (`serialized`); this lets apps and state queries pass each other. */
+const COMMAND_CONCURRENCY = 16;
 
 export interface DeployAgentDependencies {
   readonly config: DeployAgentConfig;
@@ -155,14 +157,16 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   /** `recorded` resolves once the command id is on disk: awaited before anything a second run could repeat. */
   const carryOut = async (command: AgentCommand, expiresAtMs: number, recorded: Promise<void>): Promise<void> => {
     const payload = command.payload;
-    if (payload.action !== 'deploy' && !(await onDisk(command, recorded))) return;
     if (payload.action === 'state') {
+      if (!(await onDisk(command, recorded))) return;
       await send(command, { status: 'succeeded', result: { apps: await Promise.all(config.apps.map(appState)) } });
       return;
     }
     const app = apps.get(payload.app);
     if (app === undefined) return; // checked before; kept for the type
+    // Queued behind the app's earlier commands before anything is awaited, so they run in arrival order.
     await serialized(app.name, async () => {
+      if (payload.action !== 'deploy' && !(await onDisk(command, recorded))) return;
       postpone(app.name);
       if (now().getTime() >= expiresAtMs) {
         await refuse(command, 'EXPIRED', `command expired at ${command.expiresAt ?? '?'} while waiting for an earlier command on app ${app.name}`);
@@ -236,12 +240,14 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
 
   /** Removes an app's old releases: now, or after pruneDelayMs without another command (see config). */
   const pruneTimers = new Map<string, NodeJS.Timeout>();
+  /** Never rejects: it also runs from a timer, where a rejection would end the agent. */
   const prune = async (app: AppConfig): Promise<void> => {
-    const current = await new ReleaseDir(app.deployRoot).current();
-    if (current === undefined) return;
-    await pruneReleases(app, current).catch((error: unknown) => {
+    try {
+      const current = await new ReleaseDir(app.deployRoot).current();
+      if (current !== undefined) await pruneReleases(app, current);
+    } catch (error) {
       logger.warn({ app: app.name, err: error instanceof Error ? error.message : String(error) }, 'old releases not pruned; tried again after the next deploy');
-    });
+    }
   };
   const tidyLater = async (app: AppConfig): Promise<void> => {
     clearTimeout(pruneTimers.get(app.name));
@@ -277,10 +283,10 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       toPrepare.delete(app.name);
       if (wanted === undefined) return;
       const dir = new ReleaseDir(app.deployRoot);
-      const current = await dir.current();
-      if (current !== undefined && (await dir.info(current)).sha === wanted) return; // already running it
       const start = performance.now();
       try {
+        const current = await dir.current();
+        if (current !== undefined && (await dir.info(current)).sha === wanted) return; // already running it
         const built = await trees.prepare(wanted, (path) => strategies[app.strategy].build(app, wanted, path));
         if (built) {
           logger.info({ app: app.name, sha: wanted, durationMs: Math.round(performance.now() - start) }, 'release prepared');
@@ -306,7 +312,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
       logger.warn({ type: message.type }, 'not an agent.command; dropped');
       return;
     }
-    const check = checkCommand(message, { host, trustedKeys, apps, commandMaxAgeMs: config.commandMaxAgeMs, alreadyExecuted: (id) => executed.has(id), now: now().getTime() });
+    const check = checkCommand(message, { host, trustedKeys, apps, commandMaxAgeMs: config.commandMaxAgeMs, maxClockSkewMs: config.maxClockSkewMs, alreadyExecuted: (id) => executed.has(id), now: now().getTime() });
     if (!check.ok) {
       await refuse(message, check.code, check.reason);
       return;
@@ -325,7 +331,9 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     preparedRepos.length === 0 ? undefined : await bus.subscribe({ patterns: preparedRepos.map((repo) => `repo.updated.${routingSegment(repo)}.${routingSegment(host)}`) }, onRepoUpdated);
   // What an earlier run left beyond keepReleases goes too, once the agent has been quiet a while.
   for (const app of config.apps) await tidyLater(app);
-  let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64 }, handle);
+  // Commands are handled side by side (one app's long deploy does not hold up another app, nor a
+  // state query); `serialized` keeps each app's commands one at a time, in arrival order.
+  let subscription: Subscription | undefined = await bus.subscribe({ queue: commandQueueName(host), patterns: [commandRoutingKey(host)], prefetch: 64, concurrency: COMMAND_CONCURRENCY }, handle);
   logger.info({ queue: commandQueueName(host), apps: [...apps.keys()] }, 'deploy-agent listening');
 
   const idle = async (): Promise<void> => {

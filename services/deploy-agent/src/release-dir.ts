@@ -1,7 +1,8 @@
 // The layout of one app's deploy root, and the only code that touches it:
 //   <deployRoot>/releases/<name>/   one directory per release, never edited once live
 //   <deployRoot>/current            a relative symlink to releases/<name>, swapped atomically
-//   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from
+//   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from, and the
+//                                         release that was current when it was deployed
 //   <deployRoot>/prepared/                trees built ahead of a deploy (prepared-releases.ts)
 // Release names are checked to be one directory name, so a name from a message cannot reach
 // outside releases/.
@@ -16,6 +17,8 @@ export interface ReleaseInfo {
   readonly name: string;
   readonly ref: string | undefined;
   readonly sha: string | undefined;
+  /** The release that was current when this one was deployed (what "roll back" returns to). */
+  readonly previous: string | undefined;
 }
 
 export function isReleaseName(name: string): boolean {
@@ -87,11 +90,18 @@ export class ReleaseDir {
     return match && isReleaseName(match[1]!) ? match[1] : undefined;
   }
 
-  /** The newest release older than `current` (by name, which sorts by time). */
+  /**
+   * The release that was current before `current` was deployed, while it is still on disk: after a
+   * rollback, the release rolled back from is newer by name but is not the one to go back to. For a
+   * release with no such record (made before it was kept, or its predecessor is gone): the newest
+   * release older than `current` by name, which sorts by time.
+   */
   async previous(current: string | undefined): Promise<string | undefined> {
     if (current === undefined) return undefined;
-    const older = (await this.list()).filter((name) => name < current);
-    return older.at(-1);
+    const names = await this.list();
+    const recorded = (await this.info(current)).previous;
+    if (recorded !== undefined && recorded !== current && names.includes(recorded)) return recorded;
+    return names.filter((name) => name < current).at(-1);
   }
 
   /** Points `current` at a release: a new symlink beside it, renamed over it (atomic on POSIX). */
@@ -119,24 +129,29 @@ export class ReleaseDir {
     await rm(this.metaPath(name), { force: true });
   }
 
-  /** Removes the oldest releases beyond `keep`, never one in `protect` (current and previous). */
+  /** Removes releases, oldest first, until at most `keep` are left, never one in `protect` (current and previous). */
   async prune(keep: number, protect: ReadonlySet<string>): Promise<string[]> {
     const names = await this.list();
-    const removable = names.slice(0, Math.max(0, names.length - keep)).filter((name) => !protect.has(name));
+    const removable = names.filter((name) => !protect.has(name)).slice(0, Math.max(0, names.length - keep));
     for (const name of removable) await this.remove(name);
     return removable;
   }
 
-  async writeInfo(name: string, info: { ref: string; sha: string }): Promise<void> {
+  async writeInfo(name: string, info: { ref: string; sha: string; previous: string | undefined }): Promise<void> {
     await writeFile(this.metaPath(name), JSON.stringify(info));
   }
 
   async info(name: string): Promise<ReleaseInfo> {
     try {
-      const parsed = JSON.parse(await readFile(this.metaPath(name), 'utf8')) as { ref?: unknown; sha?: unknown };
-      return { name, ref: typeof parsed.ref === 'string' ? parsed.ref : undefined, sha: typeof parsed.sha === 'string' ? parsed.sha : undefined };
+      const parsed = JSON.parse(await readFile(this.metaPath(name), 'utf8')) as { ref?: unknown; sha?: unknown; previous?: unknown };
+      return {
+        name,
+        ref: typeof parsed.ref === 'string' ? parsed.ref : undefined,
+        sha: typeof parsed.sha === 'string' ? parsed.sha : undefined,
+        previous: typeof parsed.previous === 'string' && isReleaseName(parsed.previous) ? parsed.previous : undefined,
+      };
     } catch {
-      return { name, ref: undefined, sha: undefined };
+      return { name, ref: undefined, sha: undefined, previous: undefined };
     }
   }
 

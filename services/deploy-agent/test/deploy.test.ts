@@ -1,7 +1,8 @@
 // Deploys end to end on the in-memory bus with real git: release dirs, the `current` switch, hooks,
 // health checks with rollback, pruning, and the task.* events a person watches.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
@@ -157,6 +158,43 @@ describe('deploy', () => {
     const replies = await Promise.all([f.run(f.command(deployPayload('v1'))), f.run(f.command(deployPayload('v2')))]);
     expect(replies.map((r) => r.payload.status)).toEqual(['succeeded', 'succeeded']);
   });
+
+  it('a long deploy of one app holds up neither another app\'s deploy nor a state query', async () => {
+    // shop's hook waits until the test lets it go, which the test does only once blog's deploy and
+    // the state query have been answered: commands handled one after another would never get there.
+    const gate = join(tmpdir(), `deploybus-gate-${process.pid}-${Date.now()}`);
+    fixture = await agentFixture({
+      app: { hooks: { preDeploy: [node, '-e', `const fs=require('fs');const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t)}},20)`] } },
+      otherApps: [{ name: 'blog' }],
+    });
+    const f = fixture;
+    await f.origin.release('v1', 'one');
+    const shop = f.command(deployPayload('v1'));
+    const shopDone = f.run(shop);
+    await waitFor('shop\'s deploy to be accepted', () => f.repliesTo(shop.payload.commandId).some((r) => r.payload.status === 'accepted'), 30_000);
+    const blog = await f.run(f.command({ ...deployPayload('v1'), app: 'blog' }));
+    expect(blog.payload.status).toBe('succeeded');
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.status).toBe('succeeded');
+    expect(f.repliesTo(shop.payload.commandId).map((r) => r.payload.status)).toEqual(['accepted']);
+    await writeFile(gate, '');
+    try {
+      expect((await shopDone).payload.status).toBe('succeeded');
+    } finally {
+      await rm(gate, { force: true });
+    }
+  });
+
+  it('an app\'s commands still run in the order they arrived: a rollback sent right after a deploy rolls that deploy back', async () => {
+    const f = await start({ hooks: { preDeploy: [node, '-e', 'setTimeout(()=>{},200)'] } });
+    await f.origin.release('v1', 'one');
+    const first = (await f.run(f.command(deployPayload('v1')))).payload.release!;
+    await f.origin.release('v2', 'two');
+    const [deployed, rolledBack] = await Promise.all([f.run(f.command(deployPayload('v2'))), f.run(f.command({ action: 'rollback', deploymentId: 'rollback-order', app: 'shop', env: 'production' }))]);
+    expect(deployed.payload.status).toBe('succeeded');
+    expect(rolledBack.payload).toMatchObject({ status: 'succeeded', release: first });
+    expect(await currentTarget(f)).toBe(`releases/${first}`);
+  });
 });
 
 describe('rollback and state', () => {
@@ -178,5 +216,24 @@ describe('rollback and state', () => {
     expect(missing.payload.error).toContain('BAD_RELEASE');
     const state = await f.run(f.command({ action: 'state' }));
     expect(state.payload.result).toMatchObject({ apps: [{ app: 'shop', current: names[2], ref: 'v3', releases: names }] });
+  });
+
+  it('after a rollback, "previous" is what ran before, not the newer release rolled back from, and pruning keeps it', async () => {
+    const f = await start({ keepReleases: 2, pruneDelayMs: 0 });
+    const names: Record<string, string> = {};
+    for (const tag of ['v1', 'v2', 'v3']) {
+      await f.origin.release(tag, tag);
+      names[tag] = (await f.run(f.command(deployPayload(tag)))).payload.release!;
+    }
+    // v3 was bad: back to v2, then v4 is deployed on top of v2.
+    expect((await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-1', app: 'shop', env: 'production', release: names['v2']! }))).payload.status).toBe('succeeded');
+    await f.origin.release('v4', 'v4');
+    names['v4'] = (await f.run(f.command(deployPayload('v4')))).payload.release!;
+    await f.agent.idle();
+    // Two releases kept: v4 and v2 (what ran before it), not the bad v3.
+    expect((await readdir(join(f.deployRoot, 'releases'))).sort()).toEqual([names['v2'], names['v4']].sort());
+    const back = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-2', app: 'shop', env: 'production' }));
+    expect(back.payload).toMatchObject({ status: 'succeeded', release: names['v2'] });
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('v2\n');
   });
 });

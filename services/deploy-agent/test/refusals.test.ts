@@ -69,12 +69,29 @@ describe('refused commands', () => {
     // The bus itself drops an expired message before any handler; the agent's own check is the second line.
     const expired = f.command(deployPayload('v1.0.0'), { ttlMs: 1 });
     await sleep(5);
-    const check = checkCommand(expired as AgentCommand, { host: f.host, trustedKeys: new Map([[f.keyId, f.privateKey]]), apps: new Map(), commandMaxAgeMs: 60_000, alreadyExecuted: () => false, now: Date.now() });
+    const check = checkCommand(expired as AgentCommand, { host: f.host, trustedKeys: new Map([[f.keyId, f.privateKey]]), apps: new Map(), commandMaxAgeMs: 60_000, maxClockSkewMs: 0, alreadyExecuted: () => false, now: Date.now() });
     expect(check).toMatchObject({ ok: false, code: 'EXPIRED' });
     await f.send(expired);
     await sleep(200);
     expect(f.repliesTo(expired.payload.commandId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a conductor clock running ahead of the agent\'s by less than maxClockSkewMs is no reason to refuse', async () => {
+    const { f } = await start();
+    // commands.ttlMs equal to commandMaxAgeMs, as both default: before maxClockSkewMs, any conductor
+    // clock a few ms ahead of the agent's had every command refused EXPIRY_TOO_FAR.
+    const command = f.command(deployPayload('v1.0.0'), { ttlMs: 600_000 }) as AgentCommand;
+    const sentAt = Date.parse(command.expiresAt ?? '') - 600_000;
+    const check = (agentBehindMs: number, maxClockSkewMs: number) =>
+      checkCommand(command, { host: f.host, trustedKeys: new Map([[f.keyId, f.privateKey]]), apps: new Map(f.config.apps.map((app) => [app.name, app])), commandMaxAgeMs: 600_000, maxClockSkewMs, alreadyExecuted: () => false, now: sentAt - agentBehindMs });
+    expect(check(0, 0)).toMatchObject({ ok: true });
+    expect(check(50, 0)).toMatchObject({ ok: false, code: 'EXPIRY_TOO_FAR' });
+    expect(check(50, 60_000)).toMatchObject({ ok: true });
+    expect(check(59_000, 60_000)).toMatchObject({ ok: true });
+    const refused = check(61_000, 60_000);
+    expect(refused).toMatchObject({ ok: false, code: 'EXPIRY_TOO_FAR' });
+    expect(refused.ok ? '' : refused.reason).toMatch(/commandMaxAgeMs \(600000 ms\) \+ maxClockSkewMs \(60000 ms\) ahead of this agent's clock \(\d{4}-.*\): .*clocks differ/);
   });
 
   it('a replayed command id, also after the agent restarts', async () => {
@@ -123,7 +140,7 @@ describe('refused commands', () => {
       const command = f.command(deployPayload('v1.0.0'));
       const hostile = signMessage({ ...command, payload: { ...command.payload, ref } }, { privateKey: f.privateKey, keyId: f.keyId });
       // Signed, so only the ref check stands between it and git.
-      expect(checkCommand(hostile as AgentCommand, { host: f.host, trustedKeys: new Map([[f.keyId, f.privateKey]]), apps: new Map([[f.config.apps[0]!.name, f.config.apps[0]!]]), commandMaxAgeMs: 60_000, alreadyExecuted: () => false, now: Date.now() })).toMatchObject({ ok: false, code: 'BAD_REF' });
+      expect(checkCommand(hostile as AgentCommand, { host: f.host, trustedKeys: new Map([[f.keyId, f.privateKey]]), apps: new Map([[f.config.apps[0]!.name, f.config.apps[0]!]]), commandMaxAgeMs: 60_000, maxClockSkewMs: 0, alreadyExecuted: () => false, now: Date.now() })).toMatchObject({ ok: false, code: 'BAD_REF' });
       await f.send(hostile); // the protocol's ref schema refuses it on delivery: dead-lettered, never handled
     }
     await sleep(300);

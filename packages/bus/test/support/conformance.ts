@@ -129,6 +129,51 @@ export function conformanceSuite(options: ConformanceOptions): void {
       expect(counts.w2).toBeGreaterThan(0);
     });
 
+    it('handles one message at a time by default; with concurrency, later ones start while an earlier one runs, each acknowledged on its own', async () => {
+      const word = topicWord();
+      const pub = await bus('pub');
+      const handle = async (concurrency: number | undefined): Promise<{ started: number[]; finished: number[] }> => {
+        const queue = sharedQueue('conc');
+        const consumer = await bus('worker');
+        const started: number[] = [];
+        const finished: number[] = [];
+        let releaseFirst: () => void = () => undefined;
+        const firstHeld = new Promise<void>((resolve) => {
+          releaseFirst = resolve;
+        });
+        await consumer.subscribe({ queue, patterns: [`heartbeat.${word}-${concurrency ?? 1}.*`], prefetch: 4, ...(concurrency === undefined ? {} : { concurrency }) }, async (m) => {
+          const n = (m.payload as { uptimeMs: number }).uptimeMs;
+          started.push(n);
+          if (n === 0) await firstHeld;
+          finished.push(n);
+        });
+        for (const n of [0, 1, 2]) await pub.publish(heartbeatFrom(pub, n, `${word}-${concurrency ?? 1}`));
+        if (concurrency === undefined) {
+          await waitFor('the first message to be in hand', () => started.length === 1);
+          await sleep(200);
+          expect(started).toEqual([0]); // the others wait for it
+        } else {
+          await waitFor('the later messages to be handled while the first is held', () => finished.length === 2);
+        }
+        releaseFirst();
+        await waitFor('all three handled', () => finished.length === 3);
+        await consumer.close();
+        // Every message was acknowledged, out of order too: nothing comes back to the next consumer.
+        const next = await bus('worker');
+        const again: number[] = [];
+        await next.subscribe({ queue, patterns: [`heartbeat.${word}-${concurrency ?? 1}.*`] }, (m) => {
+          again.push((m.payload as { uptimeMs: number }).uptimeMs);
+        });
+        await sleep(300);
+        expect(again).toEqual([]);
+        return { started, finished };
+      };
+      expect(await handle(undefined)).toEqual({ started: [0, 1, 2], finished: [0, 1, 2] });
+      expect(await handle(2)).toEqual({ started: [0, 1, 2], finished: [1, 2, 0] });
+      await expect(pub.subscribe({ patterns: [`heartbeat.${word}.x`], prefetch: 4, concurrency: 5 }, () => undefined)).rejects.toThrow(/concurrency 5 is more than prefetch 4/);
+      await expect(pub.subscribe({ patterns: [`heartbeat.${word}.x`], concurrency: 0 }, () => undefined)).rejects.toThrow(/concurrency must be a whole number/);
+    });
+
     it('keeps commands on a durable queue for a consumer that was away', async () => {
       const queue = sharedQueue('agent');
       const word = topicWord();

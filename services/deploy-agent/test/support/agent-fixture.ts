@@ -46,6 +46,8 @@ export interface FixtureOptions {
   readonly clientBusUrl?: string;
   /** Extra keys for the app "shop" (hooks, healthCheck, actions...). */
   readonly app?: AppOverrides;
+  /** More apps on this agent, from the same origin, each deploying into deploy/<name>. */
+  readonly otherApps?: ReadonlyArray<{ readonly name: string } & AppOverrides>;
   readonly commandMaxAgeMs?: number;
 }
 
@@ -92,7 +94,10 @@ export async function agentFixture(options: FixtureOptions = {}): Promise<AgentF
     trustedKeys: [{ keyId, publicKey: keys.publicKey }],
     commandMaxAgeMs: options.commandMaxAgeMs ?? 60_000,
     logBatchMs: 20,
-    apps: [{ name: 'shop', env: 'production', repo: 'shop', url: origin.path, deployRoot, roles: ['web'], ...options.app }],
+    apps: [
+      { name: 'shop', env: 'production', repo: 'shop', url: origin.path, deployRoot, roles: ['web'], ...options.app },
+      ...(options.otherApps ?? []).map((other) => ({ env: 'production', repo: 'shop', url: origin.path, deployRoot: join(root, 'deploy', other.name), ...other })),
+    ],
   });
   const logger = new CaptureLogger();
   const client = await connectBus(options.clientBusUrl ?? busUrl, { service: 'conductor', host: randomName('conductor') });
