@@ -31,7 +31,11 @@ export class GitCommandError extends Error {
     stderr: string,
   ) {
     const clean = redactCredentials(stderr);
-    super(`git ${operation} failed: ${clean.trim().split('\n').slice(-3).join(' / ') || 'no output'}`);
+    // git's fatal/error lines name the problem; its hints after them ("Please make sure you have the
+    // correct access rights") do not, so they are shown only when there is nothing else.
+    const lines = clean.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    const errors = lines.filter((line) => /^(fatal|error):/i.test(line));
+    super(`git ${operation} failed: ${(errors.length > 0 ? errors : lines).slice(-3).join(' / ') || 'no output'}`);
     this.stderr = clean;
   }
 }

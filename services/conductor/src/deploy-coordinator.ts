@@ -132,6 +132,8 @@ export class DeployCoordinator {
     this.#subscriptions.push(await bus.subscribe({ queue: CONDUCTOR_QUEUE, patterns: CONDUCTOR_QUEUE_PATTERNS }, (m) => this.#onShared(m)));
     this.#sweepTimer = setInterval(() => void this.#sweep(), this.#o.leaseTtlMs);
     this.#sweepTimer.unref();
+    // What was queued before this start (and whose lease is free) starts now, not at the first sweep.
+    void this.#sweep();
     if (this.#o.eventRetentionMs !== undefined) {
       void this.#pruneEvents(this.#o.eventRetentionMs);
       this.#pruneTimer = setInterval(() => void this.#pruneEvents(this.#o.eventRetentionMs ?? 0), EVENT_PRUNE_INTERVAL_MS);
@@ -282,7 +284,14 @@ export class DeployCoordinator {
       throw error;
     }
 
-    const sha = await resolving;
+    let sha: string | undefined;
+    try {
+      sha = await resolving;
+    } catch (error) {
+      // The repository did not answer (unreachable, refused our credentials...): say so now, rather
+      // than leave the request to the bus's retries and a dead letter nobody answers.
+      return this.#refuse(message, 'REF_LOOKUP_FAILED', `could not look ${request.ref} up in ${request.app}'s repository, so nothing was queued: ${errorText(error)}`);
+    }
     const repo = this.#o.buildRepoOf?.(request.app) ?? request.app;
     const passed = sha !== undefined && ((await ledger.buildPassed(repo, sha)) || (await this.#o.buildStatusOf?.(request.app, sha)) === true);
     const build: BuildGateAnswer = sha === undefined ? { state: 'unknown' } : passed ? { state: 'passed', sha } : { state: 'unknown', sha };
@@ -529,12 +538,18 @@ export class DeployCoordinator {
   // ---- recovery ----
 
   /** At start: every unfinished deployment whose app/env no live conductor holds is finished as failed. */
+  /**
+   * At start: a rollout left running by a conductor that is gone (its lease free) is failed. Queued
+   * deployments never started, so they stay queued: start() drains them once it listens.
+   */
   async #recover(): Promise<void> {
     const { ledger, logger } = this.#o;
     for (const [key, deployments] of groupByTarget(await ledger.unfinished())) {
+      const running = deployments.filter((d) => d.state === 'running');
+      if (running.length === 0) continue;
       if (!(await ledger.tryAcquireLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()))) continue;
       try {
-        for (const d of deployments) await this.#failInterrupted(d);
+        for (const d of running) await this.#failInterrupted(d);
       } finally {
         await ledger.releaseLease(key, this.#o.instance);
       }

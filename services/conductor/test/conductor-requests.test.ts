@@ -265,6 +265,18 @@ describe('conductor: state queries over the bus', () => {
     expect(missing.payload).toMatchObject({ code: 'BAD_REF', reason: "v9.9.9 is not a tag, branch or commit of shop's repository" });
   });
 
+  it('refuses a deploy at once, naming git\'s error, when the repository cannot be asked what the ref names', async () => {
+    const w = await world({ hosts: ['web1'] });
+    // Nothing is there: git ls-remote fails (this used to leave the request to the bus's retries, unanswered).
+    await w.start({ apps: { shop: { repoUrl: join(w.dir, 'no-such-repo') } } });
+    const reply = await w.request({ ref: 'v1.0.0' });
+    expect(reply.type).toBe('deploy.refused');
+    expect(reply.payload).toMatchObject({ code: 'REF_LOOKUP_FAILED' });
+    expect((reply.payload as { reason: string }).reason).toMatch(/^could not look v1\.0\.0 up in shop's repository, so nothing was queued: git ls-remote failed: .*no-such-repo/);
+    expect(await (await w.ledger()).unfinished()).toEqual([]);
+    expect(w.fleet.commands).toHaveLength(0);
+  });
+
   it('answers a bad query with an error naming the bad field', async () => {
     const w = await world({ hosts: ['web1'] });
     await w.start();

@@ -171,6 +171,23 @@ describe('conductor daemon', () => {
     expect(w.fleet.commands).toHaveLength(0);
   });
 
+  it('at start, a deployment that was queued behind the interrupted one is not failed: it starts', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const before = await openLedger(w.ledgerUrl);
+    await before.migrate();
+    const options = { rollout: { canary: 0, batchSize: 1, hostTimeoutMs: 5_000 } };
+    await before.createDeployment({ id: 'd-interrupted-2', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options });
+    expect(await before.markRunning('d-interrupted-2', new Date())).toBe(true);
+    await before.createDeployment({ id: 'd-waiting-2', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'grace', createdAt: new Date(), options });
+    await before.close();
+
+    await w.start();
+    expect((await finished(w, 'd-interrupted-2')).payload).toMatchObject({ reason: RESTART_REASON });
+    const end = await finished(w, 'd-waiting-2');
+    expect(end.type).toBe('deploy.succeeded');
+    expect(w.fleet.commands.map((c) => c.payload.action === 'deploy' && c.payload.deploymentId)).toEqual(['d-waiting-2']);
+  });
+
   it('leaves a deployment alone while another conductor holds its lease, and takes over once the lease runs out', async () => {
     const w = await world({ hosts: ['web1'] });
     const before = await openLedger(w.ledgerUrl);
