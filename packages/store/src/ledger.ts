@@ -338,9 +338,15 @@ export class Ledger {
   }
 
   /** Moves a deployment to a final state. False when that transition is not allowed (e.g. it already finished). */
-  async finish(id: string, outcome: { state: FinishedState; at: TimeInput; reason?: string | undefined }): Promise<boolean> {
-    const from = FINISH_FROM[outcome.state] as DeploymentState[] | undefined;
-    if (from === undefined) throw new LedgerInputError('state', `${JSON.stringify(outcome.state)} is not a final state`);
+  /**
+   * Ends a deployment; false when its state does not allow it (already finished, or not one of
+   * `onlyFrom`: a cancel of a queued deployment must not end one that started meanwhile).
+   */
+  async finish(id: string, outcome: { state: FinishedState; at: TimeInput; reason?: string | undefined; onlyFrom?: readonly DeploymentState[] }): Promise<boolean> {
+    const allowed = FINISH_FROM[outcome.state] as DeploymentState[] | undefined;
+    if (allowed === undefined) throw new LedgerInputError('state', `${JSON.stringify(outcome.state)} is not a final state`);
+    const from = outcome.onlyFrom === undefined ? allowed : allowed.filter((state) => outcome.onlyFrom?.includes(state));
+    if (from.length === 0) return false;
     const result = await this.#db
       .updateTable('ledger_deployments')
       .set({ state: outcome.state, finished_at: toIso(outcome.at, 'at'), reason: outcome.reason ?? null })

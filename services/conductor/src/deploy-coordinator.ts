@@ -236,9 +236,20 @@ export class DeployCoordinator {
   async #cancelQueued(message: Message<'deploy.cancel-requested'>, deployment: Deployment): Promise<void> {
     const { by, reason } = message.payload;
     this.#pendingCancels.delete(deployment.id);
-    if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: `cancelled by ${by}: ${reason}`.slice(0, 2048) }))) {
+    // Only while still queued: a rollout that started since the cancel was looked at is cancelled as one.
+    if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: `cancelled by ${by}: ${reason}`.slice(0, 2048), onlyFrom: ['queued'] }))) {
+      const runner = this.#runners.get(deployment.id);
+      if (runner !== undefined) {
+        runner.cancel(by, reason);
+        return this.#cancelAnswer(message, 'cancelling', 'running');
+      }
+      if (this.#starting.get(leaseKey(deployment.app, deployment.env)) === deployment.id) {
+        this.#pendingCancels.set(deployment.id, message); // #runStarting cancels it once its runner exists
+        return;
+      }
       const now = await this.#o.ledger.deployment(deployment.id);
-      return this.#cancelAnswer(message, now?.state === 'running' ? 'cancelling' : 'already-finished', now?.state);
+      if (now?.state === 'running') return; // another conductor's rollout: that one answers
+      return this.#cancelAnswer(message, 'already-finished', now?.state);
     }
     this.#o.logger.info({ deploymentId: deployment.id, by, reason }, 'queued deployment cancelled');
     await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: deployment.id, app: deployment.app, env: deployment.env, cancelledBy: by, reason: reason.slice(0, 2048) }));

@@ -128,6 +128,9 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect(await ledger.markRunning(id, t(3))).toBe(true);
       expect(await ledger.markRunning(id, t(4))).toBe(false);
       expect(await ledger.activeDeployment(app, 'prod')).toMatchObject({ id, state: 'running', startedAt: t(3) });
+      // A cancel meant for the queued deployment does not end the rollout that started meanwhile.
+      expect(await ledger.finish(id, { state: 'cancelled', at: t(4), onlyFrom: ['queued'] })).toBe(false);
+      expect((await ledger.deployment(id))?.state).toBe('running');
       await ledger.recordHostResult(id, { host: 'web1', outcome: 'succeeded', release: 'r1', durationMs: 1200, at: t(5) });
       await ledger.recordHostResult(id, { host: 'web2', outcome: 'failed', error: 'health check', at: t(6) });
       await ledger.recordHostResult(id, { host: 'web2', outcome: 'succeeded', release: 'r1', durationMs: 900, at: t(7) });
