@@ -31,6 +31,8 @@ export interface DeployCommandInput {
   readonly ref: string;
   /** The commit `ref` was resolved to: agents deploy exactly it. */
   readonly sha?: string | undefined;
+  /** Expires sooner than the signer's ttlMs: the rollout's host timeout, after which nobody waits for it. */
+  readonly ttlMs?: number | undefined;
 }
 
 export interface RollbackCommandInput {
@@ -39,6 +41,8 @@ export interface RollbackCommandInput {
   readonly env: string;
   /** Release to return to; the agent's previous one when absent. */
   readonly release?: string | undefined;
+  /** As DeployCommandInput.ttlMs. */
+  readonly ttlMs?: number | undefined;
 }
 
 /** What the rollout runner needs to build commands; CommandSigner is the real one. */
@@ -64,20 +68,20 @@ export class CommandSigner implements CommandFactory {
   deploy(host: string, input: DeployCommandInput): SignedCommand {
     const { deploymentId, app, env, ref, sha } = input;
     const payload = { action: 'deploy' as const, commandId: commandIdFor(deploymentId, host, 'deploy'), host, deploymentId, app, env, ref };
-    return this.#build(sha === undefined ? payload : { ...payload, sha });
+    return this.#build(sha === undefined ? payload : { ...payload, sha }, input.ttlMs);
   }
 
   rollback(host: string, input: RollbackCommandInput): SignedCommand {
     const { deploymentId, app, env, release } = input;
     const payload = { action: 'rollback' as const, commandId: commandIdFor(deploymentId, host, 'rollback'), host, deploymentId, app, env };
-    return this.#build(release === undefined ? payload : { ...payload, release });
+    return this.#build(release === undefined ? payload : { ...payload, release }, input.ttlMs);
   }
 
-  #build(payload: Message<'agent.command'>['payload']): SignedCommand {
+  #build(payload: Message<'agent.command'>['payload'], ttlMs: number | undefined): SignedCommand {
     const message = createMessage('agent.command', payload, {
       source: this.#options.source,
       replyTo: this.#options.replyTo,
-      ttlMs: this.#options.ttlMs,
+      ttlMs: ttlMs === undefined ? this.#options.ttlMs : Math.max(1, Math.min(this.#options.ttlMs, Math.floor(ttlMs))),
       id: this.#newMessageId(),
       now: new Date(this.#clock()),
     });

@@ -211,7 +211,10 @@ export class RolloutRunner {
     if (this.#deployed.has(key)) throw new ConductorError('INVALID_ROLLOUT', `host ${host} was already sent a deploy command in rollout ${this.#spec.deploymentId}`);
     this.#deployed.add(key);
     const spec = this.#spec;
-    const command = this.#deps.commands.deploy(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, ref: spec.ref, sha: spec.sha });
+    // The command expires when the conductor stops waiting for it: an agent that had not taken it by
+    // then (restarting, busy with the app's earlier commands) refuses it, instead of deploying a host
+    // this rollout already reported as no-response.
+    const command = this.#deps.commands.deploy(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, ref: spec.ref, sha: spec.sha, ttlMs: spec.hostTimeoutMs });
     const sentAt = this.#timer.now();
     const final = await this.#send(host, command);
     const durationMs = this.#timer.now() - sentAt;
@@ -223,7 +226,7 @@ export class RolloutRunner {
   async #rollbackHost(host: string): Promise<HostResult> {
     const spec = this.#spec;
     const release = spec.previousReleases?.get(host);
-    const command = this.#deps.commands.rollback(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, release });
+    const command = this.#deps.commands.rollback(host, { deploymentId: spec.deploymentId, app: spec.app, env: spec.env, release, ttlMs: spec.hostTimeoutMs });
     const sentAt = this.#timer.now();
     const final = await this.#send(host, command);
     const durationMs = this.#timer.now() - sentAt;
@@ -367,7 +370,13 @@ function deployResult(host: string, final: Final, durationMs: number, timeoutMs:
   const base = { host, action: 'deploy' as const, durationMs };
   switch (final.kind) {
     case 'timeout':
-      return { ...base, outcome: 'no-response', error: clip(`no final reply within ${timeoutMs} ms${final.accepted ? ' (the agent accepted the command)' : ''}`) };
+      return {
+        ...base,
+        outcome: 'no-response',
+        error: clip(
+          `no final reply within ${timeoutMs} ms${final.accepted ? ' (the agent accepted the command and may still finish it)' : '; the agent had not accepted the command, which expired with this timeout, so it will not run it later'}`,
+        ),
+      };
     case 'send-failed':
       return { ...base, outcome: 'failed', error: clip(`the deploy command could not be sent: ${errorText(final.error)}`) };
     case 'reply': {

@@ -47,6 +47,14 @@ describe('CommandSigner', () => {
     expect(verifyMessage(wire, trusted)).toMatchObject({ ok: false, code: 'BAD_SIGNATURE' });
   });
 
+  it('expires with the rollout\'s host timeout when that is sooner than ttlMs, never later', () => {
+    const s = signer();
+    const input = { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ref: 'v1.4.1' };
+    expect(s.deploy('web1', { ...input, ttlMs: 15_000 }).expiresAt).toBe('2026-11-22T10:00:15.000Z');
+    expect(s.deploy('web1', { ...input, ttlMs: 3_600_000 }).expiresAt).toBe('2026-11-22T10:01:00.000Z');
+    expect(s.rollback('web1', { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', ttlMs: 5_000 }).expiresAt).toBe('2026-11-22T10:00:05.000Z');
+  });
+
   it('builds rollback commands with and without a named release', () => {
     const s = signer();
     const named = s.rollback('web1', { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', release: '20261122100012-v1.4.0' });

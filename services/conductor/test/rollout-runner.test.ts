@@ -149,6 +149,9 @@ describe('RolloutRunner', () => {
     const web2 = h.sent.find((s) => s.host === 'web2')!;
     expect(h.runner.deliverReply({ commandId: web2.command.payload.commandId, host: 'web2', status: 'succeeded' })).toBe(false);
     expect(result.results.find((r) => r.host === 'web2')).toMatchObject({ outcome: 'no-response', durationMs: 60_000 });
+    // The command expired with the host timeout: the agent will not take it once nobody waits for it.
+    expect(Date.parse(web2.command.expiresAt ?? '') - Date.parse(web2.command.time)).toBe(60_000);
+    expect(result.results.find((r) => r.host === 'web2')?.error).toContain('expired with this timeout, so it will not run it later');
   });
 
   it('counts "accepted" without a final reply as no-response, and says it was accepted', async () => {
