@@ -83,7 +83,7 @@ const gitlabPush = z.object({
   after: z.string(),
   user_username: z.string().nullish(),
   user_name: z.string().nullish(),
-  project: z.object({ path: z.string().nullish(), name: z.string() }),
+  project: z.object({ path_with_namespace: z.string().nullish(), path: z.string().nullish(), name: z.string() }),
   commits: z
     .array(z.object({ id: z.string(), message: z.string(), title: z.string().nullish(), author: z.object({ name: z.string(), email: z.string().nullish() }) }))
     .nullish(),
@@ -103,8 +103,9 @@ export function mapGitlab(event: string | undefined, body: unknown): WebhookOutc
   return checked({
     type: 'commit.pushed',
     payload: {
-      // `path` is the URL slug (what a clone URL ends in); `name` may hold spaces.
-      repo: p.project.path ?? p.project.name,
+      // The URL slug, what a clone URL ends in: the last part of `path_with_namespace` (GitLab's push
+      // payload has no `project.path`). `name` is the display name ("Shop Frontend"), only a last resort.
+      repo: p.project.path_with_namespace?.split('/').at(-1) || p.project.path || p.project.name,
       ref: p.ref,
       before: p.before,
       after: p.after,

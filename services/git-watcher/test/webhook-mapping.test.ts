@@ -93,7 +93,7 @@ describe('GitLab payloads (from GitLab\'s webhook documentation)', () => {
     const outcome = mapGitlab('Push Hook', fixture('gitlab-push.json'));
     if (outcome.kind !== 'publish' || outcome.events[0]?.type !== 'commit.pushed') throw new Error(`expected a publish, got ${outcome.kind}`);
     expect(outcome.events[0].payload).toEqual({
-      repo: 'Diaspora',
+      repo: 'diaspora',
       ref: 'refs/heads/master',
       before: '95790bf891e76fee5e1747ab589903a6a1f80f22',
       after: 'da1560886d4f094c3e6c9ef40349f7d38b5d27d7',
@@ -106,10 +106,18 @@ describe('GitLab payloads (from GitLab\'s webhook documentation)', () => {
     });
   });
 
+  it('names the repository by its URL slug, not the project\'s display name', () => {
+    const body = fixture('gitlab-push.json') as { project: Record<string, unknown> };
+    const renamed = { ...body, project: { ...body.project, name: 'Shop Frontend', path_with_namespace: 'acme/web/shop' } };
+    const outcome = mapGitlab('Push Hook', renamed);
+    if (outcome.kind !== 'publish') throw new Error(`expected a publish, got ${outcome.kind}: ${'reason' in outcome ? outcome.reason : ''}`);
+    expect(outcome.events[0]?.payload).toMatchObject({ repo: 'shop' });
+  });
+
   it('maps a tag push hook (new tag: before = zeros)', () => {
     const outcome = mapGitlab('Tag Push Hook', fixture('gitlab-tag-push.json'));
     if (outcome.kind !== 'publish' || outcome.events[0]?.type !== 'commit.pushed') throw new Error(`expected a publish, got ${outcome.kind}`);
-    expect(outcome.events[0].payload).toMatchObject({ repo: 'Example', ref: 'refs/tags/v1.0.0', before: '0000000000000000000000000000000000000000', commits: [] });
+    expect(outcome.events[0].payload).toMatchObject({ repo: 'example', ref: 'refs/tags/v1.0.0', before: '0000000000000000000000000000000000000000', commits: [] });
   });
 
   it('ignores other GitLab events', () => {
