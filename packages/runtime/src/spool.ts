@@ -3,7 +3,7 @@
 // so the daemon and the next hook run never send the same file at once, and removes it only after
 // the broker confirmed. A claim left behind by a crash is taken over after `staleClaimMs`.
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseMessage, type Message } from '@deploybus/protocol';
 import { writeFileAtomic } from './atomic-file.js';
@@ -98,6 +98,11 @@ export class DiskSpool {
 
   /** Renames the file to a claim; undefined when another sender got there first. */
   private async claim(file: string): Promise<string | undefined> {
+    // A claim is stale by its modification time, and a rename keeps that time: without this, a file
+    // spooled more than staleClaimMs ago looked stale the moment it was claimed, and a second sender
+    // (the next hook run, while the daemon drains) took it over and sent it again.
+    const now = new Date();
+    if (!(await utimes(file, now, now).then(() => true, () => false))) return undefined; // gone: claimed by another sender
     const base = file.endsWith(CLAIMED) ? file.slice(0, -CLAIMED.length) : file.slice(0, -PENDING.length);
     const target = `${base}${CLAIMED}`;
     if (file === target) {

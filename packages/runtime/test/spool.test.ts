@@ -1,5 +1,5 @@
 // The disk spool keeps messages across failures, sends them in order, and never twice at once.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -62,6 +62,30 @@ describe('DiskSpool', () => {
     await Promise.all([a.drain(send), b.drain(send)]);
     expect(got).toHaveLength(20);
     expect(new Set(got).size).toBe(20);
+  });
+
+  it('does not take a claim for stale because the message was spooled long ago', async () => {
+    const dir = spoolDir();
+    const daemon = new DiskSpool(dir);
+    const hook = new DiskSpool(dir);
+    const path = await daemon.put(message(1));
+    // Spooled ten minutes ago, while the bus was down; a rename (the claim) keeps that time.
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(path, old, old);
+    const sent: string[] = [];
+    let release: () => void = () => undefined;
+    const first = daemon.drain(async () => {
+      sent.push('daemon');
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    // The next hook run drains while the daemon's send is in flight.
+    expect(await hook.drain(async () => void sent.push('hook'))).toEqual({ sent: 0, failed: 0, rejected: 0 });
+    release();
+    expect(await first).toEqual({ sent: 1, failed: 0, rejected: 0 });
+    expect(sent).toEqual(['daemon']);
   });
 
   it('takes over a claim left by a crashed sender once it is stale', async () => {
