@@ -6,6 +6,7 @@
 import type { Bus } from '@deploybus/bus';
 import { validateRefName } from '@deploybus/protocol';
 import type { Logger } from '@deploybus/runtime';
+import { stableMessageId } from './message-ids.js';
 import { diffRefs, watchedRefs, ZERO_SHA } from './ref-changes.js';
 import type { StateStore } from './watcher-state.js';
 
@@ -102,10 +103,16 @@ export class RepoPoller {
         continue;
       }
       try {
-        const message = bus.message('commit.pushed', { repo: repo.name, ref: change.ref, before: change.before, after: change.after, commits: [], pusher: 'unknown', origin: 'poll' });
+        // The id names the change itself, and each change is written down as soon as it is published:
+        // a crash mid-poll republishes at most the change in flight, under the id consumers already saw.
+        // (A branch moved A->B, back, and to B again repeats an id; a consumer that still remembers the
+        // first would drop the third move.)
+        const id = stableMessageId(`poll\n${repo.name}\n${change.ref}\n${change.before}\n${change.after}`);
+        const message = bus.message('commit.pushed', { repo: repo.name, ref: change.ref, before: change.before, after: change.after, commits: [], pusher: 'unknown', origin: 'poll' }, { id });
         await bus.publish(message);
         published += 1;
         record(remembered, change.ref, change.after);
+        await this.save(repo.name, remembered);
       } catch (error) {
         // Left unrecorded, so the next poll publishes it.
         logger.warn({ repo: repo.name, ref: change.ref, err: error instanceof Error ? error.message : String(error) }, 'publish failed; retried next interval');

@@ -9,6 +9,7 @@ import { callbackAllowed, sendDockerhubCallback, type DockerhubCallbackBody } fr
 import type { DeliveryGate } from './delivery-gate.js';
 import { tokensMatch, verifyGithubSignature } from './webhook-auth.js';
 import { mapDockerhub, mapGithub, mapGitlab, type WebhookEvent, type WebhookOutcome } from './webhook-payloads.js';
+import { stableMessageId } from './message-ids.js';
 
 export interface WebhookServerOptions {
   readonly bus: Bus;
@@ -35,8 +36,7 @@ class HttpProblem extends Error {
 
 /** Stable message ids per delivery, so a consumer can drop a resend that slipped past the gate. */
 function messageId(key: string, index: number): string {
-  const hex = createHash('sha256').update(`${key}#${index}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+  return stableMessageId(`${key}#${index}`);
 }
 
 function header(req: Request, name: string): string | undefined {

@@ -108,6 +108,38 @@ describe('RepoPoller against a real repository', () => {
     expect(state.polled['shop']).toEqual({ 'refs/heads/main': after });
   });
 
+  it('writes each published change down at once, and a change published again carries the same message id', async () => {
+    const repo = { name: 'shop', url: origin, pollIntervalMs: 60_000 };
+    const { logger } = captureLogger();
+    const stateFile = join(tmp.dir, 'state.json');
+    const pollerWith = async (publishes: Bus['publish']): Promise<RepoPoller> => {
+      const store = new StateStore(stateFile, logger);
+      await store.load();
+      const flaky = new Proxy(bus, { get: (target, prop, receiver) => (prop === 'publish' ? publishes : Reflect.get(target, prop, receiver)) as unknown });
+      return new RepoPoller({ repos: [repo], git: new GitClient(), bus: flaky, store, logger });
+    };
+    expect((await (await pollerWith((m, o) => bus.publish(m, o))).pollOnce(repo)).firstPoll).toBe(true);
+    const seenBefore = readFileSync(stateFile, 'utf8');
+    git(origin, 'branch', 'feature-a');
+    git(origin, 'branch', 'feature-b');
+
+    // The broker goes away after the first publish: the first change is on disk, the second is not.
+    let calls = 0;
+    const result = await (await pollerWith((m, o) => (++calls === 1 ? bus.publish(m, o) : Promise.reject(new Error('broker away'))))).pollOnce(repo);
+    expect(result).toEqual({ published: 1, firstPoll: false, failed: true });
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { polled: Record<string, Record<string, string>> };
+    expect(Object.keys(state.polled['shop'] ?? {}).sort()).toEqual(['refs/heads/feature-a', 'refs/heads/main']);
+    await waitFor('the first change', () => received.length === 1);
+
+    // A crash before anything was written down (the state as it was) publishes the same change again, under the same id.
+    writeFileSync(stateFile, seenBefore);
+    expect((await (await pollerWith((m, o) => bus.publish(m, o))).pollOnce(repo)).published).toBe(2);
+    await waitFor('the changes again', () => received.length === 3);
+    const idsOf = (ref: string): string[] => received.filter((m) => m.type === 'commit.pushed' && m.payload.ref === ref).map((m) => m.id);
+    expect(new Set(idsOf('refs/heads/feature-a')).size).toBe(1);
+    expect(idsOf('refs/heads/feature-a')).toHaveLength(2);
+  });
+
   it('logs an ls-remote failure and keeps going', async () => {
     const repo = { name: 'gone', url: join(tmp.dir, 'does-not-exist'), pollIntervalMs: 60_000 };
     const { poller: p } = await poller([repo]);
