@@ -67,6 +67,12 @@ const buildSchema = z.object({
   duration: z.number().nonnegative().optional(),
 });
 
+const jobBuildsSchema = z.object({
+  builds: z.array(z.object({ number: z.number().int().positive(), url: z.string().min(1), queueId: z.number().int().nonnegative().optional() })).nullable().optional(),
+});
+/** How many of a job's newest builds are searched for a queue item's build. */
+const BUILDS_SEARCHED = 100;
+
 const QUEUE_ITEM_PATH = /\/queue\/item\/(\d+)\/?$/;
 
 export class JenkinsClient {
@@ -123,6 +129,18 @@ export class JenkinsClient {
       why: item.why ?? undefined,
       executable: item.executable ? { number: item.executable.number, url: item.executable.url } : undefined,
     };
+  }
+
+  /**
+   * The build a queue item became, found among the job's newest builds by its `queueId`
+   * (GET /job/NAME/api/json?tree=builds[number,url,queueId]{0,100}); undefined when none of them is it.
+   * Jenkins forgets a queue item a few minutes after it left the queue; its build still names it.
+   */
+  async buildOfQueueItem(job: string, queueId: number): Promise<{ readonly number: number; readonly url: string } | undefined> {
+    const url = `${this.url}${jobPath(job)}/api/json?tree=${encodeURIComponent(`builds[number,url,queueId]{0,${BUILDS_SEARCHED}}`)}`;
+    const answer = await this.getJson(url, jobBuildsSchema, `job ${job}`);
+    const build = (answer.builds ?? []).find((candidate) => candidate.queueId === queueId);
+    return build === undefined ? undefined : { number: build.number, url: build.url };
   }
 
   /** GET /job/NAME/N/api/json. */

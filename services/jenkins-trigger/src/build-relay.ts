@@ -18,6 +18,7 @@ export interface JenkinsApi {
   readonly user: string;
   triggerBuild(job: string, parameters: Readonly<Record<string, string>>): Promise<QueuedBuild>;
   queueItem(queueUrl: string): Promise<QueueItemState>;
+  buildOfQueueItem(job: string, queueId: number): Promise<{ readonly number: number; readonly url: string } | undefined>;
   build(job: string, number: number): Promise<BuildInfo>;
   buildUrl(job: string, number: number): string;
 }
@@ -158,6 +159,14 @@ export class BuildRelay {
       await this.options.bus.publish(this.options.bus.message('build.failed', { repo, ref, sha, job, result: 'ERROR', reason: clip(reason) }));
       return;
     }
+    const folded = tracker.byQueueId(job, queued.queueId);
+    if (folded !== undefined) {
+      // Jenkins folds a request into an item still waiting with the same parameters (the same push
+      // seen twice: webhook and poller). That item's build is followed already; a second follower
+      // would wait forever for an outcome the first one publishes.
+      logger.info({ job, repo, ref, sha, queueUrl: queued.queueUrl }, 'Jenkins folded this request into a queued build already followed; not following it twice');
+      return;
+    }
     const build: TrackedBuild = {
       id: randomUUID(),
       requestKey,
@@ -207,6 +216,14 @@ export class BuildRelay {
     }
   }
 
+  /** The queued build is Jenkins build `started`: recorded, then build.started published. */
+  private async startedAs(build: TrackedBuild, started: { readonly number: number; readonly url: string }): Promise<void> {
+    const { jenkins, tracker } = this.options;
+    tracker.markStarted(build, started.number, httpUrlOr(started.url, jenkins.buildUrl(build.job, started.number)), this.now());
+    await this.persist();
+    await this.publishStarted(build).catch((error: unknown) => this.warn(build, 'build.started not published yet', error));
+  }
+
   private async checkQueued(build: TrackedBuild): Promise<void> {
     const { jenkins, tracker } = this.options;
     let item: QueueItemState;
@@ -214,21 +231,34 @@ export class BuildRelay {
       item = await jenkins.queueItem(build.queueUrl);
     } catch (error) {
       if (build.number !== undefined) return; // a notification got there first
+      if (error instanceof JenkinsNotFoundError) {
+        // Jenkins forgets a queue item minutes after its build started (the daemon was down, or cut
+        // off, meanwhile): the build itself still names its queue item.
+        const started = await jenkins.buildOfQueueItem(build.job, build.queueId).catch((lookup: unknown) => {
+          this.warn(build, 'queue item is gone from Jenkins and its builds could not be listed', lookup);
+          return undefined;
+        });
+        if (started !== undefined && build.number === undefined && this.isInFlight(build)) {
+          await this.startedAs(build, started);
+          return;
+        }
+        if (this.now() - build.requestedAt > this.options.maxBuildMs) {
+          await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs), and no build of ${build.job} names queue item ${build.queueId}`);
+          return;
+        }
+        this.warn(build, 'queue item is gone from Jenkins and no build names it yet; waiting for a notification with its queue id', error);
+        return;
+      }
       if (this.now() - build.requestedAt > this.options.maxBuildMs) {
         await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs); last problem: ${describe(error)}`);
         return;
       }
-      if (error instanceof JenkinsNotFoundError) {
-        // Jenkins forgets a queue item minutes after its build starts; a notification can still name it.
-        this.warn(build, 'queue item is gone from Jenkins; waiting for a notification with its queue id', error);
-      } else this.warn(build, 'queue item not readable', error);
+      this.warn(build, 'queue item not readable', error);
       return;
     }
     if (build.number !== undefined || !this.isInFlight(build)) return;
     if (item.executable) {
-      tracker.markStarted(build, item.executable.number, httpUrlOr(item.executable.url, jenkins.buildUrl(build.job, item.executable.number)), this.now());
-      await this.persist();
-      await this.publishStarted(build).catch((error: unknown) => this.warn(build, 'build.started not published yet', error));
+      await this.startedAs(build, item.executable);
       return;
     }
     if (item.cancelled) {

@@ -259,6 +259,43 @@ describe('build outcomes', () => {
     expect(await h.relay.onNotification(completed('shop-ci', number, 'SUCCESS'))).toBe('duplicate');
   });
 
+  it('finds the build of a queue item Jenkins has forgotten (the daemon was away while it started) by its queueId', async () => {
+    const h = await harness({ maxBuildMs: 60_000 });
+    await h.relay.onCommitPushed(h.pushed());
+    const build = h.jenkins.startQueued();
+    // Notifications went nowhere, and Jenkins dropped the queue item before the next poll.
+    h.jenkins.forgetQueueItem(build.queueId);
+    h.jenkins.finishBuild('shop-ci', build.number, 'SUCCESS', 3_000);
+    await h.relay.pollQueue();
+    const [started] = await h.waitForType('build.started');
+    expect(started?.payload).toMatchObject({ job: 'shop-ci', number: build.number });
+    expect(h.jenkins.requests.some((r) => r.path === '/job/shop-ci/api/json' && r.query.includes('queueId'))).toBe(true);
+    await h.relay.pollBuilds();
+    const [succeeded] = await h.waitForType('build.succeeded');
+    expect(succeeded?.payload).toMatchObject({ number: build.number, durationMs: 3_000 });
+    expect(h.types()).not.toContain('build.failed');
+  });
+
+  it('follows a request Jenkins folded into a queued item of the same push once, and publishes its outcome once', async () => {
+    const h = await harness();
+    // The same push seen twice (a webhook and a poller): two messages, identical parameters.
+    await h.relay.onCommitPushed(h.pushed());
+    await h.relay.onCommitPushed(h.pushed());
+    expect(h.jenkins.triggered()).toHaveLength(1); // Jenkins folded the second request into the first item
+    expect(h.tracker.size).toBe(1);
+    const number = await (async () => {
+      const build = h.jenkins.startQueued();
+      await h.relay.pollQueue();
+      return build.number;
+    })();
+    h.jenkins.finishBuild('shop-ci', number, 'SUCCESS');
+    await h.relay.pollBuilds();
+    await h.waitForType('build.succeeded');
+    await h.flush();
+    expect(h.types()).toEqual(['build.requested', 'build.started', 'build.succeeded']);
+    expect(h.tracker.size).toBe(0);
+  });
+
   it('reports a build Jenkins never starts within maxBuildMs as failed', async () => {
     const h = await harness({ maxBuildMs: 60_000 });
     await h.relay.onCommitPushed(h.pushed());

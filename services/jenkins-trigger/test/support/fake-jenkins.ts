@@ -3,7 +3,10 @@
 // (/crumbIssuer/api/json, crumbs tied to a session cookie), POST /job/NAME/buildWithParameters
 // (folders as /job/A/job/B) answering 201 with the queue item in `Location`, queue items at
 // /queue/item/N/api/json that gain `executable` when their build starts, builds at
-// /job/NAME/N/api/json, and the Notification plugin's JSON POSTed when a build starts or ends.
+// /job/NAME/N/api/json, a job's builds (newest first, with their queueId) at /job/NAME/api/json
+// honouring `tree=builds[...]{0,N}`'s range, and the Notification plugin's JSON POSTed when a build
+// starts or ends. As Jenkins does, a buildWithParameters with the same parameters as an item still
+// waiting in the queue is folded into it: 201 with that item's Location.
 // Tests steer it (start, finish, cancel, fail the next requests, refuse credentials) and read back
 // every request it got.
 import { randomBytes } from 'node:crypto';
@@ -319,6 +322,11 @@ export class FakeJenkins {
       if (request.method === 'POST' && jobRoute.rest === 'buildWithParameters') {
         // Parameters come as a form body or the query string; the body wins, as in Stapler.
         const parameters = new Map<string, string>([...url.searchParams, ...new URLSearchParams(body)]);
+        const waiting = [...this.queue.values()].find((candidate) => candidate.job === jobRoute.job && candidate.buildNumber === undefined && !candidate.cancelled && sameParameters(candidate.parameters, parameters));
+        if (waiting !== undefined) {
+          send(201, '', { location: `${this.url}/queue/item/${waiting.id}/` });
+          return;
+        }
         const item: FakeQueueItem = { id: this.nextQueueId, job: jobRoute.job, parameters, inQueueSince: Date.now(), cancelled: false, buildNumber: undefined, forgotten: false };
         this.nextQueueId += 1;
         this.queue.set(item.id, item);
@@ -330,6 +338,14 @@ export class FakeJenkins {
           this.timers.add(timer);
         }
         send(201, '', { location: `${this.url}/queue/item/${item.id}/` });
+        return;
+      }
+      if (request.method === 'GET' && jobRoute.rest === 'api/json') {
+        // tree=builds[number,url,queueId]{0,100}: the newest builds first, within the range.
+        const range = /\{(\d+),(\d+)\}$/.exec(url.searchParams.get('tree') ?? '');
+        const builds = this.builds.filter((build) => build.job === jobRoute.job).sort((a, b) => b.number - a.number);
+        const shown = range ? builds.slice(Number(range[1]), Number(range[2])) : builds.slice(0, 100);
+        send(200, { _class: 'hudson.model.FreeStyleProject', builds: shown.map((build) => ({ _class: 'hudson.model.FreeStyleBuild', number: build.number, queueId: build.queueId, url: `${this.url}/${jobUrlPath(build.job)}${build.number}/` })) });
         return;
       }
       const buildMatch = /^(\d+)\/api\/json$/.exec(jobRoute.rest);
@@ -402,6 +418,10 @@ function jobUrlPath(job: string): string {
 }
 
 /** "/job/a/job/b/42/api/json" -> { job: "a/b", rest: "42/api/json" }. */
+function sameParameters(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  return a.size === b.size && [...a].every(([name, value]) => b.get(name) === value);
+}
+
 function parseJobPath(path: string): { job: string; rest: string } | undefined {
   const parts = path.split('/').slice(1);
   const names: string[] = [];
