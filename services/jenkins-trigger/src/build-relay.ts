@@ -225,7 +225,7 @@ export class BuildRelay {
   }
 
   private async checkQueued(build: TrackedBuild): Promise<void> {
-    const { jenkins, tracker } = this.options;
+    const { jenkins } = this.options;
     let item: QueueItemState;
     try {
       item = await jenkins.queueItem(build.queueUrl);
