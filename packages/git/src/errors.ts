@@ -33,7 +33,7 @@ export class GitCommandError extends Error {
     const clean = redactCredentials(stderr);
     // git's fatal/error lines name the problem; its hints after them ("Please make sure you have the
     // correct access rights") do not, so they are shown only when there is nothing else.
-    const lines = clean.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+    const lines = clean.split(/[\r\n]+/).map((line) => line.trim()).filter((line) => line !== ''); // \r: progress lines
     const errors = lines.filter((line) => /^(fatal|error):/i.test(line));
     super(`git ${operation} failed: ${(errors.length > 0 ? errors : lines).slice(-3).join(' / ') || 'no output'}`);
     this.stderr = clean;

@@ -111,7 +111,7 @@ export class GitClient {
     // Clone only into nothing (or an empty directory). Anything else must already be a bare mirror:
     // a failed git command can be a passing fault, never a reason to clone over what is there.
     if (!existsSync(path) || readdirSync(path).length === 0) {
-      await this.run('clone --mirror', ['clone', '--mirror', '--quiet', '--', url, path]);
+      await this.run('clone --mirror', ['clone', '--mirror', '--progress', '--', url, path]);
       return;
     }
     const bare = existsSync(join(path, 'HEAD')) ? (await this.revParseInMirror(path, ['--is-bare-repository'])).trim() : 'false';
@@ -161,7 +161,7 @@ export class GitClient {
 
   /** `git fetch --prune --tags` into a mirror, nothing more (fetchMirror also reads the mirror's state). */
   async fetchRefs(path: string): Promise<void> {
-    await this.run('fetch', ['fetch', '--prune', '--tags', '--quiet', 'origin'], path);
+    await this.run('fetch', ['fetch', '--prune', '--tags', '--progress', 'origin'], path);
   }
 
   async mirrorState(path: string): Promise<MirrorState> {

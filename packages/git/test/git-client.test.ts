@@ -1,5 +1,6 @@
 // The git edge against real repositories in temp dirs, and hostile inputs that must run nothing.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +140,38 @@ describe('GitClient', () => {
       process.env['PATH'] = path;
     }
   });
+
+  it('lets a clone that keeps making progress run past timeoutMs: the limit is for a git that goes silent', async () => {
+    // About 1.1 MB that does not compress, over an "ssh" link of about 160 kB/s: some 7 s of steady progress
+    // (git shows its first progress line up to 2 s in).
+    const big = join(root, 'big-origin');
+    git(root, 'init', '--quiet', '--initial-branch=main', big);
+    writeFileSync(join(big, 'blob.bin'), randomBytes(1_100_000));
+    git(big, 'add', 'blob.bin');
+    git(big, 'commit', '--quiet', '-m', 'big');
+    const throttle = join(root, 'throttle.js');
+    writeFileSync(
+      throttle,
+      [
+        'const send = (chunk) => { if (chunk.length === 0) { process.stdin.resume(); return; }',
+        '  process.stdout.write(chunk.subarray(0, 8192), () => setTimeout(() => send(chunk.subarray(8192)), 50)); };',
+        "process.stdin.on('data', (chunk) => { process.stdin.pause(); send(chunk); });",
+      ].join('\n'),
+    );
+    const ssh = join(root, 'slow-ssh');
+    // git runs `ssh [options] HOST COMMAND`; the command runs here, its answer through the slow link.
+    writeFileSync(ssh, `#!/bin/sh\nwhile [ $# -gt 1 ]; do shift; done\nsh -c "$1" | '${process.execPath}' '${throttle}'\n`, { mode: 0o755 });
+    const before = process.env['GIT_SSH_COMMAND'];
+    process.env['GIT_SSH_COMMAND'] = ssh;
+    try {
+      // With --quiet, git printed nothing until it was done, and the 3 s "silent" limit killed every clone.
+      await new GitClient({ allowedProtocols: ['ssh'], timeoutMs: 3_000 }).ensureMirror(join(root, 'big-mirror.git'), `ssh://slow.example.com${big}`);
+    } finally {
+      if (before === undefined) delete process.env['GIT_SSH_COMMAND'];
+      else process.env['GIT_SSH_COMMAND'] = before;
+    }
+    expect(git(join(root, 'big-mirror.git'), 'rev-parse', 'main')).toBe(git(big, 'rev-parse', 'main'));
+  }, 60_000);
 
   it('exportTree writes a commit\'s tree into a directory; a commit the repository lacks fails with git\'s words', async () => {
     const target = join(root, 'export-1');
