@@ -95,6 +95,8 @@ export interface HistoryQuery {
   readonly app?: string | undefined;
   readonly env?: string | undefined;
   readonly limit: number;
+  /** Skip this many of the newest first (at most 1,000,000). */
+  readonly offset?: number | undefined;
   /** A deployment id: return only deployments created before that one (the next page). */
   readonly before?: string | undefined;
 }

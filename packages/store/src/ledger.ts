@@ -396,7 +396,9 @@ export class Ledger {
       const before = q.before;
       query = query.where('seq', '<', (eb) => eb.selectFrom('ledger_deployments as cursor').select('cursor.seq').where('cursor.id', '=', before));
     }
-    const rows = await query.orderBy('seq', 'desc').limit(checkLimit(q.limit, 'limit')).execute();
+    query = query.orderBy('seq', 'desc').limit(checkLimit(q.limit, 'limit'));
+    if (q.offset !== undefined && q.offset > 0) query = query.offset(checkLimit(q.offset, 'offset', 1_000_000));
+    const rows = await query.execute();
     return rows.map(toDeployment);
   }
 

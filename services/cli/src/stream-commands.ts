@@ -35,7 +35,7 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const api = apiClient(flags, io.env, io.cwd);
       const query = flags.tail !== undefined ? { host: flags.host, tail: flags.tail } : { host: flags.host, offset: flags.offset, limit: flags.limit ?? 1_000 };
       if (!flags.follow) {
-        const lines = await api.logs(deploymentId, query);
+        const lines = await readLogs(api, deploymentId, query);
         if (flags.json) return printJson(io, lines);
         for (const line of lines) io.stdout(`${logLine(line)}\n`);
         return;
@@ -91,6 +91,24 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
     });
 }
 
+/**
+ * The lines asked for, over as many pages as it takes: one answer holds fewer lines than asked when
+ * they are long (a bus message has a size limit), and the rest follow from offset + lines received.
+ */
+export async function readLogs(api: Pick<DeploybusApi, 'logs'>, deploymentId: string, query: Parameters<DeploybusApi['logs']>[1]): Promise<LogLine[]> {
+  if (query.tail !== undefined) return api.logs(deploymentId, query);
+  const wanted = query.limit ?? 1_000;
+  const lines: LogLine[] = [];
+  let offset = query.offset ?? 0;
+  while (lines.length < wanted) {
+    const page = await api.logs(deploymentId, { ...query, offset, limit: wanted - lines.length });
+    if (page.length === 0) break;
+    lines.push(...page);
+    offset += page.length;
+  }
+  return lines;
+}
+
 async function followLogs(api: DeploybusApi, deploymentId: string, query: Parameters<DeploybusApi['logs']>[1], flags: ApiFlags & { host?: string }, io: CliIo): Promise<void> {
   const print = (line: LogLine): void => (flags.json ? printJsonLine(io, line) : io.stdout(`${logLine(line)}\n`));
   // Connect first, then read what is recorded: a line logged in between is in both, and printed once.
@@ -99,7 +117,7 @@ async function followLogs(api: DeploybusApi, deploymentId: string, query: Parame
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
     const events = await api.openStream({ deploymentId, types: ['task.log', 'deploy.*'] }, { signal: connection.signal });
-    const [detail, recorded] = await Promise.all([api.deployment(deploymentId), api.logs(deploymentId, query)]);
+    const [detail, recorded] = await Promise.all([api.deployment(deploymentId), readLogs(api, deploymentId, query)]);
     const printed = new Set<string>();
     for (const line of recorded) {
       printed.add(keyOf(line));

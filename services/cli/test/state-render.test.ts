@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deploymentSummarySchema, lockSchema, matrixSchema, busEventSchema } from '../src/api-client.js';
 import { renderHistory, renderStatus } from '../src/state-commands.js';
 import { describeEvent } from '../src/event-lines.js';
-import { RecentIds } from '../src/stream-commands.js';
+import { readLogs, RecentIds } from '../src/stream-commands.js';
 
 const deployment = deploymentSummarySchema.parse({
   deploymentId: 'd-1',
@@ -84,5 +84,25 @@ describe('tail', () => {
     expect(seen.add('c')).toBe(true); // 'a' is forgotten
     expect(seen.add('b')).toBe(false);
     expect(seen.add('a')).toBe(true);
+  });
+});
+
+describe('logs', () => {
+  it('reads on from the lines received when an answer holds fewer than asked, until it has them or the log ends', async () => {
+    // 2,500 lines; the API answers at most 300 per request, as when long lines fill a bus answer.
+    const all = Array.from({ length: 2_500 }, (_, i) => ({ host: 'web1', seq: i, at: '2026-11-23T10:00:00.000Z', stream: 'stdout' as const, line: `line ${i}` }));
+    const asked: Array<{ offset?: number | undefined; limit?: number | undefined }> = [];
+    const api = {
+      logs: async (_id: string, query: { offset?: number | undefined; limit?: number | undefined }) => {
+        asked.push({ offset: query.offset, limit: query.limit });
+        const offset = query.offset ?? 0;
+        return all.slice(offset, offset + Math.min(query.limit ?? 1_000, 300));
+      },
+    };
+    const lines = await readLogs(api, 'd-1', { limit: 1_000 });
+    expect(lines.map((l) => l.seq)).toEqual(all.slice(0, 1_000).map((l) => l.seq));
+    expect(asked[1]).toEqual({ offset: 300, limit: 700 });
+    const end = await readLogs(api, 'd-1', { offset: 2_400, limit: 1_000 });
+    expect(end.map((l) => l.seq)).toEqual(all.slice(2_400).map((l) => l.seq));
   });
 });

@@ -80,8 +80,9 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
   const bounded = (result: unknown): StateAnswer => ({ ok: true, kind: q.kind, ...fitResult(result) });
   switch (q.kind) {
     case 'history':
-      // The ledger pages history by a cursor; an offset is read past (bounded by MAX_OFFSET + MAX_LIMIT).
-      return bounded(page(await ledger.history({ app: q.app, env: q.env, limit: offset + limit })));
+      // The ledger skips the offset itself: reading past it asked for more rows than one ledger query
+      // returns (10,000), and an offset near that failed the query instead of answering it.
+      return bounded(await ledger.history({ app: q.app, env: q.env, limit, offset }));
     case 'deployment':
       return bounded((await ledger.deployment(q.deploymentId ?? '')) ?? null);
     case 'releases':
@@ -94,7 +95,8 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
       // Running first (the ledger orders unfinished oldest first; a running one is older than its queue).
       return bounded(page((await ledger.unfinished()).filter((d) => (q.app === undefined || d.app === q.app) && (q.env === undefined || d.env === q.env))));
     case 'logs':
-      if (q.tail !== undefined) return bounded(await ledger.tail(q.deploymentId ?? '', q.tail, q.host));
+      // A tail too big for one answer keeps its newest lines, the ones asked for.
+      if (q.tail !== undefined) return { ok: true, kind: q.kind, ...fitResult(await ledger.tail(q.deploymentId ?? '', q.tail, q.host), RESULT_BUDGET, 'end') };
       return bounded(await ledger.logs(q.deploymentId ?? '', { host: q.host, offset, limit }));
     case 'events': {
       // afterId: a live event carries only its message id; its place in the log is looked up here. An id
@@ -120,10 +122,16 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
   }
 }
 
-/** Drops rows from the end of the result (a list, or an object's `hosts`) until its JSON fits the budget. */
-export function fitResult(result: unknown, budget = RESULT_BUDGET): { result: unknown; truncated: boolean } {
+/**
+ * Drops rows from the end of the result (a list, or an object's `hosts`) until its JSON fits the
+ * budget; `keep: 'end'` drops them from the start instead (a tail keeps its newest lines).
+ */
+export function fitResult(result: unknown, budget = RESULT_BUDGET, keep: 'start' | 'end' = 'start'): { result: unknown; truncated: boolean } {
   if (size(result) <= budget) return { result, truncated: false };
-  if (Array.isArray(result)) return { result: shrink(result, (rows) => rows, budget), truncated: true };
+  if (Array.isArray(result)) {
+    if (keep === 'end') return { result: (shrink([...result].reverse(), (rows) => rows, budget) as unknown[]).reverse(), truncated: true };
+    return { result: shrink(result, (rows) => rows, budget), truncated: true };
+  }
   if (typeof result === 'object' && result !== null && Array.isArray((result as { hosts?: unknown }).hosts)) {
     const object = result as { hosts: unknown[] };
     return { result: shrink(object.hosts, (hosts) => ({ ...object, hosts }), budget), truncated: true };

@@ -320,5 +320,19 @@ describe('conductor: state queries over the bus', () => {
     expect(object.truncated).toBe(true);
     expect((object.result as { app: string; hosts: unknown[] }).app).toBe('shop');
     expect(fitResult(rows.slice(0, 2), 2_000)).toEqual({ result: rows.slice(0, 2), truncated: false });
+    // A tail keeps its newest rows: the ones dropped are the oldest.
+    const tail = fitResult(rows, 2_000, 'end');
+    const newest = tail.result as typeof rows;
+    expect(tail.truncated).toBe(true);
+    expect(newest.at(-1)).toEqual(rows[99]);
+    expect(newest).toEqual(rows.slice(100 - newest.length));
+  });
+
+  it('answers a history page far down (offset near the ledger\'s row limit) instead of failing the query', async () => {
+    const w = await world({ hosts: ['web1'] });
+    await w.start();
+    const reply = await query(w, { kind: 'history', app: 'shop', offset: 9_995, limit: 10 });
+    expect(reply.payload).toMatchObject({ kind: 'history', result: [] });
+    expect(reply.payload).not.toHaveProperty('error');
   });
 });

@@ -115,6 +115,35 @@ describe('web: deploys', () => {
     expect(bad.body.error.field).toBe('tail');
   });
 
+  it('logs too big for one answer: fewer lines and X-Deploybus-Truncated; paging on from the lines received gets them all; a tail keeps the newest', async () => {
+    const w = await webWorld({ hosts: ['web1'] });
+    await passBuild(w);
+    const id = await deploy(w);
+    await finished(w, id);
+    // 6 x 150 lines of 2 kB: about 1.8 MB, more than one bus answer holds.
+    const text = (n: number): string => `L${String(n).padStart(5, '0')} ${'x'.repeat(2_000)}`;
+    for (let seq = 0; seq < 6; seq += 1) {
+      const lines = Array.from({ length: 150 }, (_, i) => ({ stream: 'stdout' as const, text: text(seq * 150 + i), at: new Date().toISOString() }));
+      await w.client.publish(w.client.message('task.log', { deploymentId: id, app: 'shop', env: 'production', host: 'web1', step: 'restart', seq: 100 + seq, lines }));
+    }
+    const ours = (body: Array<{ line: string }>): string[] => body.map((l) => l.line.slice(0, 6)).filter((l) => /^L\d{5}$/.test(l));
+    await waitFor('900 long lines recorded', async () => ours((await w.api(`/api/deploys/${id}/logs?tail=1000`)).body).includes('L00899'));
+    const first = await w.api(`/api/deploys/${id}/logs?limit=1000`);
+    expect(first.headers.get('x-deploybus-truncated')).toBe('true');
+    expect(first.body.length).toBeLessThan(900);
+    const all: Array<{ line: string }> = [];
+    for (let offset = 0; ; ) {
+      const page = await w.api(`/api/deploys/${id}/logs?offset=${offset}&limit=1000`);
+      if (page.body.length === 0) break;
+      all.push(...page.body);
+      offset += page.body.length;
+    }
+    expect(ours(all)).toEqual(Array.from({ length: 900 }, (_, n) => text(n).slice(0, 6)));
+    const tail = await w.api(`/api/deploys/${id}/logs?tail=1000`);
+    expect(tail.headers.get('x-deploybus-truncated')).toBe('true');
+    expect(ours(tail.body).at(-1)).toBe('L00899');
+  });
+
   it('cancel: a queued deployment is cancelled (202); a finished one 409 already_finished; an unknown one 404; the queue lists running first', async () => {
     const w = await webWorld({ hosts: ['web1'] });
     w.fleet.behaviour.set('web1', 'hold');

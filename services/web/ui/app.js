@@ -1283,11 +1283,13 @@ async function renderDeployment(id, current) {
   };
 
   const loadLogs = async () => {
-    const limit = 1000;
-    for (let offset = 0; current.alive; offset += limit) {
-      const lines = (await get(`/api/deploys/${seg(id)}/logs`, { offset, limit })) ?? [];
+    // A page may hold fewer lines than asked (one bus answer has a size limit): the next one starts
+    // after the lines received, and only an empty page ends the log.
+    for (let offset = 0; current.alive; ) {
+      const lines = (await get(`/api/deploys/${seg(id)}/logs`, { offset, limit: 1000 })) ?? [];
+      if (lines.length === 0) break;
       addLines(lines.map((l) => ({ host: l.host, seq: l.seq, stream: l.stream ?? 'stdout', line: l.line, at: l.at })));
-      if (lines.length < limit) break;
+      offset += lines.length;
     }
   };
 

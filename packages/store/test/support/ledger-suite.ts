@@ -183,6 +183,8 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect((await ledger.history({ app, env: 'prod', limit: 10 })).map((d) => d.ref)).toEqual(['v4', 'v2', 'v0']);
       const first = await ledger.history({ app, limit: 2 });
       expect(first.map((d) => d.ref)).toEqual(['v4', 'v3']);
+      expect((await ledger.history({ app, limit: 2, offset: 2 })).map((d) => d.id)).toEqual([...ids].reverse().slice(2, 4));
+      expect(await ledger.history({ app, limit: 2, offset: 999_999 })).toEqual([]);
       const next = await ledger.history({ app, limit: 2, before: first.at(-1)?.id });
       expect(next.map((d) => d.ref)).toEqual(['v2', 'v1']);
       const all = await ledger.history({ limit: 1000 });

@@ -43,7 +43,9 @@ export function deployRoutes(ctx: RouteContext): Router {
   router.get('/api/deploys/:id/logs', async (req, res) => {
     const deploymentId = parseNamed('id', deploymentIdSchema, param(req, 'id'));
     const q = parseQuery(logsQuery, req);
-    const { result } = await ctx.gateway.query('logs', { deploymentId, ...q }, (f) => (f === 'deploymentId' ? 'id' : f));
+    const { result, truncated } = await ctx.gateway.query('logs', { deploymentId, ...q }, (f) => (f === 'deploymentId' ? 'id' : f));
+    // Cut to fit one bus message: fewer lines than asked, the rest from offset + lines received (a tail keeps its newest).
+    if (truncated) res.setHeader('X-Deploybus-Truncated', 'true');
     res.json(result);
   });
 
