@@ -199,7 +199,11 @@ export interface StreamOptions {
   readonly lastEventId?: string | undefined;
   /** The server could not replay what came before the live events (an unknown Last-Event-ID, the ledger unreachable). */
   readonly onReplayFailed?: ((problem: ApiErrorBody) => void) | undefined;
+  /** A stream on which nothing (not even the server's 15 s keepalive) arrives this long is broken (default 45 s). */
+  readonly idleMs?: number | undefined;
 }
+
+const STREAM_IDLE_MS = 45_000;
 
 export interface ApiClientOptions {
   readonly baseUrl: string;
@@ -324,12 +328,12 @@ export class DeploybusApi {
       await body?.cancel().catch(() => undefined);
       throw new ApiBadAnswerError('the event stream request', `content type ${JSON.stringify(response.headers.get('content-type'))}, not text/event-stream`);
     }
-    return this.#events(body, options.signal, options.onReplayFailed);
+    return this.#events(body, options.signal, options.onReplayFailed, options.idleMs ?? STREAM_IDLE_MS);
   }
 
-  async *#events(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined, onReplayFailed: ((problem: ApiErrorBody) => void) | undefined): AsyncGenerator<BusEvent, void, undefined> {
+  async *#events(body: ReadableStream<Uint8Array>, signal: AbortSignal | undefined, onReplayFailed: ((problem: ApiErrorBody) => void) | undefined, idleMs: number): AsyncGenerator<BusEvent, void, undefined> {
     try {
-      for await (const sse of readSse(body, signal)) {
+      for await (const sse of readSse(body, signal, idleMs)) {
         let data: unknown;
         try {
           data = JSON.parse(sse.data);

@@ -93,8 +93,20 @@ export class SseParser {
   }
 }
 
-/** Yields the events of an event-stream body until it ends or `signal` aborts. */
-export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent, void, undefined> {
+/** Nothing, not even a keepalive comment, arrived on an event stream for this long: the connection is taken for dead. */
+export class SseIdleError extends Error {
+  override readonly name = 'SseIdleError';
+  constructor(readonly idleMs: number) {
+    super(`nothing arrived for ${Math.round(idleMs / 1000)} s (the server sends a keepalive every 15 s)`);
+  }
+}
+
+/**
+ * Yields the events of an event-stream body until it ends or `signal` aborts. With `idleMs`, a stream
+ * on which nothing arrives for that long fails with SseIdleError: a connection that died without a
+ * word (a NAT or proxy that dropped it) would otherwise be waited on for ever.
+ */
+export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal, idleMs?: number): AsyncGenerator<SseEvent, void, undefined> {
   const queue: SseEvent[] = [];
   const parser = new SseParser((event) => queue.push(event));
   const decoder = new TextDecoder('utf-8');
@@ -103,9 +115,16 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
     reader.cancel().catch(() => undefined);
   };
   signal?.addEventListener('abort', abort, { once: true });
+  let idle = false;
+  const watch = idleMs === undefined ? undefined : setTimeout(() => {
+    idle = true;
+    abort();
+  }, idleMs);
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      if (idle) throw new SseIdleError(idleMs ?? 0);
+      watch?.refresh();
       if (done) {
         parser.feed(decoder.decode());
         parser.end();
@@ -116,6 +135,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
       yield* queue.splice(0);
     }
   } finally {
+    clearTimeout(watch);
     signal?.removeEventListener('abort', abort);
     // Also when the consumer stops early: the connection must not stay open behind it.
     await reader.cancel().catch(() => undefined);

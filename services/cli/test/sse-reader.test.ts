@@ -1,6 +1,6 @@
 // The SSE parser on strings (every line ending, split anywhere) and the reader on a real byte stream.
 import { describe, expect, it } from 'vitest';
-import { readSse, SseParser, type SseEvent } from '../src/sse-reader.js';
+import { readSse, SseIdleError, SseParser, type SseEvent } from '../src/sse-reader.js';
 
 function parse(chunks: readonly string[]): { events: SseEvent[]; parser: SseParser } {
   const events: SseEvent[] = [];
@@ -71,5 +71,27 @@ describe('readSse', () => {
       abort.abort();
     }
     expect(seen).toEqual(['first']);
+  });
+
+  it('fails with SseIdleError when nothing, not even a keepalive, arrives for idleMs; keepalives keep it open', async () => {
+    const encoder = new TextEncoder();
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        controller = c;
+      },
+    });
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const event of readSse(body, undefined, 300)) seen.push(event.data);
+    })();
+    // Keepalive comments every 150 ms for a while: the stream stays open past idleMs.
+    for (let i = 0; i < 4; i += 1) {
+      await new Promise((r) => setTimeout(r, 150));
+      controller?.enqueue(encoder.encode(i === 1 ? 'data: live\n\n' : ': keepalive\n\n'));
+    }
+    // Then silence, as from a connection that died without a word.
+    await expect(reading).rejects.toBeInstanceOf(SseIdleError);
+    expect(seen).toEqual(['live']);
   });
 });
