@@ -71,6 +71,8 @@ export function createWebApp(options: WebAppOptions): express.Express {
 /** Body-parser failures as API errors; ApiErrors as they are; anything else undefined. */
 function asApiError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
+  // The router's decodeURIComponent of a path parameter ("/api/deploys/%E0%A4%A"): the client's fault, not ours.
+  if (error instanceof URIError) return new ApiError(400, 'bad_path', 'the address holds a percent-escape that is not valid UTF-8 (as in %ZZ or %E0%A4%A)');
   const parserError = error as { type?: unknown; status?: unknown; message?: unknown } | null;
   if (typeof parserError === 'object' && parserError !== null && typeof parserError.type === 'string') {
     if (parserError.type === 'entity.parse.failed') return new BadJsonError(String(parserError.message ?? 'parse error'), { cause: error });

@@ -324,6 +324,15 @@ describe('web: bad input and unavailability', () => {
     const unknown = await w.api('/api/nothing-here');
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.code).toBe('not_found');
+    // A percent-escape that is not UTF-8 in a path parameter is the client's error (it was a 500 with a stack in the log).
+    for (const path of ['/api/deploys/%E0%A4%A', '/api/locks/%ZZ']) {
+      const answer = await w.api(path, { method: path.includes('locks') ? 'DELETE' : 'GET' });
+      expect(answer.status, `${path} ${answer.text}`).toBe(400);
+      expect(answer.body.error.code).toBe('bad_path');
+    }
+    const page = await fetch(`${w.url}/deploys/%ZZ`);
+    expect(page.status).toBe(400);
+    await page.body?.cancel();
   });
 
   it('503 conductor_unavailable when no conductor answers in time', async () => {
