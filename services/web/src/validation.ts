@@ -16,7 +16,9 @@ export function parseWith<S extends z.ZodType>(schema: S, input: unknown): z.out
 export function bodyOf(req: Request): unknown {
   const body: unknown = req.body;
   // A body no parser took (text/plain, a missing Content-Type) would otherwise read as "app: is required".
-  if (body === undefined && Number(req.headers['content-length'] ?? 0) > 0) {
+  // A chunked body has no Content-Length: Transfer-Encoding says there is one.
+  const sent = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (body === undefined && sent) {
     throw new ApiError(415, 'unsupported_media_type', `send the body as JSON with Content-Type: application/json (got ${req.headers['content-type'] ?? 'no Content-Type'})`);
   }
   if (body === undefined || body === null || (typeof body === 'object' && !Array.isArray(body) && Object.keys(body).length === 0)) return {};

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cleanUp, cleanups, finished, OTHER_SHA, passBuild, SHA } from '../../conductor/test/support/conductor-world.js';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { loadOpenApi } from '../src/index.js';
-import { gitRepoWithTags, webWorld, type WebWorld } from './support/web-world.js';
+import { gitRepoWithTags, TOKEN, webWorld, type WebWorld } from './support/web-world.js';
 
 afterEach(cleanUp);
 
@@ -319,6 +319,15 @@ describe('web: bad input and unavailability', () => {
     const text = await w.api('/api/deploys', { method: 'POST', body: '{"app":"shop"}', headers: { 'content-type': 'text/plain' } });
     expect(text.status).toBe(415);
     expect(text.body.error.code).toBe('unsupported_media_type');
+    // The same body sent chunked (no Content-Length): still a body, still not JSON.
+    const chunked = await fetch(`${w.url}/api/deploys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' },
+      body: new ReadableStream({ start: (c) => { c.enqueue(new TextEncoder().encode('{"app":"shop"}')); c.close(); } }),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(415);
+    await chunked.body?.cancel();
     const twice = await w.api('/api/deploys?app=a&app=b');
     expect(twice.body.error.message).toBe('app: must be given once, as text');
     const unknown = await w.api('/api/nothing-here');
