@@ -50,4 +50,4 @@ export {
 } from './signing.js';
 export { envelopeJsonSchema, messageJsonSchema, type JsonSchema } from './json-schema.js';
 export { renderProtocolDoc, exampleMessage } from './protocol-doc.js';
-export { globMatches, decidingPattern, selectedBy, type NameMatchOptions } from './name-patterns.js';
+export { globMatches, decidingPattern, selectedBy, HOST_GLOB_PATTERN, HOST_GLOB_RULE, type NameMatchOptions } from './name-patterns.js';

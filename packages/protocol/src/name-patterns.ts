@@ -12,6 +12,10 @@
 // Matching is iterative (no regular expression), so a pattern full of stars from a request cannot
 // make a receiver backtrack for ever.
 
+/** A host glob of a deploy's target filter: host characters, `*` and `?`, an optional leading `!` (exclude). */
+export const HOST_GLOB_PATTERN = /^!?[A-Za-z0-9.*?-]{1,255}$/;
+export const HOST_GLOB_RULE = 'a host pattern holds only letters, digits, ".", "-", "*" and "?", with an optional leading "!", at most 255 characters';
+
 export interface NameMatchOptions {
   /** Host names compare case-insensitively (RFC 4343); package names do not. */
   readonly caseInsensitive?: boolean;

@@ -1,7 +1,7 @@
 // Parsers for command-line values, for commander: each throws InvalidArgumentError with a sentence
 // naming what is wrong, so bad usage ends before anything is sent (exit 64).
 import { InvalidArgumentError } from 'commander';
-import { hostSchema, nameSchema, refSchema } from '@deploybus/protocol';
+import { HOST_GLOB_PATTERN, HOST_GLOB_RULE, hostSchema, nameSchema, refSchema } from '@deploybus/protocol';
 
 export function parseName(value: string): string {
   const check = nameSchema.safeParse(value);
@@ -35,8 +35,7 @@ export function parseHostList(value: string, previous: string[] = []): string[] 
 export function parsePatternList(value: string, previous: string[] = []): string[] {
   const patterns = splitList(value);
   for (const pattern of patterns) {
-    // eslint-disable-next-line no-control-regex -- control characters are what is refused
-    if (!/^[^\s\u0000-\u001f\u007f]{1,255}$/.test(pattern)) throw new InvalidArgumentError(`${JSON.stringify(pattern.slice(0, 80))} is not a host pattern (1 to 255 characters, no spaces)`);
+    if (!HOST_GLOB_PATTERN.test(pattern)) throw new InvalidArgumentError(`${JSON.stringify(pattern.slice(0, 80))} is not a host pattern: ${HOST_GLOB_RULE}`);
   }
   return [...previous, ...patterns];
 }

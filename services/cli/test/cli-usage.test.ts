@@ -40,6 +40,7 @@ describe('usage', () => {
     [['deploy', 'de mo', 'v1', '--env', 'production'], "value 'de mo' is invalid for argument 'app'"],
     [['deploy', 'demo', 'v1', '--env', 'production', '--canary', '-1'], "'--canary <n>' argument '-1' is invalid"],
     [['history', '--limit', '5000'], 'must be a whole number from 1 to 1000'],
+    [['deploy', 'demo', 'v1', '--env', 'production', '--pattern', 'web*,[[['], 'is not a host pattern: a host pattern holds only letters'],
     [['logs', 'some-deployment-1', '--tail', '5', '--offset', '3'], 'give --tail or --offset, not both'],
     [['lock', 'production'], "required option '-r, --reason <text>' not specified"],
     [['tail', '--type', 'deploy..x'], 'is not an event type'],

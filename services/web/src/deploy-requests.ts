@@ -1,7 +1,7 @@
 // The API's deploy request (flat: hosts, batchSize...) and how it maps to the protocol's
 // deploy.requested (targets.hosts, rollout.batchSize...), both ways for field names in errors; the
 // ledger's deployments as the API shows them; and which release a rollback goes back to.
-import { hostSchema, nameSchema, refSchema, type PayloadInputOf } from '@deploybus/protocol';
+import { HOST_GLOB_PATTERN, HOST_GLOB_RULE, hostSchema, nameSchema, refSchema, type PayloadInputOf } from '@deploybus/protocol';
 import { z } from 'zod';
 import type { DeployAccepted, FieldMapper } from './bus-gateway.js';
 
@@ -10,7 +10,7 @@ export const deployBodySchema = z.strictObject({
   env: nameSchema,
   ref: refSchema,
   hosts: z.array(hostSchema).min(1).max(10_000).optional(),
-  patterns: z.array(z.string().min(1).max(255)).min(1).max(100).optional(),
+  patterns: z.array(z.string().regex(HOST_GLOB_PATTERN, HOST_GLOB_RULE)).min(1).max(100).optional(),
   roles: z.array(nameSchema).min(1).max(100).optional(),
   batchSize: z.union([z.number().int().positive(), z.string().regex(/^(100|[1-9][0-9]?)%$/)], { error: 'must be a whole number above 0 or a percentage such as "25%"' }).optional(),
   canary: z.number().int().min(0).max(1000).optional(),

@@ -299,6 +299,7 @@ describe('web: bad input and unavailability', () => {
       ['POST', '/api/deploys', { app: 'shop', env: 'production' }, 'ref'],
       ['POST', '/api/deploys', { app: 'shop', env: 'production', ref: 'v1', hosts: ['ok', 'bad host'] }, 'hosts[1]'],
       ['POST', '/api/deploys', { app: 'shop', env: 'production', ref: 'v1', batchSize: '250%' }, 'batchSize'],
+      ['POST', '/api/deploys', { app: 'shop', env: 'production', ref: 'v1', patterns: ['web*', '[[['] }, 'patterns[1]'],
       ['POST', '/api/deploys', { app: 'shop', env: 'production', ref: 'v1', bogus: 1 }, 'bogus'],
       ['POST', '/api/deploys', { app: '../etc', env: 'production', ref: 'v1' }, 'app'],
       ['POST', '/api/locks', { env: 'production' }, 'reason'],
