@@ -196,6 +196,26 @@ describe('web: live events (SSE)', () => {
     expect(garbage.body.error.field).toBe('Last-Event-ID');
   });
 
+  it('a replay longer than 20 pages says so (replay_too_long, naming where to read on) instead of skipping to live events', async () => {
+    const w = await webWorld({ hosts: ['web1'] });
+    await passBuild(w);
+    for (let i = 0; i < 5; i += 1) {
+      const id = (await w.api('/api/deploys', { method: 'POST', body: { app: 'shop', env: 'production', ref: SHA } })).body.deploymentId as string;
+      await finished(w, id);
+    }
+    const recorded = (await w.api('/api/events?after=0&types=deploy.*,task.*&limit=1000')).body.events as Array<{ seq: number }>;
+    expect(recorded.length).toBeGreaterThan(20);
+    // One event per replay page: 20 pages replay 20 events, and the rest are not silently skipped.
+    const behind = await openStream(w, '?after=0&limit=1&types=deploy.*,task.*');
+    await waitFor('replay-failed', () => behind.events.some((e) => e.event === 'replay-failed'));
+    const failedAt = behind.events.findIndex((e) => e.event === 'replay-failed');
+    expect(failedAt).toBe(20);
+    const cursor = recorded[19]?.seq;
+    expect(behind.events[failedAt]?.data).toMatchObject({ code: 'replay_too_long' });
+    expect((behind.events[failedAt]?.data as { message: string }).message).toContain(`GET /api/events?after=${cursor}`);
+    behind.close();
+  });
+
   it('GET /api/events as JSON: pages with a cursor, filtered by type', async () => {
     const w = await webWorld();
     await passBuild(w);

@@ -92,7 +92,7 @@ export function eventRoutes(ctx: RouteContext): Router {
     if (ctx.live.listenerCount >= ctx.sseMaxClients) throw new ApiError(503, 'too_many_streams', `this server already serves ${ctx.sseMaxClients} live streams; try again later or page with JSON`);
     // A reconnecting client's Last-Event-ID wins over the query (browsers reconnect to the same URL, after=0 and all).
     const from = resumePoint(req.headers['last-event-id']) ?? fromQuery;
-    await stream(ctx, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, (f) => page({ ...q, limit: 1000 }, f), from);
+    await stream(ctx, res, { deploymentId: q.deploymentId, app: q.app, env: q.env, types: q.types }, (f) => page({ ...q, limit: q.limit ?? 1000 }, f), from);
   });
 
   return router;
@@ -159,14 +159,23 @@ async function stream(ctx: RouteContext, res: Response, filter: EventFilter, rep
     try {
       let result = await firstPage(replay, from, () => closed);
       let cursor = 'after' in from ? from.after : 0;
+      let caughtUp = false;
       for (let i = 0; i < MAX_REPLAY_PAGES && !closed; i += 1) {
         if (i > 0) result = await replay({ after: cursor });
         for (const row of result.events) {
           replayed.add(row.id);
           send({ id: row.id, type: row.type, time: row.time, payload: row.payload, seq: row.seq });
         }
-        if (result.events.length === 0 || (i > 0 && result.cursor <= cursor)) break;
+        if (result.events.length === 0 || (i > 0 && result.cursor <= cursor)) {
+          caughtUp = true;
+          break;
+        }
         cursor = result.cursor;
+      }
+      if (!caughtUp && !closed) {
+        // Further behind than one replay goes: going live silently would skip the events in between.
+        const body = { code: 'replay_too_long', message: `more than ${MAX_REPLAY_PAGES} pages of events to replay; the replay stopped after seq ${cursor}: read the rest with GET /api/events?after=${cursor}, then reconnect with Last-Event-ID` };
+        res.write(`event: replay-failed\ndata: ${JSON.stringify(body)}\n\n`);
       }
     } catch (error) {
       // The stream still goes live; the client is told the replay failed and why.
