@@ -36,6 +36,8 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const query = flags.tail !== undefined ? { host: flags.host, tail: flags.tail } : { host: flags.host, offset: flags.offset, limit: flags.limit ?? 1_000 };
       if (!flags.follow) {
         const lines = await readLogs(api, deploymentId, query);
+        // No lines and no such deployment: say so (exit 4), as --follow does, rather than print nothing.
+        if (lines.length === 0) await api.deployment(deploymentId);
         if (flags.json) return printJson(io, lines);
         for (const line of lines) io.stdout(`${logLine(line)}\n`);
         return;

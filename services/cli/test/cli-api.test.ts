@@ -80,6 +80,9 @@ describe('deploybus deploy against the demo fleet', () => {
     const logs = await cli(['logs', id ?? '', '--host', 'web2', '--json']);
     expect(logs.exitCode, logs.stderr).toBe(0);
     const logLines = JSON.parse(logs.stdout) as Array<{ host: string; line: string }>;
+    const none = await cli(['logs', 'd-000000000000000000000000']);
+    expect(none.exitCode, none.stderr).toBe(EXIT.notFound);
+    expect(none.stderr).toContain('d-000000000000000000000000');
     expect(logLines.length).toBeGreaterThan(0);
     expect(new Set(logLines.map((l) => l.host))).toEqual(new Set(['web2']));
   }, 120_000);
