@@ -307,6 +307,8 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     }
   };
 
+  /** Ids of the commands being carried out now. */
+  const inHand = new Set<string>();
   const handle = async (message: Message): Promise<void> => {
     if (message.type !== 'agent.command') {
       logger.warn({ type: message.type }, 'not an agent.command; dropped');
@@ -314,6 +316,13 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     }
     const check = checkCommand(message, { host, trustedKeys, apps, commandMaxAgeMs: config.commandMaxAgeMs, maxClockSkewMs: config.maxClockSkewMs, alreadyExecuted: (id) => executed.has(id), now: now().getTime() });
     if (!check.ok) {
+      if (check.code === 'REPLAYED' && inHand.has(message.payload.commandId)) {
+        // The broker handed the command out again (a lost connection) while its first copy still runs
+        // here: that run replies. A refusal now would reach the conductor first and report a host that
+        // is deploying as refused.
+        logger.info({ commandId: message.payload.commandId }, 'command delivered again while it runs; the run in progress answers');
+        return;
+      }
       await refuse(message, check.code, check.reason);
       return;
     }
@@ -322,7 +331,12 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     const recorded = executed.record(message.payload.commandId, check.expiresAtMs);
     recorded.catch(() => undefined); // handled where carryOut waits for it
     logger.info({ commandId: message.payload.commandId, action: message.payload.action, keyId: check.keyId }, 'command taken');
-    await carryOut(message, check.expiresAtMs, recorded);
+    inHand.add(message.payload.commandId);
+    try {
+      await carryOut(message, check.expiresAtMs, recorded);
+    } finally {
+      inHand.delete(message.payload.commandId);
+    }
   };
 
   // What repo-updater on this server fetched: private (each agent prepares its own trees) and not durable (a missed one only costs a deploy its checkout).

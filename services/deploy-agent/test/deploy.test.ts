@@ -185,6 +185,27 @@ describe('deploy', () => {
     }
   });
 
+  it('a command delivered again while it runs (the broker lost the connection) is not refused: the run in progress answers', async () => {
+    const gate = join(tmpdir(), `deploybus-gate-again-${process.pid}-${Date.now()}`);
+    const f = await start({ hooks: { preDeploy: [node, '-e', `const fs=require('fs');const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t)}},20)`] } });
+    await f.origin.release('v1', 'one');
+    const command = f.command(deployPayload('v1'));
+    const done = f.run(command);
+    await waitFor('the deploy to be accepted', () => f.repliesTo(command.payload.commandId).some((r) => r.payload.status === 'accepted'), 30_000);
+    await f.client.publish(command); // the same message again, as a redelivery
+    await waitFor('the second copy to be seen', () => f.logger.lines.some((l) => l.msg.includes('delivered again while it runs')), 10_000);
+    await writeFile(gate, '');
+    try {
+      expect((await done).payload.status).toBe('succeeded');
+    } finally {
+      await rm(gate, { force: true });
+    }
+    expect(f.repliesTo(command.payload.commandId).map((r) => r.payload.status)).toEqual(['accepted', 'succeeded']);
+    // Once it is done, a copy is a replay like any other.
+    await f.client.publish(command);
+    await waitFor('the replay refused', () => f.repliesTo(command.payload.commandId).some((r) => r.payload.status === 'refused' && (r.payload.error ?? '').includes('REPLAYED')), 10_000);
+  });
+
   it('an app\'s commands still run in the order they arrived: a rollback sent right after a deploy rolls that deploy back', async () => {
     const f = await start({ hooks: { preDeploy: [node, '-e', 'setTimeout(()=>{},200)'] } });
     await f.origin.release('v1', 'one');
