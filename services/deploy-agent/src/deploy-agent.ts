@@ -80,6 +80,8 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   };
   const operationDeps: OperationDeps = { runCommand: deps.runCommand ?? runCommand, now };
   const appQueues = new Map<string, Promise<void>>();
+  /** Ids of the commands being carried out now, until their final reply is sent. */
+  const inHand = new Set<string>();
   const running = new Set<Promise<void>>();
   const snapshot = new Map<string, { release?: string; ref?: string; prepared?: string[] }>();
   const prepared = new Map(config.apps.filter((app) => app.preparedReleases > 0).map((app) => [app.name, new PreparedReleases(app.deployRoot, app.preparedReleases)]));
@@ -100,6 +102,8 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   await Promise.all(config.apps.map(refreshSnapshot));
 
   const send = async (command: AgentCommand, reply: Reply): Promise<void> => {
+    // Answered: from here on a copy of the command is a replay to refuse (the bus sends this reply first).
+    if (reply.status !== 'accepted') inHand.delete(command.payload.commandId);
     if (command.replyTo === undefined) return;
     try {
       await bus.reply(command, bus.message('agent.reply', { commandId: command.payload.commandId, host, ...reply }, { correlationId: command.id }));
@@ -307,8 +311,6 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     }
   };
 
-  /** Ids of the commands being carried out now. */
-  const inHand = new Set<string>();
   const handle = async (message: Message): Promise<void> => {
     if (message.type !== 'agent.command') {
       logger.warn({ type: message.type }, 'not an agent.command; dropped');
