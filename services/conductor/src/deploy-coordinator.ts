@@ -196,13 +196,9 @@ export class DeployCoordinator {
       logger.warn({ id: message.id, type: message.type }, 'not a deploy.cancel-requested on the cancel subscription; ignored');
       return;
     }
-    const { deploymentId: id, by, reason } = message.payload;
+    const id = message.payload.deploymentId;
     const runner = this.#runners.get(id);
-    if (runner !== undefined) {
-      runner.cancel(by, reason);
-      logger.info({ deploymentId: id, by, reason }, 'rollout cancelling before its next batch');
-      return this.#cancelAnswer(message, 'cancelling', 'running');
-    }
+    if (runner !== undefined) return this.#cancelRunning(message, runner);
     const deployment = await ledger.deployment(id);
     if (deployment === undefined) return this.#cancelAnswer(message, 'not-found');
     if (deployment.state !== 'queued' && deployment.state !== 'running') return this.#cancelAnswer(message, 'already-finished', deployment.state);
@@ -239,10 +235,7 @@ export class DeployCoordinator {
     // Only while still queued: a rollout that started since the cancel was looked at is cancelled as one.
     if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: `cancelled by ${by}: ${reason}`.slice(0, 2048), onlyFrom: ['queued'] }))) {
       const runner = this.#runners.get(deployment.id);
-      if (runner !== undefined) {
-        runner.cancel(by, reason);
-        return this.#cancelAnswer(message, 'cancelling', 'running');
-      }
+      if (runner !== undefined) return this.#cancelRunning(message, runner);
       if (this.#starting.get(leaseKey(deployment.app, deployment.env)) === deployment.id) {
         this.#pendingCancels.set(deployment.id, message); // #runStarting cancels it once its runner exists
         return;
@@ -254,6 +247,14 @@ export class DeployCoordinator {
     this.#o.logger.info({ deploymentId: deployment.id, by, reason }, 'queued deployment cancelled');
     await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: deployment.id, app: deployment.app, env: deployment.env, cancelledBy: by, reason: reason.slice(0, 2048) }));
     await this.#cancelAnswer(message, 'cancelled', 'cancelled');
+  }
+
+  /** Cancels a rollout this conductor runs, before its next batch, and says so. */
+  async #cancelRunning(message: Message<'deploy.cancel-requested'>, runner: RolloutRunner): Promise<void> {
+    const { deploymentId, by, reason } = message.payload;
+    runner.cancel(by, reason);
+    this.#o.logger.info({ deploymentId, by, reason }, 'rollout cancelling before its next batch');
+    await this.#cancelAnswer(message, 'cancelling', 'running');
   }
 
   async #cancelAnswer(message: Message<'deploy.cancel-requested'>, outcome: PayloadOf<'deploy.cancel-result'>['outcome'], state?: string): Promise<void> {
@@ -461,8 +462,7 @@ export class DeployCoordinator {
     const cancel = this.#pendingCancels.get(id);
     if (cancel !== undefined) {
       this.#pendingCancels.delete(id);
-      runner.cancel(cancel.payload.by, cancel.payload.reason);
-      await this.#cancelAnswer(cancel, 'cancelling', 'running');
+      await this.#cancelRunning(cancel, runner);
     }
     const renew = setInterval(() => {
       ledger.renewLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()).then(
@@ -548,7 +548,6 @@ export class DeployCoordinator {
 
   // ---- recovery ----
 
-  /** At start: every unfinished deployment whose app/env no live conductor holds is finished as failed. */
   /**
    * At start: a rollout left running by a conductor that is gone (its lease free) is failed. Queued
    * deployments never started, so they stay queued: start() drains them once it listens.

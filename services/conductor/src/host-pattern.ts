@@ -3,7 +3,7 @@
 // name-patterns.ts): the longest matching pattern wins, then the one with fewer wildcards, then the
 // exclusion; a list of only exclusions means "all but these". Matching is iterative, never a regular
 // expression, so a request full of stars cannot make the conductor backtrack for ever.
-import { decidingPattern as decidingSource } from '@deploybus/protocol';
+import { decidingPattern as decidingSource, HOST_GLOB_PATTERN } from '@deploybus/protocol';
 import { HostPatternError } from './errors.js';
 
 export interface HostPattern {
@@ -16,7 +16,6 @@ export interface HostPattern {
   readonly wildcards: number;
 }
 
-const GLOB_CHARS = /^[A-Za-z0-9.*?-]+$/;
 const MAX_PATTERN_LENGTH = 255;
 
 /** Compiles one pattern; throws HostPatternError when it holds anything but host characters, `*` and `?`. */
@@ -25,7 +24,7 @@ export function compileHostPattern(source: string): HostPattern {
   const glob = exclude ? source.slice(1) : source;
   if (glob.length === 0) throw new HostPatternError(source, 'is empty');
   if (glob.length > MAX_PATTERN_LENGTH) throw new HostPatternError(source, `is longer than ${MAX_PATTERN_LENGTH} characters`);
-  if (!GLOB_CHARS.test(glob)) throw new HostPatternError(source, 'may hold only letters, digits, ".", "-", "*" and "?" (and a leading "!")');
+  if (!HOST_GLOB_PATTERN.test(source)) throw new HostPatternError(source, 'may hold only letters, digits, ".", "-", "*" and "?" (and a leading "!")');
   return { source, exclude, weight: glob.length, wildcards: glob.replace(/[^*?]/g, '').length };
 }
 

@@ -77,7 +77,7 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
   const offset = q.offset ?? 0;
   const limit = q.limit ?? DEFAULT_LIMIT;
   const page = <T>(rows: readonly T[]): T[] => rows.slice(offset, offset + limit);
-  const bounded = (result: unknown): StateAnswer => ({ ok: true, kind: q.kind, ...fitResult(result) });
+  const bounded = (result: unknown, keep?: 'start' | 'end'): StateAnswer => ({ ok: true, kind: q.kind, ...fitResult(result, RESULT_BUDGET, keep) });
   switch (q.kind) {
     case 'history':
       // The ledger skips the offset itself: reading past it asked for more rows than one ledger query
@@ -96,7 +96,7 @@ export async function answerStateQuery(sources: StateSources, payload: PayloadOf
       return bounded(page((await ledger.unfinished()).filter((d) => (q.app === undefined || d.app === q.app) && (q.env === undefined || d.env === q.env))));
     case 'logs':
       // A tail too big for one answer keeps its newest lines, the ones asked for.
-      if (q.tail !== undefined) return { ok: true, kind: q.kind, ...fitResult(await ledger.tail(q.deploymentId ?? '', q.tail, q.host), RESULT_BUDGET, 'end') };
+      if (q.tail !== undefined) return bounded(await ledger.tail(q.deploymentId ?? '', q.tail, q.host), 'end');
       return bounded(await ledger.logs(q.deploymentId ?? '', { host: q.host, offset, limit }));
     case 'events': {
       // afterId: a live event carries only its message id; its place in the log is looked up here. An id
