@@ -18,9 +18,15 @@ export interface DestinationRules {
   readonly schemes: readonly ('http' | 'https')[];
 }
 
-/** Addresses never reached unless a CIDR allows them: private, loopback, link-local (cloud metadata), CGNAT, multicast, reserved. */
+/**
+ * Addresses never reached unless a CIDR allows them: private, loopback, link-local (cloud metadata), CGNAT,
+ * multicast, reserved. IPv6 forms that carry an IPv4 address are refused whole, whatever they carry:
+ * IPv4-compatible (::/96, deprecated), IPv4-translated (::ffff:0:0:0/96), NAT64 (64:ff9b::/96), 6to4
+ * (2002::/16) and Teredo (2001::/32) reach IPv4 through a translator or relay where one is set up, so
+ * "public" could not be judged from the IPv6 address. IPv4-mapped (::ffff:a.b.c.d) is checked as its IPv4 address.
+ */
 const SPECIAL_V4 = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4'];
-const SPECIAL_V6 = ['::/128', '::1/128', '64:ff9b::/96', '100::/64', '2001:db8::/32', 'fc00::/7', 'fe80::/10', 'ff00::/8'];
+const SPECIAL_V6 = ['::/96', '::ffff:0:0:0/96', '64:ff9b::/96', '100::/64', '2001::/32', '2001:db8::/32', '2002::/16', 'fc00::/7', 'fe80::/10', 'ff00::/8'];
 
 function blockListOf(cidrs: readonly string[], field: string): BlockList {
   const list = new BlockList();

@@ -37,6 +37,12 @@ describe('destination policy', () => {
       'https://[fe80::1]/',
       'https://[::ffff:127.0.0.1]/',
       'https://[::ffff:10.0.0.1]/',
+      'https://[::ffff:7f00:1]/', // the same, as URL parsing writes it
+      'https://[::127.0.0.1]/', // IPv4-compatible
+      'https://[::ffff:0:7f00:1]/', // IPv4-translated
+      'https://[64:ff9b::a9fe:a9fe]/', // NAT64 of 169.254.169.254
+      'https://[2002:7f00:1::]/', // 6to4
+      'https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', // Teredo
       'https://2130706433/', // 127.0.0.1 as one number: URL parsing normalises it
       'https://0x7f.1/',
     ]) {
