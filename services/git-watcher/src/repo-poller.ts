@@ -93,6 +93,7 @@ export class RepoPoller {
       return { published: 0, firstPoll: true, failed: false };
     }
     const remembered = { ...known };
+    let sequence = store.current.pollSequence[repo.name] ?? 0;
     let published = 0;
     let failed = false;
     for (const change of diffRefs(new Map(Object.entries(known)), refs)) {
@@ -103,16 +104,17 @@ export class RepoPoller {
         continue;
       }
       try {
-        // The id names the change itself, and each change is written down as soon as it is published:
-        // a crash mid-poll republishes at most the change in flight, under the id consumers already saw.
-        // (A branch moved A->B, back, and to B again repeats an id; a consumer that still remembers the
-        // first would drop the third move.)
-        const id = stableMessageId(`poll\n${repo.name}\n${change.ref}\n${change.before}\n${change.after}`);
+        // The id names the change and its place among this repository's published changes, and each
+        // change is written down (refs and count together) as soon as it is published: a crash mid-poll
+        // republishes at most the change in flight, under the id consumers already saw, while a branch
+        // moved A->B, back, and to B again is two changes A->B with two ids, both acted on.
+        const id = stableMessageId(`poll\n${repo.name}\n${sequence}\n${change.ref}\n${change.before}\n${change.after}`);
         const message = bus.message('commit.pushed', { repo: repo.name, ref: change.ref, before: change.before, after: change.after, commits: [], pusher: 'unknown', origin: 'poll' }, { id });
         await bus.publish(message);
         published += 1;
+        sequence += 1;
         record(remembered, change.ref, change.after);
-        await this.save(repo.name, remembered);
+        await this.save(repo.name, remembered, sequence);
       } catch (error) {
         // Left unrecorded, so the next poll publishes it.
         logger.warn({ repo: repo.name, ref: change.ref, err: error instanceof Error ? error.message : String(error) }, 'publish failed; retried next interval');
@@ -120,14 +122,15 @@ export class RepoPoller {
         break;
       }
     }
-    await this.save(repo.name, remembered);
+    await this.save(repo.name, remembered, sequence);
     return { published, firstPoll: false, failed };
   }
 
-  private async save(repo: string, refs: Record<string, string>): Promise<void> {
+  private async save(repo: string, refs: Record<string, string>, sequence?: number): Promise<void> {
     try {
       await this.deps.store.update((state) => {
         state.polled[repo] = refs;
+        if (sequence !== undefined) state.pollSequence[repo] = sequence;
       });
     } catch (error) {
       this.deps.logger.error({ repo, file: this.deps.store.file, err: error instanceof Error ? error.message : String(error) }, 'could not write the state file');

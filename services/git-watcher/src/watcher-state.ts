@@ -8,6 +8,8 @@ const stateSchema = z.object({
   version: z.literal(1),
   /** repo name -> ref -> sha, as last seen by ls-remote. */
   polled: z.record(z.string(), z.record(z.string(), z.string())).default({}),
+  /** repo name -> how many ref changes polling has published for it: part of each one's message id. */
+  pollSequence: z.record(z.string(), z.number().int().nonnegative()).default({}),
   /** Oldest first. */
   deliveries: z.array(z.string()).default([]),
 });
@@ -15,7 +17,7 @@ const stateSchema = z.object({
 export type WatcherState = z.output<typeof stateSchema>;
 
 export function emptyState(): WatcherState {
-  return { version: 1, polled: {}, deliveries: [] };
+  return { version: 1, polled: {}, pollSequence: {}, deliveries: [] };
 }
 
 export class StateStore {

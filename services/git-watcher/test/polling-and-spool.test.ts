@@ -140,6 +140,24 @@ describe('RepoPoller against a real repository', () => {
     expect(idsOf('refs/heads/feature-a')).toHaveLength(2);
   });
 
+  it('a branch moved A->B, back to A and to B again is published three times under three ids', async () => {
+    const repo = { name: 'shop', url: origin, pollIntervalMs: 60_000 };
+    const { poller: p } = await poller([repo]);
+    expect((await p.pollOnce(repo)).firstPoll).toBe(true);
+    const a = git(origin, 'rev-parse', 'main');
+    writeFileSync(join(origin, 'f'), '2');
+    git(origin, 'commit', '--quiet', '-am', 'two');
+    const b = git(origin, 'rev-parse', 'main');
+    for (const target of [b, a, b]) {
+      git(origin, 'reset', '--quiet', '--hard', target);
+      expect((await p.pollOnce(repo)).published).toBe(1);
+    }
+    await waitFor('three events', () => received.length === 3);
+    const moves = received.map((m) => (m.type === 'commit.pushed' ? `${m.payload.before.slice(0, 1)}${m.payload.after.slice(0, 1)}` : ''));
+    expect(moves).toEqual([`${a[0]}${b[0]}`, `${b[0]}${a[0]}`, `${a[0]}${b[0]}`]);
+    expect(new Set(received.map((m) => m.id)).size).toBe(3);
+  });
+
   it('logs an ls-remote failure and keeps going', async () => {
     const repo = { name: 'gone', url: join(tmp.dir, 'does-not-exist'), pollIntervalMs: 60_000 };
     const { poller: p } = await poller([repo]);
