@@ -248,8 +248,11 @@ export class DeploybusApi {
     return this.#json('the deployment request', 'GET', `/api/deploys/${encodeURIComponent(deploymentId)}`, {}, deploymentDetailSchema);
   }
 
-  logs(deploymentId: string, query: { host?: string | undefined; offset?: number | undefined; limit?: number | undefined; tail?: number | undefined }): Promise<LogLine[]> {
-    return this.#json('the logs request', 'GET', `/api/deploys/${encodeURIComponent(deploymentId)}/logs`, { query }, z.array(logLineSchema));
+  /** `truncated`: fewer lines came back than asked because they did not fit in one answer (X-Deploybus-Truncated). */
+  async logs(deploymentId: string, query: { host?: string | undefined; offset?: number | undefined; limit?: number | undefined; tail?: number | undefined }): Promise<{ lines: LogLine[]; truncated: boolean }> {
+    let truncated = false;
+    const lines = await this.#json('the logs request', 'GET', `/api/deploys/${encodeURIComponent(deploymentId)}/logs`, { query, onResponse: (r) => (truncated = r.headers.get('x-deploybus-truncated') === 'true') }, z.array(logLineSchema));
+    return { lines, truncated };
   }
 
   queue(query: { app?: string | undefined; env?: string | undefined }): Promise<DeploymentSummary[]> {
@@ -355,9 +358,10 @@ export class DeploybusApi {
     }
   }
 
-  async #json<S extends z.ZodType>(what: string, method: string, path: string, request: { query?: Query; body?: unknown }, schema: S): Promise<z.output<S>> {
-    const response = await this.#fetch(method, path, { ...request, signal: AbortSignal.timeout(this.#timeoutMs) });
+  async #json<S extends z.ZodType>(what: string, method: string, path: string, request: { query?: Query; body?: unknown; onResponse?: (response: Response) => void }, schema: S): Promise<z.output<S>> {
+    const response = await this.#fetch(method, path, { query: request.query, body: request.body, signal: AbortSignal.timeout(this.#timeoutMs) });
     if (!response.ok) throw await this.#errorOf(response);
+    request.onResponse?.(response);
     let text: string;
     try {
       text = await response.text();

@@ -35,9 +35,10 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
       const api = apiClient(flags, io.env, io.cwd);
       const query = flags.tail !== undefined ? { host: flags.host, tail: flags.tail } : { host: flags.host, offset: flags.offset, limit: flags.limit ?? 1_000 };
       if (!flags.follow) {
-        const lines = await readLogs(api, deploymentId, query);
+        const { lines, cutTail } = await readLogs(api, deploymentId, query);
         // No lines and no such deployment: say so (exit 4), as --follow does, rather than print nothing.
         if (lines.length === 0) await api.deployment(deploymentId);
+        if (cutTail) io.stderr(cutTailNotice(lines.length, query.tail));
         if (flags.json) return printJson(io, lines);
         for (const line of lines) io.stdout(`${logLine(line)}\n`);
         return;
@@ -97,18 +98,27 @@ export function registerStreamCommands(program: Command, io: CliIo): void {
  * The lines asked for, over as many pages as it takes: one answer holds fewer lines than asked when
  * they are long (a bus message has a size limit), and the rest follow from offset + lines received.
  */
-export async function readLogs(api: Pick<DeploybusApi, 'logs'>, deploymentId: string, query: Parameters<DeploybusApi['logs']>[1]): Promise<LogLine[]> {
-  if (query.tail !== undefined) return api.logs(deploymentId, query);
+export async function readLogs(api: Pick<DeploybusApi, 'logs'>, deploymentId: string, query: Parameters<DeploybusApi['logs']>[1]): Promise<{ lines: LogLine[]; cutTail: boolean }> {
+  // A tail that does not fit keeps its newest lines; the older ones cannot be asked for by a tail, so
+  // the caller says how many came back (cutTail) and how to page to the rest.
+  if (query.tail !== undefined) {
+    const { lines, truncated } = await api.logs(deploymentId, query);
+    return { lines, cutTail: truncated };
+  }
   const wanted = query.limit ?? 1_000;
   const lines: LogLine[] = [];
   let offset = query.offset ?? 0;
   while (lines.length < wanted) {
-    const page = await api.logs(deploymentId, { ...query, offset, limit: wanted - lines.length });
+    const page = (await api.logs(deploymentId, { ...query, offset, limit: wanted - lines.length })).lines;
     if (page.length === 0) break;
     lines.push(...page);
     offset += page.length;
   }
-  return lines;
+  return { lines, cutTail: false };
+}
+
+export function cutTailNotice(received: number, asked: number | undefined): string {
+  return `deploybus: only the last ${received} of the ${asked ?? '?'} lines asked for fit in one answer (long lines); page through the whole log with --offset and --limit\n`;
 }
 
 async function followLogs(api: DeploybusApi, deploymentId: string, query: Parameters<DeploybusApi['logs']>[1], flags: ApiFlags & { host?: string }, io: CliIo): Promise<void> {
@@ -121,7 +131,8 @@ async function followLogs(api: DeploybusApi, deploymentId: string, query: Parame
     const events = await api.openStream({ deploymentId, types: ['task.log', 'deploy.*'] }, { signal: connection.signal });
     const [detail, recorded] = await Promise.all([api.deployment(deploymentId), readLogs(api, deploymentId, query)]);
     const printed = new Set<string>();
-    for (const line of recorded) {
+    if (recorded.cutTail) io.stderr(cutTailNotice(recorded.lines.length, query.tail));
+    for (const line of recorded.lines) {
       printed.add(keyOf(line));
       print(line);
     }

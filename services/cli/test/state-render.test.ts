@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deploymentSummarySchema, lockSchema, matrixSchema, busEventSchema } from '../src/api-client.js';
 import { renderHistory, renderStatus } from '../src/state-commands.js';
 import { describeEvent } from '../src/event-lines.js';
-import { readLogs, RecentIds } from '../src/stream-commands.js';
+import { cutTailNotice, readLogs, RecentIds } from '../src/stream-commands.js';
 
 const deployment = deploymentSummarySchema.parse({
   deploymentId: 'd-1',
@@ -96,13 +96,31 @@ describe('logs', () => {
       logs: async (_id: string, query: { offset?: number | undefined; limit?: number | undefined }) => {
         asked.push({ offset: query.offset, limit: query.limit });
         const offset = query.offset ?? 0;
-        return all.slice(offset, offset + Math.min(query.limit ?? 1_000, 300));
+        const page = all.slice(offset, offset + Math.min(query.limit ?? 1_000, 300));
+        return { lines: page, truncated: page.length < (query.limit ?? 1_000) && offset + page.length < all.length };
       },
     };
-    const lines = await readLogs(api, 'd-1', { limit: 1_000 });
+    const { lines, cutTail } = await readLogs(api, 'd-1', { limit: 1_000 });
+    expect(cutTail).toBe(false);
     expect(lines.map((l) => l.seq)).toEqual(all.slice(0, 1_000).map((l) => l.seq));
     expect(asked[1]).toEqual({ offset: 300, limit: 700 });
-    const end = await readLogs(api, 'd-1', { offset: 2_400, limit: 1_000 });
+    const end = (await readLogs(api, 'd-1', { offset: 2_400, limit: 1_000 })).lines;
     expect(end.map((l) => l.seq)).toEqual(all.slice(2_400).map((l) => l.seq));
+  });
+
+  it('a tail that did not fit comes back cut (its newest lines), and the notice says how many of how many', async () => {
+    const all = Array.from({ length: 500 }, (_, i) => ({ host: 'web1', seq: i, at: '2026-11-23T10:00:00.000Z', stream: 'stdout' as const, line: `line ${i}` }));
+    const api = {
+      logs: async (_id: string, query: { tail?: number | undefined }) => {
+        const wanted = all.slice(-(query.tail ?? 0));
+        const fits = wanted.slice(-120); // the newest 120 fit in one answer
+        return { lines: fits, truncated: fits.length < wanted.length };
+      },
+    };
+    const cut = await readLogs(api, 'd-1', { tail: 200 });
+    expect(cut.cutTail).toBe(true);
+    expect(cut.lines.map((l) => l.seq)).toEqual(all.slice(-120).map((l) => l.seq));
+    expect(cutTailNotice(cut.lines.length, 200)).toBe('deploybus: only the last 120 of the 200 lines asked for fit in one answer (long lines); page through the whole log with --offset and --limit\n');
+    expect((await readLogs(api, 'd-1', { tail: 50 })).cutTail).toBe(false);
   });
 });
