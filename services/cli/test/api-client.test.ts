@@ -191,3 +191,26 @@ describe('tail', () => {
     expect(err).toBe('deploybus: the events missed while the stream was down could not be replayed (afterId: the event log holds no event 7); going on with live events\n');
   });
 });
+
+describe('logs', () => {
+  it('a --tail the server cut (X-Deploybus-Truncated) prints the lines it got and says so on stderr', async () => {
+    const line = (seq: number): unknown => ({ host: 'web1', seq, at: '2026-11-23T10:00:00.000Z', stream: 'stdout', line: `line ${seq}` });
+    const url = await serve((req, res) => {
+      const query = new URL(req.url ?? '/', 'http://x').searchParams;
+      if (query.get('tail') === '5') res.setHeader('X-Deploybus-Truncated', 'true');
+      json(res, 200, query.get('tail') === '5' ? [line(8), line(9)] : [line(9)]);
+    });
+    const run = async (tail: string): Promise<{ code: number; out: string; err: string }> => {
+      let out = '';
+      let err = '';
+      const code = await runCli(['logs', ID, '--tail', tail, '--api', url], { env: {}, cwd: '/', stdout: (t) => (out += t), stderr: (t) => (err += t), readStdin: () => Promise.resolve(''), nodePath: process.execPath, cliPath: '/nonexistent/main.js' });
+      return { code, out, err };
+    };
+    const cut = await run('5');
+    expect(cut.code).toBe(EXIT.ok);
+    expect(cut.out.trim().split('\n')).toHaveLength(2);
+    expect(cut.err).toBe('deploybus: only the last 2 of the 5 lines asked for fit in one answer (long lines); page through the whole log with --offset and --limit\n');
+    const whole = await run('1');
+    expect(whole.err).toBe('');
+  });
+});
