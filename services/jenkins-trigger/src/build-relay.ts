@@ -242,17 +242,11 @@ export class BuildRelay {
           await this.startedAs(build, started);
           return;
         }
-        if (this.now() - build.requestedAt > this.options.maxBuildMs) {
-          await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs), and no build of ${build.job} names queue item ${build.queueId}`);
-          return;
-        }
+        if (await this.givenUpUnstarted(build, `, and no build of ${build.job} names queue item ${build.queueId}`)) return;
         this.warn(build, 'queue item is gone from Jenkins and no build names it yet; waiting for a notification with its queue id', error);
         return;
       }
-      if (this.now() - build.requestedAt > this.options.maxBuildMs) {
-        await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs); last problem: ${describe(error)}`);
-        return;
-      }
+      if (await this.givenUpUnstarted(build, `; last problem: ${describe(error)}`)) return;
       this.warn(build, 'queue item not readable', error);
       return;
     }
@@ -265,9 +259,14 @@ export class BuildRelay {
       await this.finish(build, 'ABORTED', undefined, `the queue item was cancelled in Jenkins before the build started${item.why ? ` (${item.why})` : ''}`);
       return;
     }
-    if (this.now() - build.requestedAt > this.options.maxBuildMs) {
-      await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs)${item.why ? `: ${item.why}` : ''}`);
-    }
+    await this.givenUpUnstarted(build, item.why ? `: ${item.why}` : '');
+  }
+
+  /** A build requested more than poll.maxBuildMs ago that never started is reported ERROR (true), with `detail` after the sentence. */
+  private async givenUpUnstarted(build: TrackedBuild, detail: string): Promise<boolean> {
+    if (this.now() - build.requestedAt <= this.options.maxBuildMs) return false;
+    await this.finish(build, 'ERROR', undefined, `Jenkins did not start the build within ${this.options.maxBuildMs} ms (poll.maxBuildMs)${detail}`);
+    return true;
   }
 
   private async checkRunning(build: TrackedBuild): Promise<void> {
