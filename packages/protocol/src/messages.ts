@@ -185,7 +185,7 @@ const rolloutOptions = z
       .default(1)
       .describe('Hosts per batch: a count or a percentage such as "25%".'),
     maxUnavailable: z.number().int().positive().optional().describe('Most hosts out of service at once; defaults to the batch size.'),
-    pauseMs: durationMs.default(0).describe('Pause between batches.'),
+    pauseMs: durationMs.max(86_400_000).default(0).describe('Pause between batches, at most a day.'),
     hostTimeoutMs: z.number().int().positive().max(86_400_000).default(600_000).describe('How long to wait for one host\'s reply before counting it as no-response.'),
     rollbackOnFailure: z.boolean().default(true).describe('Roll the finished hosts back when a host fails.'),
   })

@@ -51,6 +51,10 @@ describe('generated JSON Schemas', () => {
     expect(validate({ ...example, payload: { ...example.payload, app: '../etc' } })).toBe(false);
     expect(validate({ ...example, source: { ...example.source, host: '$(x)' } })).toBe(false);
     expect(validate({ ...example, v: 2 })).toBe(false);
+    // A pause past a day (and past what a Node timer can wait: 2^31-1 ms would fire at once) is refused.
+    const rollout = example.payload['rollout'] as Record<string, unknown>;
+    expect(validate({ ...example, payload: { ...example.payload, rollout: { ...rollout, pauseMs: 30 * 86_400_000 } } })).toBe(false);
+    expect(validate({ ...example, payload: { ...example.payload, rollout: { ...rollout, pauseMs: 86_400_000 } } })).toBe(true);
   });
 
   it('requires a signature and expiresAt on agent commands', () => {
