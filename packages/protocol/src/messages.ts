@@ -255,7 +255,7 @@ export const deployRefused = defineMessage({
     env: deployRef.env,
     ref: ref.describe('The ref as requested.'),
     requestedBy: person,
-    code: z.enum(['LOCKED', 'BUILD_NOT_PASSED', 'UNKNOWN_APP', 'BAD_REF', 'REF_LOOKUP_FAILED', 'NO_TARGETS', 'INVALID_REQUEST']).describe('Why, for programs. REF_LOOKUP_FAILED: the repository could not be asked what the ref names (git\'s error in `reason`); nothing was queued, and asking again may work.'),
+    code: z.enum(['LOCKED', 'BUILD_NOT_PASSED', 'UNKNOWN_APP', 'BAD_REF', 'REF_LOOKUP_FAILED', 'ROSTER_UNAVAILABLE', 'NO_TARGETS', 'INVALID_REQUEST']).describe('Why, for programs. REF_LOOKUP_FAILED: the repository could not be asked what the ref names (git\'s error in `reason`); ROSTER_UNAVAILABLE: keepalive did not say which agents are up. In both, nothing was queued, and asking again may work.'),
     reason: z.string().max(2048).describe('Why, for people.'),
   }),
   routingTemplate: 'deploy.refused.{app}.{env}',

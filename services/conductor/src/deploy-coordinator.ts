@@ -286,7 +286,14 @@ export class DeployCoordinator {
     // (a rollback's) is not looked up: the ref is only its label, wherever it points now.
     const resolving = request.sha !== undefined ? Promise.resolve<string | undefined>(request.sha) : this.#o.resolveRef(request.app, request.ref);
     resolving.catch(() => undefined);
-    const roster = await this.#roster();
+    let roster: RosterEntry[];
+    try {
+      roster = await this.#roster();
+    } catch (error) {
+      // As for a failed ref lookup: answered now, not left to the bus's retries and a dead letter.
+      if (error instanceof RosterUnavailableError) return this.#refuse(message, 'ROSTER_UNAVAILABLE', `${error.message} Nothing was queued.`);
+      throw error;
+    }
     const selection = selectTargets(roster, request.app, request.env, request.targets);
     if (!selection.ok) return this.#refuse(message, selection.code, selection.reason);
     try {

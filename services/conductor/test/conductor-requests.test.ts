@@ -277,6 +277,18 @@ describe('conductor: state queries over the bus', () => {
     expect(w.fleet.commands).toHaveLength(0);
   });
 
+  it('refuses a request at once, ROSTER_UNAVAILABLE, when keepalive does not answer', async () => {
+    const w = await world({ hosts: ['web1'] });
+    // The roster is asked of a keepalive that is not there (this used to leave the request to the bus's retries and a dead letter).
+    await w.start({ roster: { keepaliveHosts: ['ka-gone'], timeoutMs: 300 } });
+    const reply = await w.request({ ref: SHA });
+    expect(reply.type).toBe('deploy.refused');
+    expect(reply.payload).toMatchObject({ code: 'ROSTER_UNAVAILABLE' });
+    expect((reply.payload as { reason: string }).reason).toMatch(/^no complete roster from keepalive \(ka-gone\): no answer within 300 ms from ka-gone; is keepalive running\? Nothing was queued\.$/);
+    expect(await (await w.ledger()).unfinished()).toEqual([]);
+    expect(w.fleet.commands).toHaveLength(0);
+  });
+
   it('answers a bad query with an error naming the bad field', async () => {
     const w = await world({ hosts: ['web1'] });
     await w.start();
