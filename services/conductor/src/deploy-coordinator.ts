@@ -187,8 +187,9 @@ export class DeployCoordinator {
   /**
    * Every conductor sees every cancel. not-found and already-finished are answered by each (the same
    * answer; the requester takes the first). A running rollout is cancelled by the conductor running it.
-   * A queued deployment is cancelled by the conductor draining its app/env, or, when none is, by the one
-   * that gets the app/env's lease for the moment; the others stay silent.
+   * A queued deployment is cancelled in the ledger from `queued` only, which no markRunning can race: by
+   * whichever conductor gets there first, whether or not it drains the app/env (the drainer may be dead,
+   * its lease not yet run out); it answers, the others stay silent.
    */
   async #onCancel(message: Message): Promise<void> {
     const { ledger, logger } = this.#o;
@@ -205,20 +206,15 @@ export class DeployCoordinator {
     const key = leaseKey(deployment.app, deployment.env);
     if (!this.#draining.has(key)) {
       if (deployment.state === 'running') return; // another conductor's rollout: that one answers
-      if (this.#stopping || !(await ledger.tryAcquireLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()))) return;
-      if (!this.#draining.has(key)) {
-        // Holding the lease and marked as draining, no conductor can start this deployment meanwhile.
-        const token = Symbol(key);
-        this.#draining.set(key, token);
-        try {
-          await this.#cancelQueued(message, deployment);
-        } finally {
-          if (this.#draining.get(key) === token) this.#draining.delete(key);
-          await ledger.releaseLease(key, this.#o.instance);
-        }
-        if ((await ledger.queue(deployment.app, deployment.env)).length > 0) this.#kick(deployment.app, deployment.env);
-        return;
-      }
+      // Queued, and this conductor does not drain its app/env. The holder of the lease may be alive or
+      // dead (its lease not yet run out), so no lease is waited for: the ledger's finish from `queued`
+      // cannot race the holder's markRunning, and of the conductors trying, exactly one wins and answers.
+      if (this.#stopping) return;
+      if (await ledger.finish(id, { state: 'cancelled', at: new Date(), reason: cancelReason(message), onlyFrom: ['queued'] })) return this.#cancelledQueued(message, deployment);
+      const now = await ledger.deployment(id);
+      // Cancelled by another conductor (which answered), or started meanwhile (its runner answers).
+      if (now === undefined || now.state === 'cancelled' || now.state === 'running' || now.state === 'queued') return;
+      return this.#cancelAnswer(message, 'already-finished', now.state);
     }
     // This conductor drains the app/env: only its #run marks deployments running.
     if (this.#starting.get(key) === id) {
@@ -230,10 +226,9 @@ export class DeployCoordinator {
   }
 
   async #cancelQueued(message: Message<'deploy.cancel-requested'>, deployment: Deployment): Promise<void> {
-    const { by, reason } = message.payload;
     this.#pendingCancels.delete(deployment.id);
     // Only while still queued: a rollout that started since the cancel was looked at is cancelled as one.
-    if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: `cancelled by ${by}: ${reason}`.slice(0, 2048), onlyFrom: ['queued'] }))) {
+    if (!(await this.#o.ledger.finish(deployment.id, { state: 'cancelled', at: new Date(), reason: cancelReason(message), onlyFrom: ['queued'] }))) {
       const runner = this.#runners.get(deployment.id);
       if (runner !== undefined) return this.#cancelRunning(message, runner);
       if (this.#starting.get(leaseKey(deployment.app, deployment.env)) === deployment.id) {
@@ -241,9 +236,16 @@ export class DeployCoordinator {
         return;
       }
       const now = await this.#o.ledger.deployment(deployment.id);
-      if (now?.state === 'running') return; // another conductor's rollout: that one answers
+      // Another conductor's rollout (that one answers), or another conductor won this very cancel (and answered).
+      if (now?.state === 'running' || now?.state === 'cancelled') return;
       return this.#cancelAnswer(message, 'already-finished', now?.state);
     }
+    await this.#cancelledQueued(message, deployment);
+  }
+
+  /** Says that a queued deployment was cancelled (the ledger says so already). */
+  async #cancelledQueued(message: Message<'deploy.cancel-requested'>, deployment: Deployment): Promise<void> {
+    const { by, reason } = message.payload;
     this.#o.logger.info({ deploymentId: deployment.id, by, reason }, 'queued deployment cancelled');
     await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: deployment.id, app: deployment.app, env: deployment.env, cancelledBy: by, reason: reason.slice(0, 2048) }));
     await this.#cancelAnswer(message, 'cancelled', 'cancelled');
@@ -726,4 +728,8 @@ function storedRequestOf(d: Deployment): StoredRequest | undefined {
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+function cancelReason(message: Message<'deploy.cancel-requested'>): string {
+  return `cancelled by ${message.payload.by}: ${message.payload.reason}`.slice(0, 2048);
 }

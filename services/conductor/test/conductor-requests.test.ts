@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, PayloadInputOf } from '@deploybus/protocol';
-import { fitResult } from '../src/index.js';
+import { fitResult, RESTART_REASON } from '../src/index.js';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { cleanUp, deploymentIdOf, finished, passBuild, SHA, world, type World } from './support/conductor-world.js';
 
@@ -99,7 +99,7 @@ describe('conductor: cancel over the bus', () => {
     expect(await ledger.unfinished()).toEqual([]);
   });
 
-  it('cancels a queued deployment nobody is draining: takes the lease for the moment, then gives it back', async () => {
+  it('cancels a queued deployment nobody is draining, without taking its lease', async () => {
     const w = await world({ hosts: ['web1'] });
     await w.start();
     const ledger = await w.ledger();
@@ -108,6 +108,24 @@ describe('conductor: cancel over the bus', () => {
     expect(await ledger.deployment('d-queued-nobody-1')).toMatchObject({ state: 'cancelled', reason: 'cancelled by ada: wrong tag' });
     expect((await finished(w, 'd-queued-nobody-1')).payload).toMatchObject({ app: 'blog', env: 'staging', cancelledBy: 'ada' });
     expect(await ledger.leaseOf('deploy/blog/staging')).toBeUndefined();
+    expect(w.fleet.commands).toHaveLength(0);
+  });
+
+  it('cancels a queued deployment whose app/env lease a dead conductor still holds: answered at once, never started by the conductor that takes over', async () => {
+    const w = await world({ hosts: ['web1'] });
+    const seed = await w.ledger();
+    // A conductor elsewhere ran d-running-gone and died; d-queued-behind waits behind it, and the dead one's lease has a while to run.
+    await seed.createDeployment({ id: 'd-running-gone', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'ada', createdAt: new Date(), options: {} });
+    expect(await seed.markRunning('d-running-gone', new Date())).toBe(true);
+    await seed.createDeployment({ id: 'd-queued-behind', app: 'shop', env: 'production', ref: SHA, sha: SHA, requestedBy: 'bob', createdAt: new Date(), options: { rollout: { canary: 0, batchSize: 1, maxUnavailable: 1, pauseMs: 0, hostTimeoutMs: 5_000, rollbackOnFailure: true } } });
+    expect(await seed.tryAcquireLease('deploy/shop/production', 'conductor-gone', 1_500, new Date())).toBe(true);
+    await w.start({ leaseTtlMs: 200 });
+
+    expect((await cancel(w, 'd-queued-behind', 'bob')).payload).toMatchObject({ deploymentId: 'd-queued-behind', outcome: 'cancelled', state: 'cancelled' });
+    // The lease runs out: the conductor takes over, fails the interrupted rollout, and starts nothing.
+    expect((await finished(w, 'd-running-gone')).payload).toMatchObject({ reason: RESTART_REASON });
+    await waitFor('the lease given back', async () => (await seed.leaseOf('deploy/shop/production')) === undefined);
+    expect(await seed.deployment('d-queued-behind')).toMatchObject({ state: 'cancelled', reason: 'cancelled by bob: wrong tag' });
     expect(w.fleet.commands).toHaveLength(0);
   });
 
