@@ -455,6 +455,8 @@ export class DeployCoordinator {
       if (t.release !== undefined) previousReleases.set(t.host, t.release);
       if (t.ref !== undefined) previousRefs.set(t.host, t.ref);
     }
+    /** Whether the runner wrote the outcome to the ledger before its final event: written, refused (someone else finished it), or not yet. */
+    let settled: 'written' | 'refused' | 'no' = 'no';
     const runner = new RolloutRunner(
       { deploymentId: id, app, env, ref, sha, requestedBy: deployment.requestedBy, batches, pauseMs: stored.rollout.pauseMs, hostTimeoutMs: stored.rollout.hostTimeoutMs, rollbackOnFailure: stored.rollout.rollbackOnFailure, previousReleases },
       {
@@ -462,6 +464,12 @@ export class DeployCoordinator {
         commands: this.#signer,
         emit: (event) => this.#emitRolloutEvent(event, deployment, previousRefs),
         onEmitError: (error, event) => logger.error({ deploymentId: id, type: event.type, err: errorText(error) }, 'rollout event not published or recorded'),
+        settle: async ({ status, reason }) => {
+          const written = await ledger.finish(id, { state: status, at: new Date(), reason, onlyFrom: ['running'] });
+          settled = written ? 'written' : 'refused';
+          if (!written) logger.error({ deploymentId: id, app, env, status }, 'the ledger has this deployment finished by another conductor (which took its app and environment over); its final event is not published');
+          return written;
+        },
         ...(this.#o.timer === undefined ? {} : { timer: this.#o.timer }),
       },
     );
@@ -473,18 +481,30 @@ export class DeployCoordinator {
       this.#pendingCancels.delete(id);
       await this.#cancelRunning(cancel, runner);
     }
+    // A conductor that loses the lease (another took the app/env over, or the ledger could not be written
+    // for a whole leaseTtlMs, after which another may) stops its rollout before the next batch: only one
+    // conductor acts for an app and environment.
+    let renewedAt = Date.now();
+    const giveUp = (why: string): void => {
+      if (runner.cancel('conductor', why)) logger.error({ deploymentId: id, app, env }, `${why}; the rollout stops before its next batch`);
+    };
     const renew = setInterval(() => {
       ledger.renewLease(key, this.#o.instance, this.#o.leaseTtlMs, new Date()).then(
         (held) => {
-          if (!held) logger.error({ deploymentId: id, app, env }, 'lost the lease of this app and environment during a rollout; another conductor may act on it');
+          if (held) renewedAt = Date.now();
+          else giveUp(`this conductor lost the lease of ${app} in ${env} to another conductor`);
         },
-        (error: unknown) => logger.warn({ deploymentId: id, err: errorText(error) }, 'lease not renewed'),
+        (error: unknown) => {
+          logger.warn({ deploymentId: id, err: errorText(error) }, 'lease not renewed');
+          if (Date.now() - renewedAt >= this.#o.leaseTtlMs) giveUp(`the lease of ${app} in ${env} could not be renewed for ${this.#o.leaseTtlMs} ms (${errorText(error)}), so another conductor may take it over`);
+        },
       );
     }, Math.max(1, Math.floor(this.#o.leaseTtlMs / 3)));
     try {
       logger.info({ deploymentId: id, app, env, ref, batches }, 'rollout starting');
       const result = await runner.run();
-      await ledger.finish(id, { state: result.status, at: new Date(), reason: result.reason });
+      // The runner writes the outcome before its final event; a write that failed then is tried once more.
+      if (settled === 'no') await ledger.finish(id, { state: result.status, at: new Date(), reason: result.reason, onlyFrom: ['running'] });
       logger.info({ deploymentId: id, status: result.status, reason: result.reason }, 'rollout finished');
     } finally {
       clearInterval(renew);

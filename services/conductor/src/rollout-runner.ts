@@ -80,6 +80,12 @@ export interface RolloutRunnerDeps {
   readonly emit: (event: RolloutEvent) => Promise<void> | void;
   /** An event that could not be emitted: the rollout goes on regardless, so this must report it. */
   readonly onEmitError: (error: unknown, event: RolloutEvent) => void;
+  /**
+   * Writes the outcome down (the ledger) before the final event leaves. false: the deployment was
+   * finished by someone else meanwhile (a conductor that took the app/env over), so no final event is
+   * emitted. A write that throws is reported through onEmitError and the final event still leaves.
+   */
+  readonly settle?: (outcome: { readonly status: RolloutStatus; readonly reason?: string | undefined }) => Promise<boolean>;
   readonly timer?: RolloutTimer;
 }
 
@@ -172,7 +178,7 @@ export class RolloutRunner {
         if (failures.length > 0) return await this.#finishFailed(startedAt, done, succeeded, failures);
       }
       const result: RolloutResult = { status: 'succeeded', succeededHosts: [...succeeded], failedHosts: [], rolledBackHosts: [], results: [...this.#results], durationMs: this.#timer.now() - startedAt };
-      await this.#emitFinal({ type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
+      await this.#emitFinal(result, { type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
       return result;
     } finally {
       this.#state = 'finished';
@@ -298,7 +304,7 @@ export class RolloutRunner {
       durationMs: this.#timer.now() - startedAt,
       reason: clip(reason),
     };
-    await this.#emitFinal({
+    await this.#emitFinal(result, {
       type: 'deploy.failed',
       payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: [...result.succeededHosts], failedHosts: [...failedHosts], reason: clip(reason) },
     });
@@ -316,7 +322,7 @@ export class RolloutRunner {
       durationMs: this.#timer.now() - startedAt,
       reason: cancel.reason,
     };
-    await this.#emitFinal({ type: 'deploy.cancelled', payload: { ...this.#ref(), cancelledBy: cancel.by, reason: clip(cancel.reason, 2048) } });
+    await this.#emitFinal(result, { type: 'deploy.cancelled', payload: { ...this.#ref(), cancelledBy: cancel.by, reason: clip(cancel.reason, 2048) } });
     return result;
   }
 
@@ -355,9 +361,18 @@ export class RolloutRunner {
     }
   }
 
-  /** The rollout's last event, once every event before it has settled. */
-  async #emitFinal(event: RolloutEvent): Promise<void> {
+  /** The rollout's last event, once every event before it has settled and the outcome is written down. */
+  async #emitFinal(result: RolloutResult, event: RolloutEvent): Promise<void> {
     await Promise.all(this.#handedOn.splice(0));
+    if (this.#deps.settle !== undefined) {
+      let settled = true;
+      try {
+        settled = await this.#deps.settle({ status: result.status, reason: result.reason });
+      } catch (error) {
+        this.#deps.onEmitError(error, event);
+      }
+      if (!settled) return;
+    }
     await this.#emit(event);
   }
 

@@ -206,6 +206,30 @@ describe('conductor daemon', () => {
     expect((await ledger.deployment('d-other-conductor'))?.state).toBe('failed');
   });
 
+  it('a conductor that loses its lease mid-rollout stops before the next batch, and publishes no outcome over the one the new holder wrote', async () => {
+    const w = await world({ hosts: ['web1', 'web2', 'web3'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    await w.start({ leaseTtlMs: 300, logLevel: 'info' });
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({ rollout: { canary: 0, batchSize: 1, hostTimeoutMs: 5_000 } }));
+    await waitFor('web1 holds its deploy', () => w.fleet.held.length === 1);
+
+    // Another conductor takes the app/env over (as after this one's ledger was unreachable past the lease) and fails the rollout.
+    const ledger = await w.ledger();
+    const key = 'deploy/shop/production';
+    const owner = (await ledger.leaseOf(key))?.owner ?? '';
+    expect(await ledger.releaseLease(key, owner)).toBe(true);
+    expect(await ledger.tryAcquireLease(key, 'conductor-other', 60_000, new Date())).toBe(true);
+    expect(await ledger.finish(id, { state: 'failed', at: new Date(), reason: RESTART_REASON, onlyFrom: ['running'] })).toBe(true);
+    await waitFor('the lost lease noticed', () => w.daemonLog.some((line) => line.includes('lost the lease of shop in production to another conductor')));
+
+    await w.fleet.held.shift()?.();
+    await waitFor('the rollout to end', () => w.daemonLog.some((line) => line.includes('finished by another conductor')));
+    expect(w.fleet.commands.map((c) => c.payload.host)).toEqual(['web1']);
+    expect(w.eventsOf(id).map((e) => e.type).filter((t) => ['deploy.succeeded', 'deploy.failed', 'deploy.cancelled'].includes(t))).toEqual([]);
+    expect(await ledger.deployment(id)).toMatchObject({ state: 'failed', reason: RESTART_REASON });
+  });
+
   it('records what runs where from agents\' heartbeats, so the release matrix shows drift', async () => {
     const w = await world();
     await w.start();

@@ -42,6 +42,8 @@ export interface World {
   readonly events: Message[];
   readonly fleet: Fleet;
   daemon: DaemonHandle | undefined;
+  /** The conductor daemon's log lines (JSON), when started with a logLevel other than the default 'silent'. */
+  readonly daemonLog: string[];
   start(overrides?: Record<string, unknown>): Promise<DaemonHandle>;
   ledger(): Promise<Ledger>;
   request(payload: Partial<PayloadInputOf<'deploy.requested'>>): Promise<Message>;
@@ -132,6 +134,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     events,
     fleet,
     daemon: undefined,
+    daemonLog: [],
     async start(overrides = {}) {
       const file = join(dir, 'conductor.json');
       const config = {
@@ -145,7 +148,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
         ...overrides,
       };
       await writeFile(file, JSON.stringify(config));
-      const handle = await startDaemon(conductorDaemon, { configFile: file, env: { CONDUCTOR_TEST_KEY: keys.privateKey } });
+      const handle = await startDaemon(conductorDaemon, { configFile: file, env: { CONDUCTOR_TEST_KEY: keys.privateKey }, logDestination: { write: (line) => void w.daemonLog.push(line) } });
       w.daemon = handle;
       cleanups.push(() => handle.stop());
       return handle;
