@@ -81,7 +81,10 @@ export interface DeployCoordinatorOptions {
   readonly eventRetentionMs?: number | undefined;
 }
 
-type StoredRequest = Pick<PayloadOf<'deploy.requested'>, 'targets' | 'rollout'>;
+type StoredRequest = Pick<PayloadOf<'deploy.requested'>, 'targets' | 'rollout'> & {
+  /** An admin forced it past the gates: a lock taken while it waits in the queue does not stop it either. */
+  readonly force?: boolean;
+};
 
 export class DeployCoordinator {
   readonly #o: DeployCoordinatorOptions;
@@ -336,7 +339,7 @@ export class DeployCoordinator {
     }
     if (decision.kind === 'refused') return this.#refuse(message, decision.code, decision.reason);
 
-    const stored: StoredRequest = { targets: request.targets, rollout: request.rollout };
+    const stored: StoredRequest = { targets: request.targets, rollout: request.rollout, ...(decision.forced ? { force: true } : {}) };
     await ledger.createDeployment({ id: deploymentId, app: request.app, env: request.env, ref: request.ref, sha, requestedBy: request.requestedBy, createdAt: new Date(), options: stored });
     for (const older of decision.supersedes) {
       if (await ledger.finish(older.deploymentId, { state: 'superseded', at: new Date(), reason: `superseded by ${deploymentId} (${request.ref})` })) {
@@ -430,6 +433,17 @@ export class DeployCoordinator {
     const selection = selectTargets(roster, app, env, stored.targets);
     const cancelFirst = this.#pendingCancels.get(id);
     if (cancelFirst !== undefined) return this.#cancelQueued(cancelFirst, deployment);
+    // A lock taken while this deployment waited in the queue stops it too (unless an admin forced it):
+    // it is cancelled, naming the lock, rather than started now or kept to start whenever the lock goes.
+    const lock = stored.force === true ? undefined : await ledger.lockOf(env, app);
+    if (lock !== undefined) {
+      const reason = `${lock.app === undefined ? env : `${lock.app} in ${env}`} was locked by ${lock.by} at ${lock.at} (${JSON.stringify(lock.reason)}) before this deployment started; request it again once unlocked, or an admin may force it`;
+      if (await ledger.finish(id, { state: 'cancelled', at: new Date(), reason, onlyFrom: ['queued'] })) {
+        logger.info({ deploymentId: id, app, env, lockedBy: lock.by }, 'queued deployment cancelled: its environment was locked');
+        await this.#publish(this.#o.bus.message('deploy.cancelled', { deploymentId: id, app, env, cancelledBy: lock.by, reason: reason.slice(0, 2048) }));
+      }
+      return;
+    }
     if (!(await ledger.markRunning(id, new Date()))) {
       const now = await ledger.deployment(id);
       if (now !== undefined && now.state !== 'queued' && now.state !== 'running') return; // cancelled or superseded meanwhile
@@ -743,7 +757,7 @@ function groupByTarget(deployments: readonly Deployment[]): Map<string, Deployme
 function storedRequestOf(d: Deployment): StoredRequest | undefined {
   const options = d.options as Partial<StoredRequest> | null | undefined;
   const parsed = deployRequested.payload.safeParse({ app: d.app, env: d.env, ref: d.ref, requestedBy: d.requestedBy, targets: options?.targets, rollout: options?.rollout });
-  return parsed.success ? { targets: parsed.data.targets, rollout: parsed.data.rollout } : undefined;
+  return parsed.success ? { targets: parsed.data.targets, rollout: parsed.data.rollout, force: options?.force === true } : undefined;
 }
 
 function errorText(error: unknown): string {

@@ -68,6 +68,34 @@ describe('conductor: locks over the bus', () => {
     const ledger = await w.ledger();
     expect((await ledger.locks()).map((l) => [l.env, l.app])).toEqual([['production', 'blog']]);
   });
+
+  it('a lock taken while deployments wait in the queue cancels them, naming the lock; one an admin forced still runs', async () => {
+    const w = await world({ hosts: ['web1'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    await w.start();
+    await passBuild(w);
+    const running = deploymentIdOf(await w.request({}));
+    await waitFor('web1 holds the first deploy', () => w.fleet.held.length === 1);
+    const waiting = deploymentIdOf(await w.request({ requestedBy: 'eve' }));
+    expect((await lock(w, { env: 'production', action: 'lock', by: 'bob', reason: 'incident 311' })).payload).toMatchObject({ outcome: 'locked' });
+
+    await w.fleet.held.shift()?.();
+    expect((await finished(w, running)).type).toBe('deploy.succeeded'); // started before the lock: it ends as it was
+    const cancelled = await finished(w, waiting);
+    expect(cancelled.type).toBe('deploy.cancelled');
+    expect(cancelled.payload).toMatchObject({ cancelledBy: 'bob' });
+    expect((cancelled.payload as { reason: string }).reason).toMatch(/^production was locked by bob at .* \("incident 311"\) before this deployment started/);
+    expect(await (await w.ledger()).deployment(waiting)).toMatchObject({ state: 'cancelled' });
+
+    // Still locked: an admin's forced deploys run, the one queued behind another too.
+    const forcedFirst = deploymentIdOf(await w.request({ requestedBy: 'root', force: true }));
+    await waitFor('web1 holds the forced deploy', () => w.fleet.held.length === 1);
+    const forcedQueued = deploymentIdOf(await w.request({ requestedBy: 'root', force: true, ref: SHA }));
+    w.fleet.behaviour.set('web1', 'ok');
+    await w.fleet.held.shift()?.();
+    expect((await finished(w, forcedQueued)).type).toBe('deploy.succeeded');
+    expect(w.fleet.commands.map((c) => c.payload.action === 'deploy' && c.payload.deploymentId)).toEqual([running, forcedFirst, forcedQueued]);
+  });
 });
 
 describe('conductor: cancel over the bus', () => {
