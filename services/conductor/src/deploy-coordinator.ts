@@ -568,6 +568,9 @@ export class DeployCoordinator {
   async #recordHostResult(p: PayloadInputOf<'deploy.host-result'>, deployment: Deployment, previousRefs: ReadonlyMap<string, string>): Promise<void> {
     const { ledger } = this.#o;
     const at = new Date();
+    // The ledger row changes here, not from a heartbeat: the host's next heartbeat is written whatever the
+    // last one said (a rollback whose reply was lost, or a release changed by hand, shows then).
+    this.#heartbeatReleases.delete(heartbeatKey(p.host, p.app, p.env));
     await ledger.recordHostResult(p.deploymentId, { host: p.host, outcome: p.outcome, release: p.release, durationMs: p.durationMs, error: p.error, at });
     if (p.release !== undefined && p.outcome === 'succeeded') {
       await ledger.recordRelease({ app: p.app, env: p.env, host: p.host, release: p.release, ref: deployment.ref, sha: deployment.sha, at });
@@ -673,7 +676,7 @@ export class DeployCoordinator {
     const p = message.payload;
     for (const app of p.apps ?? []) {
       if (app.release === undefined || app.ref === undefined) continue;
-      const key = `${p.host}\u0000${app.app}\u0000${app.env}`;
+      const key = heartbeatKey(p.host, app.app, app.env);
       const seen = `${app.release}\u0000${app.ref}`;
       if (this.#heartbeatReleases.get(key) === seen) continue;
       await this.#o.ledger.recordRelease({ app: app.app, env: app.env, host: p.host, release: app.release, ref: app.ref, at: message.time });
@@ -766,4 +769,8 @@ function errorText(error: unknown): string {
 
 function cancelReason(message: Message<'deploy.cancel-requested'>): string {
   return `cancelled by ${message.payload.by}: ${message.payload.reason}`.slice(0, 2048);
+}
+
+function heartbeatKey(host: string, app: string, env: string): string {
+  return `${host}\u0000${app}\u0000${env}`;
 }

@@ -253,6 +253,15 @@ describe('conductor daemon', () => {
     const matrix = await ledger.matrix('shop', 'production');
     expect(matrix.commonRef).toBe('v1.0.0');
     expect(matrix.hosts.filter((h) => h.drift).map((h) => h.host)).toEqual(['web3']);
+
+    // A rollout records web1's new release; web1 is then back on the old one (a rollback whose reply was
+    // lost, a change by hand): the next heartbeat, the same as the one before the rollout, is written.
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({ targets: { hosts: ['web1'] } }));
+    expect((await finished(w, id)).type).toBe('deploy.succeeded');
+    await waitFor('the rollout recorded', async () => (await ledger.releases({ app: 'shop', env: 'production' })).find((r) => r.host === 'web1')?.ref === SHA);
+    await beat('web1', 'v1.0.0');
+    await waitFor('the heartbeat recorded over it', async () => (await ledger.releases({ app: 'shop', env: 'production' })).find((r) => r.host === 'web1')?.release === '20261122100000000-v1.0.0');
   });
 });
 
