@@ -402,6 +402,8 @@ export class DeployCoordinator {
       }
     } finally {
       if (this.#draining.get(key) === token) this.#draining.delete(key);
+      // A conductor that stops gives the lease up, so another starts what is queued at once, not once it runs out.
+      if (this.#stopping) await ledger.releaseLease(key, this.#o.instance).catch(() => undefined);
     }
   }
 

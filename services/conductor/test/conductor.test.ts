@@ -230,6 +230,24 @@ describe('conductor daemon', () => {
     expect(await ledger.deployment(id)).toMatchObject({ state: 'failed', reason: RESTART_REASON });
   });
 
+  it('a conductor that stops gives its app/env lease up, so another can start what is queued at once', async () => {
+    const w = await world({ hosts: ['web1'] });
+    w.fleet.behaviour.set('web1', 'hold');
+    const handle = await w.start({ leaseTtlMs: 60_000 });
+    await passBuild(w);
+    const running = deploymentIdOf(await w.request({}));
+    await waitFor('web1 holds its deploy', () => w.fleet.held.length === 1);
+    const queued = deploymentIdOf(await w.request({ requestedBy: 'eve' }));
+    const ledger = await w.ledger();
+    expect(await ledger.leaseOf('deploy/shop/production')).toBeDefined();
+    const stopped = handle.stop();
+    await w.fleet.held.shift()?.();
+    await stopped;
+    expect((await finished(w, running)).type).toBe('deploy.succeeded'); // its one batch was in flight: it ends as it was
+    expect(await ledger.leaseOf('deploy/shop/production')).toBeUndefined();
+    expect(await ledger.deployment(queued)).toMatchObject({ state: 'queued' });
+  });
+
   it('records what runs where from agents\' heartbeats, so the release matrix shows drift', async () => {
     const w = await world();
     await w.start();
