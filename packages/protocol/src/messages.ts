@@ -446,7 +446,7 @@ export const taskLog = defineMessage({
   summary: 'A batch of output lines from a step, in order (`seq` counts batches per deployment and host).',
   payload: z.object({
     ...taskRef,
-    seq: z.number().int().nonnegative().describe('Batch number, from 0, per deployment and host; receivers order by it.'),
+    seq: z.number().int().nonnegative().describe('Batch number per deployment and host; receivers order by it. A deploy command\'s batches count from 0; a rollback of that deployment on the host, which comes after it, counts from 1,000,000.'),
     lines: z
       .array(
         z.object({

@@ -17,7 +17,7 @@ import { ExecutedCommands } from './executed-commands.js';
 import { PreparedReleases } from './prepared-releases.js';
 import { ReleaseDir } from './release-dir.js';
 import { GitReleaseStrategy, type MirrorGit, type ReleaseStrategy } from './release-strategy.js';
-import { TaskReporter } from './task-reporter.js';
+import { ROLLBACK_FIRST_LOG_SEQ, TaskReporter } from './task-reporter.js';
 
 export const SERVICE = 'deploy-agent';
 export const VERSION = '0.1.0';
@@ -128,7 +128,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     });
   };
   const reporterFor = (command: AgentCommand, scope: { deploymentId: string; app: string; env: string }): TaskReporter =>
-    new TaskReporter({ bus, logger, scope: { ...scope, host }, correlationId: command.id, batchMs: config.logBatchMs, batchLines: config.logBatchLines });
+    new TaskReporter({ bus, logger, scope: { ...scope, host }, correlationId: command.id, batchMs: config.logBatchMs, batchLines: config.logBatchLines, firstSeq: command.payload.action === 'rollback' ? ROLLBACK_FIRST_LOG_SEQ : 0 });
 
   /** One command at a time per app, in arrival order. */
   const serialized = (app: string, work: () => Promise<void>): Promise<void> => {

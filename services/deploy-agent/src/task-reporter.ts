@@ -21,17 +21,28 @@ export interface TaskReporterOptions {
   readonly correlationId: string;
   readonly batchMs: number;
   readonly batchLines: number;
+  /** The first task.log batch's seq (see ROLLBACK_FIRST_LOG_SEQ). */
+  readonly firstSeq?: number;
 }
 
+/**
+ * A deployment's rollback on a host runs after its deploy there, under the same deployment id, and the
+ * ledger keeps one host's lines by (deployment, host, seq): the rollback's batches count from here, so
+ * they follow the deploy's instead of being taken for repeats of them, even after an agent restart.
+ */
+export const ROLLBACK_FIRST_LOG_SEQ = 1_000_000;
+
 export class TaskReporter {
-  private seq = 0;
+  private seq: number;
   private lines: OutputLine[] = [];
   private step = '';
   private timer: NodeJS.Timeout | undefined;
   /** Publishes not yet confirmed. */
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly options: TaskReporterOptions) {}
+  constructor(private readonly options: TaskReporterOptions) {
+    this.seq = options.firstSeq ?? 0;
+  }
 
   started(step: string): void {
     this.flush();

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { agentFixture, deployPayload, type AgentFixture, type AppOverrides } from './support/agent-fixture.js';
+import { ROLLBACK_FIRST_LOG_SEQ } from '../src/task-reporter.js';
 
 let fixture: AgentFixture | undefined;
 afterEach(async () => {
@@ -237,6 +238,21 @@ describe('rollback and state', () => {
     expect(missing.payload.error).toContain('BAD_RELEASE');
     const state = await f.run(f.command({ action: 'state' }));
     expect(state.payload.result).toMatchObject({ apps: [{ app: 'shop', current: names[2], ref: 'v3', releases: names }] });
+  });
+
+  it('a rollback under a deployment\'s id numbers its log batches after the deploy\'s, so none is taken for a repeat', async () => {
+    const f = await start({ hooks: { restart: { command: [node, '-e', 'console.log("restarted")'], timeoutMs: 10_000 } } });
+    await f.origin.release('v1', 'v1');
+    await f.run(f.command(deployPayload('v1')));
+    await f.origin.release('v2', 'v2');
+    const deploy = f.command({ ...deployPayload('v2'), deploymentId: 'd-rollout-7' });
+    expect((await f.run(deploy)).payload.status).toBe('succeeded');
+    const rollback = f.command({ action: 'rollback', deploymentId: 'd-rollout-7', app: 'shop', env: 'production' });
+    expect((await f.run(rollback)).payload.status).toBe('succeeded');
+    const seqsOf = (commandId: string): number[] => f.tasks.filter((t) => t.correlationId === commandId).flatMap((t) => (t.type === 'task.log' ? [t.payload.seq] : []));
+    expect(seqsOf(deploy.id)[0]).toBe(0);
+    expect(seqsOf(rollback.id)[0]).toBe(ROLLBACK_FIRST_LOG_SEQ);
+    expect(seqsOf(rollback.id).length).toBeGreaterThan(0);
   });
 
   it('after a rollback, "previous" is what ran before, not the newer release rolled back from, and pruning keeps it', async () => {
