@@ -147,7 +147,7 @@ export interface MatrixHost extends Release {
   readonly differsFromCommon: boolean;
   /** False when nothing of this app and environment has succeeded yet. */
   readonly differsFromLastDeployed: boolean;
-  /** Differs from the last deployed ref, or (before any deployment succeeded) from the most common one. */
+  /** Differs from the last deployed version, or (before any deployment succeeded) from the most common one: by ref, and by commit where both commits are known. */
   readonly drift: boolean;
 }
 
@@ -156,8 +156,12 @@ export interface ReleaseMatrix {
   readonly env: string;
   /** The ref most hosts run (ties: the one seen most recently). */
   readonly commonRef: string | undefined;
+  /** The commit most hosts on commonRef run, where commits are known. */
+  readonly commonSha: string | undefined;
   /** The ref of the last deployment of this app and environment that succeeded. */
   readonly lastDeployedRef: string | undefined;
+  /** That deployment's commit. */
+  readonly lastDeployedSha: string | undefined;
   readonly hosts: MatrixHost[];
 }
 

@@ -500,12 +500,16 @@ export class Ledger {
     return rows.map(toRelease);
   }
 
-  /** Which ref every host of an app and environment runs, with hosts off the expected ref flagged. */
+  /**
+   * Which ref every host of an app and environment runs, with hosts off the expected version flagged. A
+   * version is a ref and, where known, its commit: hosts on one branch name at different commits differ.
+   * A commit that is not known (a heartbeat's release with no commit recorded) compares by ref alone.
+   */
   async matrix(app: string, env: string): Promise<ReleaseMatrix> {
     const hosts = await this.releases({ app, env });
     const last = await this.#db
       .selectFrom('ledger_deployments')
-      .select('ref')
+      .select(['ref', 'sha'])
       .where('app', '=', app)
       .where('env', '=', env)
       .where('state', '=', 'succeeded')
@@ -526,15 +530,34 @@ export class Ledger {
         best = c;
       }
     }
+    // The commit most hosts on the common ref run (ties: the one seen most recently).
+    const shas = new Map<string, { count: number; latest: string }>();
+    for (const h of hosts) {
+      if (h.ref !== commonRef || h.sha === undefined) continue;
+      const seen = shas.get(h.sha);
+      shas.set(h.sha, { count: (seen?.count ?? 0) + 1, latest: seen === undefined || h.at > seen.latest ? h.at : seen.latest });
+    }
+    let commonSha: string | undefined;
+    let bestSha = { count: 0, latest: '' };
+    for (const [sha, c] of shas) {
+      if (c.count > bestSha.count || (c.count === bestSha.count && c.latest > bestSha.latest)) {
+        commonSha = sha;
+        bestSha = c;
+      }
+    }
     const lastDeployedRef = last?.ref;
+    const lastDeployedSha = orUndefined(last?.sha ?? null);
+    const sameVersion = (h: Release, ref: string | undefined, sha: string | undefined): boolean => h.ref === ref && (h.sha === undefined || sha === undefined || h.sha === sha);
     return {
       app,
       env,
       commonRef,
+      commonSha,
       lastDeployedRef,
+      lastDeployedSha,
       hosts: hosts.map((h) => {
-        const differsFromCommon = h.ref !== commonRef;
-        const differsFromLastDeployed = lastDeployedRef !== undefined && h.ref !== lastDeployedRef;
+        const differsFromCommon = !sameVersion(h, commonRef, commonSha);
+        const differsFromLastDeployed = lastDeployedRef !== undefined && !sameVersion(h, lastDeployedRef, lastDeployedSha);
         return { ...h, differsFromCommon, differsFromLastDeployed, drift: lastDeployedRef === undefined ? differsFromCommon : differsFromLastDeployed };
       }),
     };

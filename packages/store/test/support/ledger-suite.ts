@@ -253,6 +253,33 @@ export function ledgerSuite(name: string, open: () => Promise<LedgerFixture>, sh
       expect((await ledger.releases({ app, env: 'staging' })).map((r) => r.ref)).toEqual(['v2']);
     });
 
+    it('flags hosts on one branch name at different commits: by commit where known, by ref where not', async () => {
+      const app = rand('app');
+      const base = { app, env: 'prod' };
+      const [a, b] = ['a'.repeat(40), 'b'.repeat(40)];
+      await ledger.recordRelease({ ...base, host: 'web1', release: 'r1', ref: 'main', sha: a, at: t(1) });
+      await ledger.recordRelease({ ...base, host: 'web2', release: 'r1', ref: 'main', sha: a, at: t(1) });
+      await ledger.recordRelease({ ...base, host: 'web3', release: 'r1', ref: 'main', sha: b, at: t(1) });
+      await ledger.recordRelease({ ...base, host: 'web4', release: 'r1', ref: 'main', at: t(1) }); // no commit known
+      let matrix = await ledger.matrix(app, 'prod');
+      expect([matrix.commonRef, matrix.commonSha]).toEqual(['main', a]);
+      expect(matrix.hosts.map((h) => [h.host, h.drift])).toEqual([['web1', false], ['web2', false], ['web3', true], ['web4', false]]);
+
+      // main is deployed again at commit b, to web3 only: the others now run an older main.
+      const id = rand('dep');
+      await ledger.createDeployment({ id, app, env: 'prod', ref: 'main', sha: b, requestedBy: 'ada', createdAt: t(2) });
+      await ledger.markRunning(id, t(2));
+      await ledger.finish(id, { state: 'succeeded', at: t(3) });
+      matrix = await ledger.matrix(app, 'prod');
+      expect([matrix.lastDeployedRef, matrix.lastDeployedSha]).toEqual(['main', b]);
+      expect(matrix.hosts.map((h) => [h.host, h.drift, h.differsFromCommon])).toEqual([
+        ['web1', true, false],
+        ['web2', true, false],
+        ['web3', false, true],
+        ['web4', false, false],
+      ]);
+    });
+
     it('locks an environment or one app, returns the existing lock, and lets only the holder unlock', async () => {
       const env = rand('env');
       const first = await ledger.lock({ env, by: 'ada', reason: 'freeze', at: t(1) });
