@@ -1,5 +1,8 @@
 // The hook runner against real programs: output lines, exit codes, a missing program, timeouts.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand, type OutputLine } from '../src/index.js';
 
@@ -41,6 +44,32 @@ describe('runCommand', () => {
   it('a program that does not exist is a problem named, not a crash', async () => {
     const { outcome } = await run(['/nonexistent/deploybus-hook', 'x']);
     expect(outcome).toMatchObject({ exitCode: -1, timedOut: false, problem: 'could not run /nonexistent/deploybus-hook (ENOENT)' });
+  });
+
+  it('ends when the program exits, though a process it left in the background still holds its output', async () => {
+    const started = Date.now();
+    // A restart hook that starts a server in the background and exits at once.
+    const { outcome, lines } = await run(['sh', '-c', 'echo starting; sleep 30.31 & echo started'], 10_000);
+    expect(outcome).toMatchObject({ exitCode: 0, timedOut: false, problem: undefined });
+    expect(lines.map((l) => l.text)).toEqual(['starting', 'started']);
+    expect(Date.now() - started).toBeLessThan(10_000); // not the background sleep's 30 s, nor the timeout
+    // The background process was left running (a server must outlive its restart hook).
+    expect(execFileSync('sh', ['-c', 'pgrep -f "^sleep 30.31$" || true'], { encoding: 'utf8' })).not.toBe('');
+    execFileSync('sh', ['-c', 'pkill -f "^sleep 30.31$" || true']);
+  });
+
+  it('a timeout stops what the program started too, not only the program', async () => {
+    const marker = join(tmpdir(), `deploybus-grandchild-${process.pid}-${Date.now()}`);
+    const { outcome } = await run(['sh', '-c', `echo installing; sleep 30.32; touch ${marker}`], 500);
+    expect(outcome).toMatchObject({ timedOut: true, problem: 'killed after 500 ms' });
+    // sh got SIGTERM with its group: the sleep is gone, so nothing after it ever runs.
+    expect(execFileSync('sh', ['-c', 'pgrep -f "^sleep 30.32$" || true'], { encoding: 'utf8' })).toBe('');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a program killed by a signal is reported with the signal', async () => {
+    const { outcome } = await run(['sh', '-c', 'kill -KILL $$']);
+    expect(outcome).toMatchObject({ exitCode: -1, timedOut: false, problem: 'sh was killed by SIGKILL' });
   });
 
   it('a program past its timeout is stopped and reported so', async () => {
