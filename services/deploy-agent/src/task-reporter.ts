@@ -1,5 +1,5 @@
 // Progress of one command on the bus: task.started / task.completed per step with its duration,
-// and output lines in task.log batches (sent when logBatchMs old or logBatchLines long), numbered
+// and output lines in task.log batches (sent when logBatchMs old, logBatchLines long or 256 kB big), numbered
 // by `seq` and published in order: each is handed to the bus at once (the bus keeps publish order,
 // across reconnects too), without waiting for the previous one's confirm. A publish that fails is
 // logged; it never fails the deploy itself.
@@ -32,8 +32,16 @@ export interface TaskReporterOptions {
  */
 export const ROLLBACK_FIRST_LOG_SEQ = 1_000_000;
 
+/**
+ * A batch is sent once its lines come to this many bytes, whatever logBatchLines says: a bus message
+ * holds at most 1 MiB, and 200 long lines (up to 8192 characters each) would not fit.
+ */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 export class TaskReporter {
   private seq: number;
+  /** The buffered lines' size as JSON, roughly and never under. */
+  private bytes = 0;
   private lines: OutputLine[] = [];
   private step = '';
   private timer: NodeJS.Timeout | undefined;
@@ -52,7 +60,9 @@ export class TaskReporter {
 
   line(line: OutputLine): void {
     this.lines.push(line);
-    if (this.lines.length >= this.options.batchLines) this.flush();
+    // JSON of a line: its text as a JSON string, and about 80 bytes around it (stream, time).
+    this.bytes += Buffer.byteLength(JSON.stringify(line.text)) + 80;
+    if (this.lines.length >= this.options.batchLines || this.bytes >= MAX_BATCH_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.options.batchMs);
   }
 
@@ -73,6 +83,7 @@ export class TaskReporter {
     if (this.lines.length === 0) return;
     const lines = this.lines;
     this.lines = [];
+    this.bytes = 0;
     this.send(this.options.bus.message('task.log', { ...this.options.scope, step: this.step, seq: this.seq++, lines }, { correlationId: this.options.correlationId }));
   }
 
