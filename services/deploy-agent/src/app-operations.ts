@@ -2,6 +2,7 @@
 // roll back, run an operator action. Each returns an outcome for the reply; a failure after the
 // switch puts `current` back where it was before replying. Steps report through a TaskReporter.
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { buildActionArgv, type ParamValue } from './action-command.js';
 import type { CommandOutcome, CommandRunner } from './command-runner.js';
 import type { ActionConfig, AppConfig, HookName } from './config.js';
@@ -132,8 +133,10 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   recorder.steps.push(...initialSteps);
   const name = newReleaseName(deps.now(), ref);
   const before = await dir.current();
+  // A `current` this agent did not make (a server set up by hand or by another tool) is put back as it was.
+  const foreign = before === undefined ? await dir.currentTarget() : undefined;
   const releasePath = dir.pathOf(name);
-  const previousPath = before === undefined ? undefined : dir.pathOf(before);
+  const previousPath = before !== undefined ? dir.pathOf(before) : foreign !== undefined ? resolve(app.deployRoot, foreign) : undefined;
   const env = hookEnv(app, ref, sha, releasePath, previousPath);
   let switched = false;
   try {
@@ -161,7 +164,7 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
     let suffix = '';
-    if (switched) suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env);
+    if (switched) suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env, foreign);
     await dir.remove(name).catch(() => undefined);
     await reporter.drain();
     return { ok: false, release: name, failedStep: error.step, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }), error: errorText(error, suffix), steps: recorder.steps };
@@ -191,25 +194,37 @@ async function afterSwitch(deps: OperationDeps, reporter: TaskReporter, recorder
   });
 }
 
-/** Puts `current` back on `before` (or removes it when there was none) and restarts that release. Returns a note for the error text. */
-async function restoreCurrent(deps: OperationDeps, reporter: TaskReporter, recorder: StepRecorder, app: AppConfig, dir: ReleaseDir, before: string | undefined, env: Record<string, string>): Promise<string> {
+/**
+ * Puts `current` back on `before`, or back to the link `foreign` as it was written (a `current` this agent
+ * did not make), or removes it when there was none; restarts what it is back on. Returns a note for the error text.
+ */
+async function restoreCurrent(deps: OperationDeps, reporter: TaskReporter, recorder: StepRecorder, app: AppConfig, dir: ReleaseDir, before: string | undefined, env: Record<string, string>, foreign?: string): Promise<string> {
   try {
     await recorder.run('rollback', async () => {
-      if (before === undefined) {
+      if (before === undefined && foreign === undefined) {
         await dir.clearCurrent();
         return;
       }
-      await dir.switchTo(before);
+      let beforePath: string;
+      let restoredEnv: Record<string, string>;
+      if (before !== undefined) {
+        await dir.switchTo(before);
+        beforePath = dir.pathOf(before);
+        const info = await dir.info(before);
+        restoredEnv = { ...env, DEPLOYBUS_REF: info.ref ?? '', DEPLOYBUS_SHA: info.sha ?? '', DEPLOYBUS_RELEASE_DIR: beforePath };
+      } else {
+        await dir.pointCurrentAt(foreign ?? '');
+        beforePath = resolve(app.deployRoot, foreign ?? '');
+        restoredEnv = { ...env, DEPLOYBUS_REF: '', DEPLOYBUS_SHA: '', DEPLOYBUS_RELEASE_DIR: beforePath };
+      }
       const restart = app.hooks.restart;
       if (restart !== undefined) {
-        const beforePath = dir.pathOf(before);
-        const info = await dir.info(before);
-        const restoredEnv = { ...env, DEPLOYBUS_REF: info.ref ?? '', DEPLOYBUS_SHA: info.sha ?? '', DEPLOYBUS_RELEASE_DIR: beforePath };
         const outcome = await deps.runCommand({ argv: restart.command, cwd: beforePath, env: restoredEnv, timeoutMs: restart.timeoutMs, onLine: (line) => reporter.line(line) });
         if (outcome.exitCode !== 0 || outcome.problem !== undefined) throw failureOf('rollback', restart.command, outcome);
       }
     });
-    return before === undefined ? '; current removed (there was no earlier release)' : `; current is back on ${before}`;
+    if (before !== undefined) return `; current is back on ${before}`;
+    return foreign !== undefined ? `; current is back on ${foreign}` : '; current removed (there was no earlier release)';
   } catch (error) {
     return `; ROLLBACK FAILED: ${error instanceof Error ? error.message : String(error)}`;
   }
@@ -225,13 +240,14 @@ export async function rollbackRelease(deps: OperationDeps, reporter: TaskReporte
   if (!(await dir.list()).includes(name)) return { ok: false, failedStep: 'switch', error: `release ${name} does not exist`, steps: [] };
   const info = await dir.info(name);
   const path = dir.pathOf(name);
-  const env = hookEnv(app, info.ref ?? '', info.sha ?? '', path, before === undefined ? undefined : dir.pathOf(before));
+  const foreign = before === undefined ? await dir.currentTarget() : undefined;
+  const env = hookEnv(app, info.ref ?? '', info.sha ?? '', path, before !== undefined ? dir.pathOf(before) : foreign !== undefined ? resolve(app.deployRoot, foreign) : undefined);
   try {
     await recorder.run('switch', () => dir.switchTo(name));
     await afterSwitch(deps, reporter, recorder, app, path, env);
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
-    const suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env);
+    const suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env, foreign);
     await reporter.drain();
     return { ok: false, release: name, failedStep: error.step, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }), error: errorText(error, suffix), steps: recorder.steps };
   }

@@ -8,7 +8,7 @@
 // outside releases/.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** As the protocol's release name: one directory name, no "..", not starting with "." or "-". */
 export const RELEASE_NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,254}$/;
@@ -77,17 +77,27 @@ export class ReleaseDir {
     }
   }
 
-  /** The release `current` points at, or undefined when there is none (or it points elsewhere). */
+  /**
+   * The release `current` points at, or undefined when there is none (or it points elsewhere). The link
+   * may be written any way that lands in releases/: `releases/X` as the agent writes it, `./releases/X`,
+   * or an absolute path (Capistrano's, or one made by hand).
+   */
   async current(): Promise<string | undefined> {
-    let target: string;
+    const target = await this.currentTarget();
+    if (target === undefined) return undefined;
+    const path = resolve(this.deployRoot, target);
+    const name = basename(path);
+    return dirname(path) === resolve(this.releasesDir) && isReleaseName(name) ? name : undefined;
+  }
+
+  /** What the `current` symlink holds, as written; undefined when there is no such symlink. */
+  async currentTarget(): Promise<string | undefined> {
     try {
-      target = await readlink(this.currentLink);
+      return await readlink(this.currentLink);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
       throw error;
     }
-    const match = /^releases\/([^/]+)$/.exec(target);
-    return match && isReleaseName(match[1]!) ? match[1] : undefined;
   }
 
   /**
@@ -107,8 +117,13 @@ export class ReleaseDir {
   /** Points `current` at a release: a new symlink beside it, renamed over it (atomic on POSIX). */
   async switchTo(name: string): Promise<void> {
     this.pathOf(name);
+    await this.pointCurrentAt(`releases/${name}`);
+  }
+
+  /** Puts back a `current` link as it was written (one to a directory the agent did not make), atomically. */
+  async pointCurrentAt(target: string): Promise<void> {
     const temp = join(this.deployRoot, `.current.${randomBytes(6).toString('hex')}`);
-    await symlink(`releases/${name}`, temp);
+    await symlink(target, temp);
     try {
       await rename(temp, this.currentLink);
     } catch (error) {

@@ -1,7 +1,7 @@
 // Deploys end to end on the in-memory bus with real git: release dirs, the `current` switch, hooks,
 // health checks with rollback, pruning, and the task.* events a person watches.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,6 +100,34 @@ describe('deploy', () => {
     expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe(`${marker}\n`);
     expect(await readdir(join(f.deployRoot, 'releases'))).toEqual([good.payload.release]);
     expect(bad.payload.steps?.map((s) => s.name)).toEqual(['fetch', 'checkout', 'switch', 'health-check', 'rollback']);
+  });
+
+  it('a current link the agent did not make (absolute, or to a release of another tool) is put back exactly when a deploy fails after the switch', async () => {
+    const f = await start({ healthCheck: { command: [node, '-e', 'process.exit(require("fs").readFileSync("app.txt","utf8").includes("broken")?3:0)'], retries: 1, intervalMs: 10, timeoutMs: 10_000 } });
+    // A server set up by hand: current an absolute link to a directory outside releases/.
+    const legacy = join(f.deployRoot, '..', 'shop-legacy');
+    await mkdir(legacy, { recursive: true });
+    await writeFile(join(legacy, 'app.txt'), 'the old site\n');
+    await mkdir(f.deployRoot, { recursive: true });
+    await symlink(legacy, join(f.deployRoot, 'current'));
+    await f.origin.release('v2', 'broken');
+    const bad = await f.run(f.command(deployPayload('v2')));
+    expect(bad.payload).toMatchObject({ status: 'failed', failedStep: 'health-check' });
+    expect(bad.payload.error).toContain(`current is back on ${legacy}`);
+    expect(await currentTarget(f)).toBe(legacy);
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('the old site\n');
+
+    // An absolute link to one of the agent's own releases is that release: state names it, a failure goes back to it.
+    await f.origin.release('v3', 'good');
+    const good = await f.run(f.command(deployPayload('v3')));
+    expect(good.payload.status).toBe('succeeded');
+    await rm(join(f.deployRoot, 'current'));
+    await symlink(join(f.deployRoot, 'releases', good.payload.release!), join(f.deployRoot, 'current'));
+    expect((await f.run(f.command({ action: 'state' }))).payload.result).toMatchObject({ apps: [{ app: 'shop', current: good.payload.release }] });
+    await f.origin.release('v4', 'broken');
+    const again = await f.run(f.command(deployPayload('v4')));
+    expect(again.payload.error).toContain(`current is back on ${good.payload.release!}`);
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('good\n');
   });
 
   it('a failing pre-deploy hook leaves current untouched and runs nothing after it', async () => {
