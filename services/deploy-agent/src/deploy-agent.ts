@@ -163,7 +163,13 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     const payload = command.payload;
     if (payload.action === 'state') {
       if (!(await onDisk(command, recorded))) return;
-      await send(command, { status: 'succeeded', result: { apps: await Promise.all(config.apps.map(appState)) } });
+      // One app whose deploy root cannot be read is named with the reason; the others are reported all the same.
+      const states = await Promise.all(
+        config.apps.map((app) =>
+          appState(app).catch((error: unknown) => ({ app: app.name, env: app.env, current: null, ref: null, sha: null, releases: [], error: `cannot read ${app.deployRoot}: ${error instanceof Error ? error.message : String(error)}`.slice(0, 1000) })),
+        ),
+      );
+      await send(command, { status: 'succeeded', result: { apps: states } });
       return;
     }
     const app = apps.get(payload.app);

@@ -248,6 +248,23 @@ describe('deploy', () => {
 });
 
 describe('rollback and state', () => {
+  it('state with one app whose deploy root cannot be read names that app and why, and reports the others', async () => {
+    fixture = await agentFixture({ otherApps: [{ name: 'blog' }] });
+    const f = fixture;
+    await f.origin.release('v1', 'one');
+    const deployed = await f.run(f.command(deployPayload('v1')));
+    expect(deployed.payload.status).toBe('succeeded');
+    // blog's releases/ is a plain file (a botched manual change).
+    const blogRoot = join(f.deployRoot, '..', 'blog');
+    await mkdir(blogRoot, { recursive: true });
+    await writeFile(join(blogRoot, 'releases'), 'not a directory');
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.status).toBe('succeeded');
+    const apps = (state.payload.result as { apps: Array<Record<string, unknown>> }).apps;
+    expect(apps.find((a) => a.app === 'shop')).toMatchObject({ current: deployed.payload.release });
+    expect(apps.find((a) => a.app === 'blog')).toMatchObject({ current: null, releases: [], error: expect.stringMatching(/^cannot read .*blog: ENOTDIR/) as unknown });
+  });
+
   it('rolls back to the previous release, then to a named one; a name that is not a release is refused', async () => {
     const f = await start();
     const names: string[] = [];
