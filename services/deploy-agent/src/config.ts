@@ -2,7 +2,7 @@
 // the repository, deploy root, hooks, health check, releases kept and operator-defined actions.
 // Checked once at start: a bad URL, a relative path or a duplicate name stops the daemon naming the key.
 import { readFileSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { assertRepoUrl, DEFAULT_ALLOWED_PROTOCOLS, GitInputError } from '@deploybus/git';
 import { nameSchema } from '@deploybus/protocol';
@@ -58,7 +58,9 @@ const paramSchema = z.discriminatedUnion('type', [
         }
       }, 'must be a valid regular expression'),
   }),
-  z.strictObject({ type: z.literal('integer'), min: z.number().int().optional(), max: z.number().int().optional() }),
+  z
+    .strictObject({ type: z.literal('integer'), min: z.number().int().optional(), max: z.number().int().optional() })
+    .refine((spec) => spec.min === undefined || spec.max === undefined || spec.min <= spec.max, { message: 'min must not be above max (no value would pass)', path: ['min'] }),
   z.strictObject({ type: z.literal('boolean') }),
 ]);
 export type ParamSpec = z.output<typeof paramSchema>;
@@ -154,6 +156,19 @@ export const deployAgentConfigSchema = daemonConfigSchema({
       actions.add(action.name);
     });
   });
+  // Two apps in one deploy root (or one inside another, or inside the agent's own dirs) would switch and
+  // prune each other's releases.
+  const roots = config.apps.map((app) => ({ path: resolve(app.deployRoot), what: `app "${app.name}"` }));
+  const own = [
+    { path: resolve(config.stateDir), what: 'stateDir' },
+    { path: resolve(config.mirrorsDir), what: 'mirrorsDir' },
+  ];
+  const inside = (a: string, b: string): boolean => a === b || a.startsWith(`${b}${sep}`) || b.startsWith(`${a}${sep}`);
+  roots.forEach((root, index) => {
+    for (const other of [...roots.slice(0, index), ...own]) {
+      if (inside(root.path, other.path)) ctx.addIssue({ code: 'custom', path: ['apps', index, 'deployRoot'], message: `${root.path} overlaps the directory of ${other.what} (${other.path}); each app needs a deploy root of its own` });
+    }
+  });
   const keys = new Set<string>();
   config.trustedKeys.forEach((key, index) => {
     if (keys.has(key.keyId)) ctx.addIssue({ code: 'custom', path: ['trustedKeys', index, 'keyId'], message: `key "${key.keyId}" is configured twice` });
@@ -169,5 +184,14 @@ export type HookConfig = NonNullable<AppConfig['hooks'][HookName]>;
 
 /** The trusted public keys as PEM text by key id, files read now. */
 export function loadTrustedKeys(keys: DeployAgentConfig['trustedKeys']): Map<string, string> {
-  return new Map(keys.map((key) => [key.keyId, typeof key.publicKey === 'string' ? key.publicKey : readFileSync(key.publicKey.file, 'utf8')]));
+  return new Map(
+    keys.map((key) => {
+      if (typeof key.publicKey === 'string') return [key.keyId, key.publicKey];
+      try {
+        return [key.keyId, readFileSync(key.publicKey.file, 'utf8')];
+      } catch (error) {
+        throw new Error(`the public key file of key "${key.keyId}", ${key.publicKey.file}, cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+      }
+    }),
+  );
 }

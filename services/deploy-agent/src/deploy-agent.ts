@@ -53,7 +53,7 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
   try {
     pems = loadTrustedKeys(config.trustedKeys);
   } catch (error) {
-    throw new ConfigError('trustedKeys', `cannot read a public key file (${(error as NodeJS.ErrnoException).code ?? String(error)})`, undefined, { cause: error });
+    throw new ConfigError('trustedKeys', error instanceof Error ? error.message : String(error), undefined, { cause: error });
   }
   // Parsed once here, not at every command's verification; a key that is not an Ed25519 key stops the agent now.
   const trustedKeys = new Map<string, KeyObject>();

@@ -53,6 +53,18 @@ describe('deploy-agent config', () => {
     expect(await configError(baseConfig(dir, { hooks: { restart: 'systemctl restart shop' } }))).toContain('apps[0].hooks.restart');
     expect(await configError(baseConfig(dir, { healthCheck: { http: 'http://127.0.0.1/', retrys: 3 } }))).toContain('apps[0].healthCheck');
   });
+
+  it('refuses two apps in one deploy root, one inside another or inside the agent\'s own dirs, and an integer parameter no value passes', async () => {
+    const dir = '/srv/x';
+    const shop = (baseConfig(dir).apps as Array<Record<string, unknown>>)[0]!;
+    const twice = await configError({ ...baseConfig(dir), apps: [shop, { ...shop, name: 'blog' }] });
+    expect(twice).toContain('apps[1].deployRoot');
+    expect(twice).toContain('overlaps the directory of app "shop" (/srv/x/deploy)');
+    expect(await configError({ ...baseConfig(dir), apps: [shop, { ...shop, name: 'blog', deployRoot: '/srv/x/deploy/blog' }] })).toContain('apps[1].deployRoot');
+    expect(await configError(baseConfig(dir, { deployRoot: '/srv/x/state' }))).toContain('overlaps the directory of stateDir');
+    expect(await configError(baseConfig(dir, { deployRoot: '/srv/x/mirrors/shop' }))).toContain('overlaps the directory of mirrorsDir');
+    expect(await configError(baseConfig(dir, { actions: [{ name: 'a', command: ['echo', '{n}'], params: { n: { type: 'integer', min: 100, max: 1 } } }] }))).toContain('min must not be above max');
+  });
 });
 
 describe('deploy-agent daemon', () => {
@@ -70,6 +82,15 @@ describe('deploy-agent daemon', () => {
       expect((failure as ConfigError).message).toContain('trustedKeys');
       expect((failure as ConfigError).message).toContain(`"${keyId}" ${words}`);
     }
+  });
+
+  it('refuses to start with a public key file it cannot read, naming the key and the file', async () => {
+    root = await mkdtemp(join(tmpdir(), 'deploy-agent-keys-'));
+    const file = join(root, 'missing-key.json');
+    await writeFile(file, JSON.stringify({ ...baseConfig(root), trustedKeys: [{ keyId: 'ops-2026', publicKey: { file: join(root, 'no-such.pem') } }] }));
+    const failure = await startDaemon(deployAgent, { configFile: file, env: { DEPLOYBUS_BUS_URL: `memory://${randomName('keys')}`, DEPLOYBUS_LOG_LEVEL: 'silent' } }).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as ConfigError).message).toContain(`trustedKeys: the public key file of key "ops-2026", ${join(root, 'no-such.pem')}, cannot be read (ENOENT)`);
   });
 
   it('starts from a config file, deploys a signed command, and heartbeats what runs', async () => {
