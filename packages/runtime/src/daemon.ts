@@ -119,10 +119,9 @@ export async function startDaemon<S extends z.ZodType<CommonConfig>>(definition:
 
 /** Parses `--config PATH` (or DEPLOYBUS_CONFIG), starts, and stops on SIGTERM/SIGINT. Exits non-zero with one sentence on a known failure. */
 export async function runDaemon<S extends z.ZodType<CommonConfig>>(definition: DaemonDefinition<S>, argv: readonly string[] = process.argv.slice(2), env: Env = process.env): Promise<void> {
-  const configFile = configFileFrom(argv, env);
   let handle: DaemonHandle;
   try {
-    handle = await startDaemon(definition, { configFile, env });
+    handle = await startDaemon(definition, { configFile: configFileFrom(argv, env), env });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     process.stderr.write(`${definition.service}: ${text}\n`);
@@ -151,12 +150,26 @@ export async function runDaemon<S extends z.ZodType<CommonConfig>>(definition: D
 }
 
 export function configFileFrom(argv: readonly string[], env: Env): string | undefined {
-  const index = argv.indexOf('--config');
-  if (index >= 0) {
-    const value = argv[index + 1];
-    if (value === undefined || value.startsWith('--')) throw new ConfigError('', '--config needs a file path', undefined);
-    return value;
+  // The only argument is the config file: anything else (a misspelt flag) is refused, not ignored, since
+  // a daemon that started without its config would run on defaults that reach nothing.
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    let value: string | undefined;
+    if (arg === '--config') {
+      value = argv[i + 1];
+      i += 1;
+      if (value === undefined || value.startsWith('-')) throw new ConfigError('', '--config needs a file path: --config /etc/deploybus/<daemon>.yaml', undefined);
+    } else if (arg.startsWith('--config=')) {
+      value = arg.slice('--config='.length);
+      if (value === '') throw new ConfigError('', '--config needs a file path: --config /etc/deploybus/<daemon>.yaml', undefined);
+    } else {
+      throw new ConfigError('', `unknown argument ${JSON.stringify(arg.slice(0, 100))}; the only one is --config <file> (or DEPLOYBUS_CONFIG)`, undefined);
+    }
+    if (file !== undefined) throw new ConfigError('', '--config is given twice; give one config file', undefined);
+    file = value;
   }
+  if (file !== undefined) return file;
   const fromEnv = env['DEPLOYBUS_CONFIG'];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }

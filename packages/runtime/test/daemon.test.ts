@@ -66,6 +66,12 @@ describe('startDaemon', () => {
     expect(configFileFrom([], { DEPLOYBUS_CONFIG: '/etc/y.yaml' })).toBe('/etc/y.yaml');
     expect(configFileFrom([], {})).toBeUndefined();
     expect(() => configFileFrom(['--config'], {})).toThrow(/--config needs a file path/);
+    expect(configFileFrom(['--config=/etc/z.yaml'], { DEPLOYBUS_CONFIG: '/etc/y.yaml' })).toBe('/etc/z.yaml');
+    expect(() => configFileFrom(['--config='], {})).toThrow(/--config needs a file path/);
+    // A misspelt flag is refused, not ignored (the daemon would run on defaults that reach nothing).
+    expect(() => configFileFrom(['--conf', '/etc/x.yaml'], {})).toThrow('unknown argument "--conf"; the only one is --config <file> (or DEPLOYBUS_CONFIG)');
+    expect(() => configFileFrom(['/etc/x.yaml'], {})).toThrow(/unknown argument "\/etc\/x.yaml"/);
+    expect(() => configFileFrom(['--config', 'a.yaml', '--config', 'b.yaml'], {})).toThrow(/given twice/);
   });
 });
 
