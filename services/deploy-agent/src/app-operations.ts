@@ -141,6 +141,8 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   let switched = false;
   try {
     await recorder.run('checkout', async () => {
+      // The switch replaces a symlink: a directory there (a server set up by hand) is refused before anything runs.
+      if ((await dir.currentKind()) === 'other') throw new StepFailure('checkout', `checkout: ${dir.currentLink} is a directory or file, not a symlink, and deploybus switches releases by replacing that link; move it aside (mv current current.old) and deploy again`, undefined, []);
       const prepared = request.prepared;
       if (prepared !== undefined && (await prepared.take(sha, await dir.reserve(name)))) {
         reporter.line({ stream: 'stdout', text: `deploy-agent: the tree of ${sha.slice(0, 12)} was prepared when the mirror fetched it; moved into place`, at: deps.now().toISOString() });

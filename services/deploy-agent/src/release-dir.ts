@@ -7,7 +7,7 @@
 // Release names are checked to be one directory name, so a name from a message cannot reach
 // outside releases/.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 /** As the protocol's release name: one directory name, no "..", not starting with "." or "-". */
@@ -88,6 +88,16 @@ export class ReleaseDir {
     const path = resolve(this.deployRoot, target);
     const name = basename(path);
     return dirname(path) === resolve(this.releasesDir) && isReleaseName(name) ? name : undefined;
+  }
+
+  /** What is at `current`: nothing, a symlink (the agent's way), or something else (a directory or file). */
+  async currentKind(): Promise<'none' | 'link' | 'other'> {
+    try {
+      return (await lstat(this.currentLink)).isSymbolicLink() ? 'link' : 'other';
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
+      throw error;
+    }
   }
 
   /** What the `current` symlink holds, as written; undefined when there is no such symlink. */

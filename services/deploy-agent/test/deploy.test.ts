@@ -130,6 +130,18 @@ describe('deploy', () => {
     expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('good\n');
   });
 
+  it('a current that is a directory, not a symlink, is refused at checkout with nothing run', async () => {
+    const f = await start({ hooks: { preDeploy: [node, '-e', 'require("fs").writeFileSync(process.env.DEPLOYBUS_DEPLOY_ROOT+"/pre-deploy-ran","")'] } });
+    await mkdir(join(f.deployRoot, 'current'), { recursive: true });
+    await writeFile(join(f.deployRoot, 'current', 'index.html'), 'hand-made site\n');
+    await f.origin.release('v1', 'one');
+    const reply = await f.run(f.command(deployPayload('v1')));
+    expect(reply.payload).toMatchObject({ status: 'failed', failedStep: 'checkout' });
+    expect(reply.payload.error).toContain('is a directory or file, not a symlink');
+    expect(existsSync(join(f.deployRoot, 'pre-deploy-ran'))).toBe(false);
+    expect(await readFile(join(f.deployRoot, 'current', 'index.html'), 'utf8')).toBe('hand-made site\n');
+  });
+
   it('a failing pre-deploy hook leaves current untouched and runs nothing after it', async () => {
     const f = await start({ hooks: { preDeploy: [node, '-e', 'const fs=require("fs");if(fs.readFileSync("app.txt","utf8").includes("bad")){console.log("pre-deploy says no");process.exit(7)}'], restart: [node, '-e', 'require("fs").writeFileSync(process.env.DEPLOYBUS_DEPLOY_ROOT+"/restarted-"+process.env.DEPLOYBUS_REF,"")'] } });
     await f.origin.release('v1.0.0', 'good');
