@@ -57,6 +57,24 @@ function checkLimit(value: number, field: string, max = MAX_LIMIT): number {
 }
 
 const orUndefined = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+
+/** The key seen most often (ties: the one seen most recently); undefined for none. */
+function mostCommon(seen: readonly { readonly key: string; readonly at: string }[]): string | undefined {
+  const counts = new Map<string, { count: number; latest: string }>();
+  for (const { key, at } of seen) {
+    const before = counts.get(key);
+    counts.set(key, { count: (before?.count ?? 0) + 1, latest: before === undefined || at > before.latest ? at : before.latest });
+  }
+  let best: string | undefined;
+  let bestCount = { count: 0, latest: '' };
+  for (const [key, c] of counts) {
+    if (c.count > bestCount.count || (c.count === bestCount.count && c.latest > bestCount.latest)) {
+      best = key;
+      bestCount = c;
+    }
+  }
+  return best;
+}
 const json = (value: unknown): string => JSON.stringify(value ?? null);
 const parse = (text: string): unknown => JSON.parse(text) as unknown;
 
@@ -517,34 +535,9 @@ export class Ledger {
       .orderBy('seq', 'desc')
       .limit(1)
       .executeTakeFirst();
-    const counts = new Map<string, { count: number; latest: string }>();
-    for (const h of hosts) {
-      const seen = counts.get(h.ref);
-      counts.set(h.ref, { count: (seen?.count ?? 0) + 1, latest: seen === undefined || h.at > seen.latest ? h.at : seen.latest });
-    }
-    let commonRef: string | undefined;
-    let best = { count: 0, latest: '' };
-    for (const [ref, c] of counts) {
-      if (c.count > best.count || (c.count === best.count && c.latest > best.latest)) {
-        commonRef = ref;
-        best = c;
-      }
-    }
-    // The commit most hosts on the common ref run (ties: the one seen most recently).
-    const shas = new Map<string, { count: number; latest: string }>();
-    for (const h of hosts) {
-      if (h.ref !== commonRef || h.sha === undefined) continue;
-      const seen = shas.get(h.sha);
-      shas.set(h.sha, { count: (seen?.count ?? 0) + 1, latest: seen === undefined || h.at > seen.latest ? h.at : seen.latest });
-    }
-    let commonSha: string | undefined;
-    let bestSha = { count: 0, latest: '' };
-    for (const [sha, c] of shas) {
-      if (c.count > bestSha.count || (c.count === bestSha.count && c.latest > bestSha.latest)) {
-        commonSha = sha;
-        bestSha = c;
-      }
-    }
+    const commonRef = mostCommon(hosts.map((h) => ({ key: h.ref, at: h.at })));
+    // The commit most hosts on the common ref run, where commits are known.
+    const commonSha = mostCommon(hosts.flatMap((h) => (h.ref === commonRef && h.sha !== undefined ? [{ key: h.sha, at: h.at }] : [])));
     const lastDeployedRef = last?.ref;
     const lastDeployedSha = orUndefined(last?.sha ?? null);
     const sameVersion = (h: Release, ref: string | undefined, sha: string | undefined): boolean => h.ref === ref && (h.sha === undefined || sha === undefined || h.sha === sha);
