@@ -2,12 +2,11 @@
 // roll back, run an operator action. Each returns an outcome for the reply; a failure after the
 // switch puts `current` back where it was before replying. Steps report through a TaskReporter.
 import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { buildActionArgv, type ParamValue } from './action-command.js';
 import type { CommandOutcome, CommandRunner } from './command-runner.js';
 import type { ActionConfig, AppConfig, HookName } from './config.js';
 import { runHealthCheck } from './health-check.js';
-import { newReleaseName, ReleaseDir } from './release-dir.js';
+import { newReleaseName, ReleaseDir, type CurrentLink } from './release-dir.js';
 import type { PreparedReleases } from './prepared-releases.js';
 import type { ReleaseStrategy } from './release-strategy.js';
 import type { TaskReporter } from './task-reporter.js';
@@ -132,17 +131,16 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   const recorder = new StepRecorder(reporter);
   recorder.steps.push(...initialSteps);
   const name = newReleaseName(deps.now(), ref);
-  const before = await dir.current();
-  // A `current` this agent did not make (a server set up by hand or by another tool) is put back as it was.
-  const foreign = before === undefined ? await dir.currentTarget() : undefined;
+  // What `current` was: a release of this agent's, or a link it did not make (put back as it was on a failure).
+  const was = await dir.readCurrent();
+  const before = was.kind === 'link' ? was.release : undefined;
   const releasePath = dir.pathOf(name);
-  const previousPath = before !== undefined ? dir.pathOf(before) : foreign !== undefined ? resolve(app.deployRoot, foreign) : undefined;
-  const env = hookEnv(app, ref, sha, releasePath, previousPath);
+  const env = hookEnv(app, ref, sha, releasePath, was.kind === 'link' ? was.path : undefined);
   let switched = false;
   try {
     await recorder.run('checkout', async () => {
       // The switch replaces a symlink: a directory there (a server set up by hand) is refused before anything runs.
-      if ((await dir.currentKind()) === 'other') throw new StepFailure('checkout', `checkout: ${dir.currentLink} is a directory or file, not a symlink, and deploybus switches releases by replacing that link; move it aside (mv current current.old) and deploy again`, undefined, []);
+      if (was.kind === 'not-a-link') throw new StepFailure('checkout', `checkout: ${dir.currentLink} is a directory or file, not a symlink, and deploybus switches releases by replacing that link; move it aside (mv current current.old) and deploy again`, undefined, []);
       const prepared = request.prepared;
       if (prepared !== undefined && (await prepared.take(sha, await dir.reserve(name)))) {
         reporter.line({ stream: 'stdout', text: `deploy-agent: the tree of ${sha.slice(0, 12)} was prepared when the mirror fetched it; moved into place`, at: deps.now().toISOString() });
@@ -166,7 +164,7 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
     let suffix = '';
-    if (switched) suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env, foreign);
+    if (switched) suffix = await restoreCurrent(deps, reporter, recorder, app, dir, was, env);
     await dir.remove(name).catch(() => undefined);
     await reporter.drain();
     return { ok: false, release: name, failedStep: error.step, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }), error: errorText(error, suffix), steps: recorder.steps };
@@ -197,36 +195,32 @@ async function afterSwitch(deps: OperationDeps, reporter: TaskReporter, recorder
 }
 
 /**
- * Puts `current` back on `before`, or back to the link `foreign` as it was written (a `current` this agent
- * did not make), or removes it when there was none; restarts what it is back on. Returns a note for the error text.
+ * Puts `current` back as it `was`: on the release it named, or as the link was written (one the agent did
+ * not make), or removed when there was none; restarts what it is back on. Returns a note for the error text.
  */
-async function restoreCurrent(deps: OperationDeps, reporter: TaskReporter, recorder: StepRecorder, app: AppConfig, dir: ReleaseDir, before: string | undefined, env: Record<string, string>, foreign?: string): Promise<string> {
+async function restoreCurrent(deps: OperationDeps, reporter: TaskReporter, recorder: StepRecorder, app: AppConfig, dir: ReleaseDir, was: CurrentLink, env: Record<string, string>): Promise<string> {
   try {
     await recorder.run('rollback', async () => {
-      if (before === undefined && foreign === undefined) {
+      if (was.kind !== 'link') {
         await dir.clearCurrent();
         return;
       }
-      let beforePath: string;
       let restoredEnv: Record<string, string>;
-      if (before !== undefined) {
-        await dir.switchTo(before);
-        beforePath = dir.pathOf(before);
-        const info = await dir.info(before);
-        restoredEnv = { ...env, DEPLOYBUS_REF: info.ref ?? '', DEPLOYBUS_SHA: info.sha ?? '', DEPLOYBUS_RELEASE_DIR: beforePath };
+      if (was.release !== undefined) {
+        await dir.switchTo(was.release);
+        const info = await dir.info(was.release);
+        restoredEnv = { ...env, DEPLOYBUS_REF: info.ref ?? '', DEPLOYBUS_SHA: info.sha ?? '', DEPLOYBUS_RELEASE_DIR: was.path };
       } else {
-        await dir.pointCurrentAt(foreign ?? '');
-        beforePath = resolve(app.deployRoot, foreign ?? '');
-        restoredEnv = { ...env, DEPLOYBUS_REF: '', DEPLOYBUS_SHA: '', DEPLOYBUS_RELEASE_DIR: beforePath };
+        await dir.pointCurrentAt(was.target);
+        restoredEnv = { ...env, DEPLOYBUS_REF: '', DEPLOYBUS_SHA: '', DEPLOYBUS_RELEASE_DIR: was.path };
       }
       const restart = app.hooks.restart;
       if (restart !== undefined) {
-        const outcome = await deps.runCommand({ argv: restart.command, cwd: beforePath, env: restoredEnv, timeoutMs: restart.timeoutMs, onLine: (line) => reporter.line(line) });
+        const outcome = await deps.runCommand({ argv: restart.command, cwd: was.path, env: restoredEnv, timeoutMs: restart.timeoutMs, onLine: (line) => reporter.line(line) });
         if (outcome.exitCode !== 0 || outcome.problem !== undefined) throw failureOf('rollback', restart.command, outcome);
       }
     });
-    if (before !== undefined) return `; current is back on ${before}`;
-    return foreign !== undefined ? `; current is back on ${foreign}` : '; current removed (there was no earlier release)';
+    return was.kind === 'link' ? `; current is back on ${was.release ?? was.target}` : '; current removed (there was no earlier release)';
   } catch (error) {
     return `; ROLLBACK FAILED: ${error instanceof Error ? error.message : String(error)}`;
   }
@@ -236,20 +230,20 @@ async function restoreCurrent(deps: OperationDeps, reporter: TaskReporter, recor
 export async function rollbackRelease(deps: OperationDeps, reporter: TaskReporter, app: AppConfig, target: string | undefined): Promise<OperationOutcome> {
   const dir = new ReleaseDir(app.deployRoot);
   const recorder = new StepRecorder(reporter);
-  const before = await dir.current();
+  const was = await dir.readCurrent();
+  const before = was.kind === 'link' ? was.release : undefined;
   const name = target ?? (await dir.previous(before));
   if (name === undefined) return { ok: false, failedStep: 'switch', error: 'there is no earlier release to roll back to', steps: [] };
   if (!(await dir.list()).includes(name)) return { ok: false, failedStep: 'switch', error: `release ${name} does not exist`, steps: [] };
   const info = await dir.info(name);
   const path = dir.pathOf(name);
-  const foreign = before === undefined ? await dir.currentTarget() : undefined;
-  const env = hookEnv(app, info.ref ?? '', info.sha ?? '', path, before !== undefined ? dir.pathOf(before) : foreign !== undefined ? resolve(app.deployRoot, foreign) : undefined);
+  const env = hookEnv(app, info.ref ?? '', info.sha ?? '', path, was.kind === 'link' ? was.path : undefined);
   try {
     await recorder.run('switch', () => dir.switchTo(name));
     await afterSwitch(deps, reporter, recorder, app, path, env);
   } catch (error) {
     if (!(error instanceof StepFailure)) throw error;
-    const suffix = await restoreCurrent(deps, reporter, recorder, app, dir, before, env, foreign);
+    const suffix = await restoreCurrent(deps, reporter, recorder, app, dir, was, env);
     await reporter.drain();
     return { ok: false, release: name, failedStep: error.step, ...(error.exitCode === undefined ? {} : { exitCode: error.exitCode }), error: errorText(error, suffix), steps: recorder.steps };
   }

@@ -7,8 +7,14 @@
 // Release names are checked to be one directory name, so a name from a message cannot reach
 // outside releases/.
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+
+/** What is at `<deployRoot>/current` (see ReleaseDir.readCurrent). */
+export type CurrentLink =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'not-a-link' }
+  | { readonly kind: 'link'; readonly target: string; readonly path: string; readonly release: string | undefined };
 
 /** As the protocol's release name: one directory name, no "..", not starting with "." or "-". */
 export const RELEASE_NAME_PATTERN = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.+@-]{0,254}$/;
@@ -78,36 +84,30 @@ export class ReleaseDir {
   }
 
   /**
-   * The release `current` points at, or undefined when there is none (or it points elsewhere). The link
-   * may be written any way that lands in releases/: `releases/X` as the agent writes it, `./releases/X`,
-   * or an absolute path (Capistrano's, or one made by hand).
+   * What is at `current`, from one readlink: nothing, something that is not a symlink (a directory made by
+   * hand), or a link with its target as written, the directory it reaches, and the release that is, if
+   * it is one. The link may be written any way that lands in releases/: `releases/X` as the agent writes
+   * it, `./releases/X`, or an absolute path (Capistrano's, or one made by hand).
    */
-  async current(): Promise<string | undefined> {
-    const target = await this.currentTarget();
-    if (target === undefined) return undefined;
+  async readCurrent(): Promise<CurrentLink> {
+    let target: string;
+    try {
+      target = await readlink(this.currentLink);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return { kind: 'none' };
+      if (code === 'EINVAL') return { kind: 'not-a-link' };
+      throw error;
+    }
     const path = resolve(this.deployRoot, target);
     const name = basename(path);
-    return dirname(path) === resolve(this.releasesDir) && isReleaseName(name) ? name : undefined;
+    return { kind: 'link', target, path, release: dirname(path) === resolve(this.releasesDir) && isReleaseName(name) ? name : undefined };
   }
 
-  /** What is at `current`: nothing, a symlink (the agent's way), or something else (a directory or file). */
-  async currentKind(): Promise<'none' | 'link' | 'other'> {
-    try {
-      return (await lstat(this.currentLink)).isSymbolicLink() ? 'link' : 'other';
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'none';
-      throw error;
-    }
-  }
-
-  /** What the `current` symlink holds, as written; undefined when there is no such symlink. */
-  async currentTarget(): Promise<string | undefined> {
-    try {
-      return await readlink(this.currentLink);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'EINVAL') return undefined;
-      throw error;
-    }
+  /** The release `current` points at, or undefined when there is none (or it points elsewhere). */
+  async current(): Promise<string | undefined> {
+    const current = await this.readCurrent();
+    return current.kind === 'link' ? current.release : undefined;
   }
 
   /**
