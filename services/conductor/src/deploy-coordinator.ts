@@ -471,8 +471,8 @@ export class DeployCoordinator {
       if (t.release !== undefined) previousReleases.set(t.host, t.release);
       if (t.ref !== undefined) previousRefs.set(t.host, t.ref);
     }
-    /** Whether the runner wrote the outcome to the ledger before its final event: written, refused (someone else finished it), or not yet. */
-    let settled: 'written' | 'refused' | 'no' = 'no';
+    /** Whether the ledger answered the runner's write of the outcome (written, or refused: someone else finished it). */
+    let settled = false;
     const runner = new RolloutRunner(
       { deploymentId: id, app, env, ref, sha, requestedBy: deployment.requestedBy, batches, pauseMs: stored.rollout.pauseMs, hostTimeoutMs: stored.rollout.hostTimeoutMs, rollbackOnFailure: stored.rollout.rollbackOnFailure, previousReleases },
       {
@@ -482,7 +482,7 @@ export class DeployCoordinator {
         onEmitError: (error, event) => logger.error({ deploymentId: id, type: event.type, err: errorText(error) }, 'rollout event not published or recorded'),
         settle: async ({ status, reason }) => {
           const written = await ledger.finish(id, { state: status, at: new Date(), reason, onlyFrom: ['running'] });
-          settled = written ? 'written' : 'refused';
+          settled = true;
           if (!written) logger.error({ deploymentId: id, app, env, status }, 'the ledger has this deployment finished by another conductor (which took its app and environment over); its final event is not published');
           return written;
         },
@@ -520,7 +520,7 @@ export class DeployCoordinator {
       logger.info({ deploymentId: id, app, env, ref, batches }, 'rollout starting');
       const result = await runner.run();
       // The runner writes the outcome before its final event; a write that failed then is tried once more.
-      if (settled === 'no') await ledger.finish(id, { state: result.status, at: new Date(), reason: result.reason, onlyFrom: ['running'] });
+      if (!settled) await ledger.finish(id, { state: result.status, at: new Date(), reason: result.reason, onlyFrom: ['running'] });
       logger.info({ deploymentId: id, status: result.status, reason: result.reason }, 'rollout finished');
     } finally {
       clearInterval(renew);
