@@ -135,20 +135,24 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
   const was = await dir.readCurrent();
   const before = was.kind === 'link' ? was.release : undefined;
   const releasePath = dir.pathOf(name);
+  const record = { ref, sha, previous: before };
   const env = hookEnv(app, ref, sha, releasePath, was.kind === 'link' ? was.path : undefined);
   let switched = false;
   try {
     await recorder.run('checkout', async () => {
       // The switch replaces a symlink: a directory there (a server set up by hand) is refused before anything runs.
       if (was.kind === 'not-a-link') throw new StepFailure('checkout', `checkout: ${dir.currentLink} is a directory or file, not a symlink, and deploybus switches releases by replacing that link; move it aside (mv current current.old) and deploy again`, undefined, []);
+      // Recorded as incomplete before the release directory exists: a release the agent dies while
+      // making (half its files, or a pre-deploy build half done) is never offered or taken as a rollback target.
+      await dir.reserve(name);
+      await dir.writeInfo(name, { ...record, complete: false });
       const prepared = request.prepared;
-      if (prepared !== undefined && (await prepared.take(sha, await dir.reserve(name)))) {
+      if (prepared !== undefined && (await prepared.take(sha, releasePath))) {
         reporter.line({ stream: 'stdout', text: `deploy-agent: the tree of ${sha.slice(0, 12)} was prepared when the mirror fetched it; moved into place`, at: deps.now().toISOString() });
       } else {
         await dir.create(name);
         await strategy.build(app, sha, releasePath);
       }
-      await dir.writeInfo(name, { ref, sha, previous: before });
     });
     if (request.recorded !== undefined) {
       await request.recorded.catch((error: unknown) => {
@@ -157,7 +161,10 @@ export async function deployRelease(deps: OperationDeps, strategy: ReleaseStrate
     }
     await runHook(deps, reporter, recorder, app, 'preDeploy', releasePath, env);
     await runHook(deps, reporter, recorder, app, 'preLink', releasePath, env);
-    await recorder.run('switch', () => dir.switchTo(name));
+    await recorder.run('switch', async () => {
+      await dir.writeInfo(name, { ...record, complete: true });
+      await dir.switchTo(name);
+    });
     switched = true;
     await afterSwitch(deps, reporter, recorder, app, releasePath, env);
     await runHook(deps, reporter, recorder, app, 'postDeploy', releasePath, env);
@@ -234,7 +241,8 @@ export async function rollbackRelease(deps: OperationDeps, reporter: TaskReporte
   const before = was.kind === 'link' ? was.release : undefined;
   const name = target ?? (await dir.previous(before));
   if (name === undefined) return { ok: false, failedStep: 'switch', error: 'there is no earlier release to roll back to', steps: [] };
-  if (!(await dir.list()).includes(name)) return { ok: false, failedStep: 'switch', error: `release ${name} does not exist`, steps: [] };
+  const problem = await dir.unusable(name);
+  if (problem !== undefined) return { ok: false, failedStep: 'switch', error: problem, steps: [] };
   const info = await dir.info(name);
   const path = dir.pathOf(name);
   const env = hookEnv(app, info.ref ?? '', info.sha ?? '', path, was.kind === 'link' ? was.path : undefined);
@@ -286,6 +294,6 @@ export async function appState(app: AppConfig): Promise<{ app: string; env: stri
   const dir = new ReleaseDir(app.deployRoot);
   const current = await dir.current();
   const info = current === undefined ? undefined : await dir.info(current);
-  return { app: app.name, env: app.env, current: current ?? null, ref: info?.ref ?? null, sha: info?.sha ?? null, releases: await dir.list() };
+  return { app: app.name, env: app.env, current: current ?? null, ref: info?.ref ?? null, sha: info?.sha ?? null, releases: await dir.usable() };
 }
 

@@ -219,8 +219,9 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           await finish(command, outcome);
           if (outcome.ok) await tidyLater(app);
         } else if (payload.action === 'rollback') {
-          if (payload.release !== undefined && !(await new ReleaseDir(app.deployRoot).list()).includes(payload.release)) {
-            await refuse(command, 'BAD_RELEASE', `release ${payload.release} does not exist for app ${app.name}`);
+          const problem = payload.release === undefined ? undefined : await new ReleaseDir(app.deployRoot).unusable(payload.release);
+          if (problem !== undefined) {
+            await refuse(command, 'BAD_RELEASE', `${problem} (app ${app.name})`);
             return;
           }
           await send(command, { status: 'accepted' });

@@ -1,8 +1,9 @@
 // The layout of one app's deploy root, and the only code that touches it:
 //   <deployRoot>/releases/<name>/   one directory per release, never edited once live
 //   <deployRoot>/current            a relative symlink to releases/<name>, swapped atomically
-//   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from, and the
-//                                         release that was current when it was deployed
+//   <deployRoot>/.deploybus/<name>.json   which ref and sha each release was made from, the release
+//                                         that was current when it was deployed, and whether it was
+//                                         completed (its files and pre-deploy/pre-link hooks all done)
 //   <deployRoot>/prepared/                trees built ahead of a deploy (prepared-releases.ts)
 // Release names are checked to be one directory name, so a name from a message cannot reach
 // outside releases/.
@@ -25,6 +26,20 @@ export interface ReleaseInfo {
   readonly sha: string | undefined;
   /** The release that was current when this one was deployed (what "roll back" returns to). */
   readonly previous: string | undefined;
+  /**
+   * false: the deploy that made it stopped before its switch (the agent died during the checkout or a
+   * pre-deploy or pre-link hook), so its files or its build may be half done; never rolled back to.
+   * undefined: no record says (a release made by hand, by another tool or by an agent before this
+   * was kept): taken as complete.
+   */
+  readonly complete: boolean | undefined;
+}
+
+export interface ReleaseRecord {
+  readonly ref: string;
+  readonly sha: string;
+  readonly previous: string | undefined;
+  readonly complete: boolean;
 }
 
 export function isReleaseName(name: string): boolean {
@@ -69,7 +84,7 @@ export class ReleaseDir {
     return path;
   }
 
-  /** Release names, oldest first. */
+  /** Release directories, oldest first, complete or not (see usable). */
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.releasesDir, { withFileTypes: true });
@@ -81,6 +96,22 @@ export class ReleaseDir {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+  }
+
+  /** Releases that may go live, oldest first: every one but those a deploy left incomplete. */
+  async usable(): Promise<string[]> {
+    const names = await this.list();
+    const complete = await Promise.all(names.map(async (name) => (await this.info(name)).complete !== false));
+    return names.filter((_, i) => complete[i]);
+  }
+
+  /** Why release `name` may not go live (it is not there, or a deploy left it incomplete), or undefined when it may. */
+  async unusable(name: string): Promise<string | undefined> {
+    if (!(await this.list()).includes(name)) return `release ${name} does not exist`;
+    if ((await this.info(name)).complete === false) {
+      return `release ${name} is incomplete: the deploy that made it stopped before its switch (the agent died during its checkout or a pre-deploy or pre-link hook), so its files or build may be half done; deploy its ref again instead`;
+    }
+    return undefined;
   }
 
   /**
@@ -118,7 +149,7 @@ export class ReleaseDir {
    */
   async previous(current: string | undefined): Promise<string | undefined> {
     if (current === undefined) return undefined;
-    const names = await this.list();
+    const names = await this.usable();
     const recorded = (await this.info(current)).previous;
     if (recorded !== undefined && recorded !== current && names.includes(recorded)) return recorded;
     return names.filter((name) => name < current).at(-1);
@@ -154,29 +185,54 @@ export class ReleaseDir {
     await rm(this.metaPath(name), { force: true });
   }
 
-  /** Removes releases, oldest first, until at most `keep` are left, never one in `protect` (current and previous). */
+  /**
+   * Removes the releases a deploy left incomplete, then the oldest complete ones until at most `keep`
+   * are left; never one in `protect` (current and previous).
+   */
   async prune(keep: number, protect: ReadonlySet<string>): Promise<string[]> {
     const names = await this.list();
-    const removable = names.filter((name) => !protect.has(name)).slice(0, Math.max(0, names.length - keep));
+    const usable = new Set(await this.usable());
+    const incomplete = names.filter((name) => !usable.has(name) && !protect.has(name));
+    const complete = names.filter((name) => usable.has(name));
+    const old = complete.filter((name) => !protect.has(name)).slice(0, Math.max(0, complete.length - keep));
+    const removable = [...incomplete, ...old];
     for (const name of removable) await this.remove(name);
     return removable;
   }
 
-  async writeInfo(name: string, info: { ref: string; sha: string; previous: string | undefined }): Promise<void> {
-    await writeFile(this.metaPath(name), JSON.stringify(info));
+  /** Writes a release's record whole or not at all (a temp file renamed over it), so a crash cannot leave half a record. */
+  async writeInfo(name: string, info: ReleaseRecord): Promise<void> {
+    const path = this.metaPath(name);
+    const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+    await writeFile(temp, JSON.stringify(info));
+    try {
+      await rename(temp, path);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
   }
 
+  /** A release's record; none (a release this agent did not make) reads as all undefined, one that cannot be read as incomplete. */
   async info(name: string): Promise<ReleaseInfo> {
+    let text: string;
     try {
-      const parsed = JSON.parse(await readFile(this.metaPath(name), 'utf8')) as { ref?: unknown; sha?: unknown; previous?: unknown };
+      text = await readFile(this.metaPath(name), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { name, ref: undefined, sha: undefined, previous: undefined, complete: undefined };
+      return { name, ref: undefined, sha: undefined, previous: undefined, complete: false };
+    }
+    try {
+      const parsed = JSON.parse(text) as { ref?: unknown; sha?: unknown; previous?: unknown; complete?: unknown };
       return {
         name,
         ref: typeof parsed.ref === 'string' ? parsed.ref : undefined,
         sha: typeof parsed.sha === 'string' ? parsed.sha : undefined,
         previous: typeof parsed.previous === 'string' && isReleaseName(parsed.previous) ? parsed.previous : undefined,
+        complete: typeof parsed.complete === 'boolean' ? parsed.complete : undefined,
       };
     } catch {
-      return { name, ref: undefined, sha: undefined, previous: undefined };
+      return { name, ref: undefined, sha: undefined, previous: undefined, complete: false };
     }
   }
 

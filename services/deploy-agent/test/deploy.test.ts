@@ -1,9 +1,9 @@
 // Deploys end to end on the in-memory bus with real git: release dirs, the `current` switch, hooks,
 // health checks with rollback, pruning, and the task.* events a person watches.
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../packages/bus/test/support/wait-for.js';
 import { agentFixture, deployPayload, type AgentFixture, type AppOverrides } from './support/agent-fixture.js';
@@ -310,6 +310,58 @@ describe('rollback and state', () => {
     expect(seqsOf(deploy.id)[0]).toBe(0);
     expect(seqsOf(rollback.id)[0]).toBe(ROLLBACK_FIRST_LOG_SEQ);
     expect(seqsOf(rollback.id).length).toBeGreaterThan(0);
+  });
+
+  it('a release whose deploy died in a pre-deploy hook is refused as a rollback target, left out of state, and pruned', async () => {
+    const gate = join(await mkdtemp(join(tmpdir(), 'deploybus-gate-')), 'go');
+    // v2's pre-deploy hook (a build step) waits at the gate, then fails; every other ref's passes.
+    const f = await start({ keepReleases: 2, pruneDelayMs: 0, hooks: { preDeploy: ['sh', '-c', 'if [ "$DEPLOYBUS_REF" = v2 ]; then while [ ! -e "$1" ]; do sleep 0.02; done; exit 1; fi', 'sh', gate] } });
+    await f.origin.release('v1', 'v1');
+    const v1 = (await f.run(f.command(deployPayload('v1')))).payload.release!;
+    await f.origin.release('v2', 'v2');
+    const v2 = f.command(deployPayload('v2'));
+    const failing = f.run(v2);
+    await waitFor('v2 in its pre-deploy hook', () => f.tasks.some((t) => t.type === 'task.started' && t.correlationId === v2.id && t.payload.step === 'pre-deploy'));
+    // What the deploy root holds if the agent dies at this moment, kept aside and put back once the deploy has failed.
+    const crashed = await mkdtemp(join(tmpdir(), 'deploybus-crashed-'));
+    await cp(f.deployRoot, crashed, { recursive: true, verbatimSymlinks: true });
+    await writeFile(gate, '');
+    expect((await failing).payload.status).toBe('failed');
+    const half = (await readdir(join(crashed, 'releases'))).find((name) => name !== v1)!;
+    expect(half).toMatch(/-v2$/);
+    await cp(join(crashed, 'releases', half), join(f.deployRoot, 'releases', half), { recursive: true });
+    await cp(join(crashed, '.deploybus', `${half}.json`), join(f.deployRoot, '.deploybus', `${half}.json`));
+
+    const named = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-half', app: 'shop', env: 'production', release: half }));
+    expect(named.payload.status).toBe('refused');
+    expect(named.payload.error).toMatch(new RegExp(`^BAD_RELEASE: release ${half} is incomplete: the deploy that made it stopped before its switch`));
+    expect(await currentTarget(f)).toBe(`releases/${v1}`);
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.result).toMatchObject({ apps: [{ current: v1, releases: [v1] }] });
+
+    await f.origin.release('v3', 'v3');
+    const v3 = (await f.run(f.command(deployPayload('v3')))).payload.release!;
+    await f.agent.idle();
+    expect((await readdir(join(f.deployRoot, 'releases'))).sort()).toEqual([v1, v3]);
+    const back = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-2', app: 'shop', env: 'production' }));
+    expect(back.payload).toMatchObject({ status: 'succeeded', release: v1 });
+    await rm(crashed, { recursive: true, force: true });
+    await rm(dirname(gate), { recursive: true, force: true });
+  });
+
+  it('a release made by hand or by an older agent (no record, or one without "complete") can still be rolled back to', async () => {
+    const f = await start();
+    await f.origin.release('v1', 'v1');
+    const v1 = (await f.run(f.command(deployPayload('v1')))).payload.release!;
+    await mkdir(join(f.deployRoot, 'releases', '20200101000000000-by-hand'));
+    await writeFile(join(f.deployRoot, 'releases', '20200101000000000-by-hand', 'app.txt'), 'by hand\n');
+    await mkdir(join(f.deployRoot, 'releases', '20200102000000000-v0'));
+    await writeFile(join(f.deployRoot, '.deploybus', '20200102000000000-v0.json'), JSON.stringify({ ref: 'v0', sha: 'a'.repeat(40) }));
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.result).toMatchObject({ apps: [{ current: v1, releases: ['20200101000000000-by-hand', '20200102000000000-v0', v1] }] });
+    const back = await f.run(f.command({ action: 'rollback', deploymentId: 'rollback-1', app: 'shop', env: 'production', release: '20200101000000000-by-hand' }));
+    expect(back.payload).toMatchObject({ status: 'succeeded', release: '20200101000000000-by-hand' });
+    expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('by hand\n');
   });
 
   it('after a rollback, "previous" is what ran before, not the newer release rolled back from, and pruning keeps it', async () => {
