@@ -413,7 +413,7 @@ export const messageRejected = defineMessage({
 const taskRef = {
   ...deployRef,
   host: hostSchema.describe('The agent host.'),
-  step: z.string().min(1).max(64).describe('checkout, pre-deploy, switch, restart, health-check, post-deploy, or an action\'s own step name.'),
+  step: z.string().min(1).max(64).describe('fetch (only when the agent\'s mirror lacks the ref), checkout, pre-deploy, pre-link, switch, restart, health-check, post-deploy, rollback (putting current back after a failure), or an action\'s own step name.'),
 };
 
 export const taskStarted = defineMessage({

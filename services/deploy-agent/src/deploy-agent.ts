@@ -187,25 +187,41 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
           const strategy = strategies[app.strategy];
           const start = performance.now();
           const trees = prepared.get(app.name);
+          const reporter = reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env });
+          // A fetch (the mirror lacks the ref) is a step a person watches like the others: it can be the longest.
+          let fetchStart: number | undefined;
+          const fetchEnded = (ok: boolean): number => {
+            const durationMs = Math.round(performance.now() - (fetchStart ?? start));
+            if (fetchStart !== undefined) reporter.completed('fetch', ok, durationMs);
+            return durationMs;
+          };
           // The conductor names the commit it resolved the ref to: a tree prepared for it needs no git at all.
           let resolved: { sha: string; fetched: boolean } | undefined;
           try {
             if (payload.sha !== undefined && trees !== undefined && (await trees.has(payload.sha))) resolved = { sha: payload.sha, fetched: false };
-            else resolved = await strategy.resolve(app, payload.sha ?? payload.ref);
+            else {
+              resolved = await strategy.resolve(app, payload.sha ?? payload.ref, () => {
+                fetchStart = performance.now();
+                reporter.started('fetch');
+              });
+            }
           } catch (error) {
+            fetchEnded(false);
+            await reporter.drain();
             await send(command, { status: 'failed', failedStep: 'fetch', error: `fetch: ${error instanceof Error ? error.message : String(error)}`.slice(0, 4000) });
             return;
           }
+          const fetchMs = fetchEnded(true);
           if (resolved === undefined) {
+            await reporter.drain();
             const what = payload.sha === undefined ? `ref ${payload.ref}` : `commit ${payload.sha} (ref ${payload.ref})`;
             await refuse(command, 'UNKNOWN_REF', `${what} does not exist in the mirror of ${app.repo}, even after a fetch`);
             return;
           }
-          const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: Math.round(performance.now() - start) }] : [];
+          const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: fetchMs }] : [];
           // Not awaited before the work starts: the bus keeps publish order, so it still reaches the
           // conductor before the final reply (which waits for it too).
           const accepted = send(command, { status: 'accepted' });
-          const reporter = reporterFor(command, { deploymentId: payload.deploymentId, app: app.name, env: app.env });
           // The id's sync overlaps the resolve and the checkout (a new directory nobody uses yet, so a
           // crash before the sync can only leave an unused directory); hooks and the switch wait for it.
           const written = recorded.catch((error: unknown) => {

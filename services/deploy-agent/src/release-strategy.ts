@@ -6,8 +6,11 @@ import type { AppConfig } from './config.js';
 
 export interface ReleaseStrategy {
   readonly kind: AppConfig['strategy'];
-  /** Makes the ref available locally (fetching when it is not) and names its commit; undefined: no such ref. */
-  resolve(app: AppConfig, ref: string): Promise<{ sha: string; fetched: boolean } | undefined>;
+  /**
+   * Makes the ref available locally (fetching when it is not) and names its commit; undefined: no such
+   * ref. `beforeFetch` is called when a fetch starts, so the fetch is reported as a step while it runs.
+   */
+  resolve(app: AppConfig, ref: string, beforeFetch?: () => void): Promise<{ sha: string; fetched: boolean } | undefined>;
   /** Fills the new, empty release directory with commit `sha`. */
   build(app: AppConfig, sha: string, releaseDir: string): Promise<void>;
 }
@@ -23,11 +26,12 @@ export class GitReleaseStrategy implements ReleaseStrategy {
     private readonly timeoutMs = 300_000,
   ) {}
 
-  async resolve(app: AppConfig, ref: string): Promise<{ sha: string; fetched: boolean } | undefined> {
+  async resolve(app: AppConfig, ref: string, beforeFetch?: () => void): Promise<{ sha: string; fetched: boolean } | undefined> {
     const mirror = mirrorPath(this.mirrorsDir, app.repo);
     // One git process when the mirror has the ref (repo-updater fetched it after the green build).
     const sha = await this.git.resolveInMirror(mirror, app.url, ref);
     if (sha !== undefined) return { sha, fetched: false };
+    beforeFetch?.();
     await this.git.fetchRefs(mirror);
     const fetched = await this.git.resolveRef(mirror, ref);
     return fetched === undefined ? undefined : { sha: fetched, fetched: true };

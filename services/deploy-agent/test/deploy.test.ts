@@ -49,10 +49,29 @@ describe('deploy', () => {
     await f.origin.release('v1.0.0', 'one');
     expect((await f.run(f.command(deployPayload('v1.0.0')))).payload.status).toBe('succeeded');
     await f.origin.release('v1.1.0', 'two');
-    const reply = await f.run(f.command(deployPayload('v1.1.0')));
+    const command = f.command(deployPayload('v1.1.0'));
+    const reply = await f.run(command);
     expect(reply.payload.status).toBe('succeeded');
     expect(reply.payload.steps?.[0]?.name).toBe('fetch');
     expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('two\n');
+    // The fetch is watched like any step: started, then completed with its duration, before the checkout.
+    const events = f.tasks.filter((t) => t.correlationId === command.id && t.type !== 'task.log');
+    expect(events.slice(0, 3).map((t) => [t.type, (t.payload as { step: string }).step])).toEqual([['task.started', 'fetch'], ['task.completed', 'fetch'], ['task.started', 'checkout']]);
+    expect(events[1]?.payload).toMatchObject({ ok: true, durationMs: reply.payload.steps?.[0]?.durationMs });
+  });
+
+  it('a fetch that fails (the origin is gone) is reported as the failed fetch step, with nothing else run', async () => {
+    const f = await start();
+    await f.origin.release('v1.0.0', 'one');
+    const first = await f.run(f.command(deployPayload('v1.0.0')));
+    expect(first.payload.status).toBe('succeeded');
+    await rm(f.origin.path, { recursive: true, force: true });
+    const command = f.command(deployPayload('v1.1.0'));
+    const reply = await f.run(command);
+    expect(reply.payload).toMatchObject({ status: 'failed', failedStep: 'fetch' });
+    const events = f.tasks.filter((t) => t.correlationId === command.id && t.type !== 'task.log');
+    expect(events.map((t) => [t.type, (t.payload as { step: string }).step, (t.payload as { ok?: boolean }).ok])).toEqual([['task.started', 'fetch', undefined], ['task.completed', 'fetch', false]]);
+    expect(await currentTarget(f)).toBe(`releases/${first.payload.release!}`);
   });
 
   it('hooks run in the new release dir with the DEPLOYBUS_* environment, and their output is streamed in order', async () => {
@@ -73,6 +92,7 @@ describe('deploy', () => {
     expect(logs.some((l) => l.step === 'restart' && l.text === 'restarted')).toBe(true);
     const events = mine.filter((t) => t.type !== 'task.log').map((t) => `${t.type}:${(t.payload as { step: string }).step}`);
     expect(events).toEqual([
+      'task.started:fetch', 'task.completed:fetch',
       'task.started:checkout', 'task.completed:checkout',
       'task.started:pre-deploy', 'task.completed:pre-deploy',
       'task.started:switch', 'task.completed:switch',
