@@ -193,11 +193,11 @@ const rolloutOptions = z
 
 const targetFilter = z
   .object({
-    hosts: z.array(hostSchema).max(10000).optional().describe('Only these hosts.'),
-    patterns: z.array(z.string().min(1).max(255)).max(100).optional().describe('Host glob patterns; the longest matching pattern wins.'),
-    roles: z.array(nameSchema).max(100).optional().describe('Only hosts with one of these roles.'),
+    hosts: z.array(hostSchema).min(1).max(10000).optional().describe('Only these hosts; each must be a live agent serving the app that the patterns and roles keep, or the request is refused.'),
+    patterns: z.array(z.string().min(1).max(255)).min(1).max(100).optional().describe('Host glob patterns; the longest matching pattern wins.'),
+    roles: z.array(nameSchema).min(1).max(100).optional().describe('Only hosts with one of these roles.'),
   })
-  .describe('Narrows the live agents serving the app; empty means all of them.');
+  .describe('Narrows the live agents serving the app; each part given narrows further, and none given means all of them. A list is never empty: leave it out instead.');
 
 const deployRef = {
   deploymentId,

@@ -134,6 +134,11 @@ describe('refusals name the field', () => {
     refused(JSON.stringify({ ...raw, payload: { ...(raw['payload'] as object), targets: { hosts: ['ok', 'b a d'] } } }), 'INVALID_PAYLOAD', 'payload.targets.hosts.1');
   });
 
+  it.each(['hosts', 'patterns', 'roles'])('an empty targets.%s (a script\'s empty host list must not mean every host)', (part) => {
+    const raw = deployRequest();
+    refused(JSON.stringify({ ...raw, payload: { ...(raw['payload'] as object), targets: { [part]: [] } } }), 'INVALID_PAYLOAD', `payload.targets.${part}`);
+  });
+
   it.each(['[]', '"x"', 'null', '42', 'true'])('a JSON body that is not an object: %s', (body) => {
     refused(body, 'INVALID_ENVELOPE', '');
   });

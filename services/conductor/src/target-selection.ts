@@ -1,6 +1,8 @@
 // Which agents a deploy goes to: the live deploy-agents that serve the app in the environment,
 // narrowed by the request's target filter. Every given part of the filter narrows (host list AND
-// patterns AND roles); an empty filter means every live agent serving the app. Patterns follow
+// patterns AND roles), but a host the list names is never dropped by the others: such a request is
+// refused, naming the host and the filter that leaves it out. No filter means every live agent
+// serving the app; a list that is given but empty is refused, never read as "all". Patterns follow
 // host-pattern.ts: the longest matching pattern wins, a `!pattern` excludes.
 import type { PayloadOf } from '@deploybus/protocol';
 import { HostPatternError } from './errors.js';
@@ -41,9 +43,12 @@ const AGENT_SERVICE = 'deploy-agent';
  * Hosts come back sorted, so two conductors pick alike.
  */
 export function selectTargets(roster: readonly RosterEntry[], app: string, env: string, filter: TargetFilter = {}): TargetSelection {
+  // The protocol refuses empty lists; a request stored before it did must not reach every host either.
+  const empty = (['hosts', 'patterns', 'roles'] as const).filter((part) => filter[part]?.length === 0);
+  if (empty.length > 0) return refuse('INVALID_REQUEST', `targets.${empty[0]!} is an empty list; leave it out to mean every host`);
   let patterns: HostPattern[] | undefined;
   try {
-    patterns = filter.patterns === undefined || filter.patterns.length === 0 ? undefined : filter.patterns.map(compileHostPattern);
+    patterns = filter.patterns === undefined ? undefined : filter.patterns.map(compileHostPattern);
   } catch (error) {
     if (error instanceof HostPatternError) return refuse('INVALID_REQUEST', error.message);
     throw error;
@@ -83,17 +88,25 @@ export function selectTargets(roster: readonly RosterEntry[], app: string, env: 
       : refuse('UNKNOWN_APP', `no deploy-agent serves ${app} in ${env}`);
   }
 
-  const named = filter.hosts !== undefined && filter.hosts.length > 0 ? new Set(filter.hosts.map((h) => h.toLowerCase())) : undefined;
-  const roles = filter.roles !== undefined && filter.roles.length > 0 ? new Set(filter.roles) : undefined;
-  const targets = [...live.entries()]
-    .filter(([key, target]) => {
-      if (named !== undefined && !named.has(key)) return false;
-      if (patterns !== undefined && !patternsSelect(target.host, patterns)) return false;
-      if (roles !== undefined && !target.roles.some((r) => roles.has(r))) return false;
-      return true;
-    })
-    .map(([, target]) => target)
-    .sort((a, b) => compareHosts(a.host, b.host));
+  const named = filter.hosts === undefined ? undefined : new Set(filter.hosts.map((h) => h.toLowerCase()));
+  const roles = filter.roles === undefined ? undefined : new Set(filter.roles);
+  /** What leaves a live host out, or undefined when it is a target. */
+  const leftOutBy = (target: TargetHost): string | undefined => {
+    if (patterns !== undefined && !patternsSelect(target.host, patterns)) return `patterns ${filter.patterns!.join(', ')}`;
+    if (roles !== undefined && !target.roles.some((r) => roles.has(r))) return `roles ${filter.roles!.join(', ')} (it has ${target.roles.length === 0 ? 'none' : target.roles.join(', ')})`;
+    return undefined;
+  };
+  const candidates = [...live.entries()].filter(([key]) => named === undefined || named.has(key)).map(([, target]) => target);
+  if (named !== undefined) {
+    const dropped = candidates.flatMap((target) => {
+      const by = leftOutBy(target);
+      return by === undefined ? [] : [`${target.host} (left out by ${by})`];
+    });
+    if (dropped.length > 0) {
+      return refuse('INVALID_REQUEST', `requested host${dropped.length > 1 ? 's are' : ' is'} left out by the rest of the target filter: ${dropped.sort().join(', ')}; name only hosts the filter keeps, or drop the hosts list or the other filter`);
+    }
+  }
+  const targets = candidates.filter((target) => leftOutBy(target) === undefined).sort((a, b) => compareHosts(a.host, b.host));
 
   if (targets.length === 0) return refuse('NO_TARGETS', `no live agent of ${app} in ${env} matches the target filter (${describeFilter(filter)})`);
   return { ok: true, targets, hosts: targets.map((t) => t.host) };

@@ -72,7 +72,27 @@ describe('selectTargets', () => {
 
   it('narrows by role, and combines every given filter', () => {
     expect(hostsOf({ roles: ['db', 'canary'] })).toEqual(['db1', 'web-canary1']);
-    expect(hostsOf({ roles: ['web'], patterns: ['web?'], hosts: ['web1', 'web2', 'web-canary1'] })).toEqual(['web1', 'web2']);
+    expect(hostsOf({ roles: ['web'], patterns: ['web?'] })).toEqual(['web1', 'web2', 'web3']);
+    expect(hostsOf({ roles: ['web'], patterns: ['web?'], hosts: ['web1', 'web2'] })).toEqual(['web1', 'web2']);
+  });
+
+  it('refuses a named host that the patterns or roles leave out, naming it and the filter, instead of dropping it', () => {
+    const byPattern = selectTargets(fleet, 'shop', 'production', { hosts: ['web1', 'web2', 'web-canary1'], patterns: ['web?'] });
+    expect(byPattern).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+    expect(!byPattern.ok && byPattern.reason).toContain('web-canary1 (left out by patterns web?)');
+    const byRole = selectTargets(fleet, 'shop', 'production', { hosts: ['web1', 'db1'], roles: ['web'] });
+    expect(!byRole.ok && byRole.reason).toContain('db1 (left out by roles web (it has db))');
+    expect(!byRole.ok && byRole.reason).not.toContain('web1 (');
+    const byExclusion = selectTargets(fleet, 'shop', 'production', { hosts: ['web1', 'web2'], patterns: ['!web2'] });
+    expect(!byExclusion.ok && byExclusion.reason).toContain('web2 (left out by patterns !web2)');
+  });
+
+  it('refuses a list that is given but empty instead of taking it as every host', () => {
+    for (const filter of [{ hosts: [] }, { patterns: [] }, { roles: [] }]) {
+      const result = selectTargets(fleet, 'shop', 'production', filter);
+      expect(result).toMatchObject({ ok: false, code: 'INVALID_REQUEST' });
+      expect(!result.ok && result.reason).toMatch(/^targets\.(hosts|patterns|roles) is an empty list; leave it out to mean every host$/);
+    }
   });
 
   it('refuses with NO_TARGETS when the filter leaves nothing', () => {
