@@ -302,8 +302,12 @@ export const deployHostResult = defineMessage({
   payload: z.object({
     ...deployRef,
     host: hostSchema.describe('The host.'),
-    outcome: z.enum(['succeeded', 'failed', 'no-response', 'rolled-back', 'refused']).describe('What happened on the host.'),
-    release: release.optional(),
+    outcome: z
+      .enum(['succeeded', 'failed', 'no-response', 'rolled-back', 'refused', 'rollback-failed'])
+      .describe(
+        'What happened on the host. A host deployed and then rolled back has two results: `succeeded`, then `rolled-back`, `rollback-failed` (its rollback was refused, failed or not sent: it still runs the new release, named in `release`) or `no-response` (it may run either).',
+      ),
+    release: release.optional().describe('The release the host runs after this: the new one, or for `rolled-back` the one it went back to.'),
     durationMs: durationMs.optional().describe('How long the host took.'),
     error: z.string().max(4096).optional().describe('What went wrong, for people.'),
   }),
@@ -312,6 +316,11 @@ export const deployHostResult = defineMessage({
   example: { deploymentId: 'd-7f3c2a10', app: 'shop', env: 'production', host: 'web1', outcome: 'succeeded', release: '20261122100012-v1.4.1', durationMs: 2300 },
   inEventLog: true,
 });
+
+/** Whether a host with this deploy.host-result outcome (its last one) runs the deployment's new release. */
+export function runsNewRelease(outcome: string): boolean {
+  return outcome === 'succeeded' || outcome === 'rollback-failed';
+}
 
 const deployEnd = {
   ...deployRef,

@@ -4,6 +4,7 @@
 // live overlap, and DeployProgress drops repeats by event id. Because an outcome must never
 // be guessed, the deployment's recorded state is the last word: it is checked whenever the stream
 // ends, and now and then while it is quiet (a missed final event cannot leave the CLI waiting forever).
+import { runsNewRelease } from '@deploybus/protocol';
 import { abortableSleep } from './abortable-sleep.js';
 import { type BusEvent, type DeploybusApi, type DeploymentDetail } from './api-client.js';
 import { ApiUnavailableError, ApiUnreachableError, CliError, EXIT } from './cli-errors.js';
@@ -60,8 +61,8 @@ export async function followDeployment(api: DeploybusApi, deploymentId: string, 
     const outcome: DeployOutcome = {
       state,
       reason: detail.reason,
-      succeededHosts: detail.hosts.filter((h) => h.outcome === 'succeeded').map((h) => h.host),
-      failedHosts: detail.hosts.filter((h) => h.outcome !== 'succeeded').map((h) => h.host),
+      succeededHosts: detail.hosts.filter((h) => runsNewRelease(h.outcome)).map((h) => h.host),
+      failedHosts: detail.hosts.filter((h) => !runsNewRelease(h.outcome)).map((h) => h.host),
       durationMs: detail.durationMs,
     };
     emitLine(`${state}${detail.reason ? `: ${detail.reason}` : ''}`);

@@ -20,6 +20,7 @@ import {
   deployRequested,
   isMessageOfType,
   replyRoutingKey,
+  runsNewRelease,
   workQueueName,
   type Message,
   type PayloadInputOf,
@@ -652,8 +653,8 @@ export class DeployCoordinator {
       env: deployment.env,
       ref: deployment.ref,
       durationMs: started === undefined ? 0 : Math.max(0, Date.now() - started),
-      succeededHosts: hosts.filter((h) => h.outcome === 'succeeded').map((h) => h.host),
-      failedHosts: hosts.filter((h) => h.outcome !== 'succeeded').map((h) => h.host),
+      succeededHosts: hosts.filter((h) => runsNewRelease(h.outcome)).map((h) => h.host),
+      failedHosts: hosts.filter((h) => !runsNewRelease(h.outcome)).map((h) => h.host),
       reason: reason.slice(0, 4096),
     }));
   }

@@ -236,7 +236,8 @@ export class RolloutRunner {
     const sentAt = this.#timer.now();
     const final = await this.#send(host, command);
     const durationMs = this.#timer.now() - sentAt;
-    const result = rollbackResult(host, final, durationMs, spec);
+    const deployed = this.#results.find((r) => r.host === host && r.action === 'deploy' && r.outcome === 'succeeded')?.release;
+    const result = rollbackResult(host, final, durationMs, spec, deployed);
     await this.#record(result);
     return result;
   }
@@ -403,17 +404,22 @@ function deployResult(host: string, final: Final, durationMs: number, timeoutMs:
   }
 }
 
-function rollbackResult(host: string, final: Final, durationMs: number, spec: RolloutSpec): HostResult {
+/**
+ * A rollback that was refused, failed or never sent leaves the host on the release it deployed: that is
+ * `rollback-failed` with that release, never `failed` (which would say the host's deploy failed).
+ */
+function rollbackResult(host: string, final: Final, durationMs: number, spec: RolloutSpec, deployed: string | undefined): HostResult {
   const base = { host, action: 'rollback' as const, durationMs };
+  const stillOnNew = { ...base, outcome: 'rollback-failed' as const, ...(deployed === undefined ? {} : { release: deployed }) };
   switch (final.kind) {
     case 'timeout':
       return { ...base, outcome: 'no-response', error: clip(`rollback: no final reply within ${spec.hostTimeoutMs} ms; the host may still run ${spec.ref}`) };
     case 'send-failed':
-      return { ...base, outcome: 'failed', error: clip(`rollback command could not be sent, the host still runs ${spec.ref}: ${errorText(final.error)}`) };
+      return { ...stillOnNew, error: clip(`rollback command could not be sent, the host still runs ${spec.ref}: ${errorText(final.error)}`) };
     case 'reply': {
       const { reply } = final;
       if (reply.status === 'succeeded') return reply.release === undefined ? { ...base, outcome: 'rolled-back' } : { ...base, outcome: 'rolled-back', release: reply.release };
-      return { ...base, outcome: 'failed', error: clip(`rollback ${reply.status}, the host still runs ${spec.ref}: ${replyError(reply)}`) };
+      return { ...stillOnNew, error: clip(`rollback ${reply.status}, the host still runs ${spec.ref}: ${replyError(reply)}`) };
     }
   }
 }

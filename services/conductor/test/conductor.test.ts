@@ -75,6 +75,24 @@ describe('conductor daemon', () => {
     expect(hosts).toEqual(new Map([['web1', 'rolled-back'], ['web2', 'failed']]));
   });
 
+  it('a host whose rollback fails stays recorded as running the new release, not as a failed deploy', async () => {
+    const w = await world();
+    w.fleet.behaviour.set('web1', 'rollback-fails');
+    w.fleet.behaviour.set('web2', 'fail');
+    await w.start();
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({}));
+    const end = await finished(w, id);
+    expect(end.payload).toMatchObject({ succeededHosts: ['web1'], failedHosts: ['web2'] });
+    const ledger = await w.ledger();
+    await waitFor('failed in the ledger', async () => (await ledger.deployment(id))?.state === 'failed');
+    const web1 = (await ledger.deployment(id))?.hosts.find((h) => h.host === 'web1');
+    expect(web1).toMatchObject({ outcome: 'rollback-failed', release: 'r-new-1' });
+    expect(web1?.error).toContain('rollback failed, the host still runs');
+    const matrix = await ledger.releases({ app: 'shop', env: 'production' });
+    expect(matrix.find((r) => r.host === 'web1')).toMatchObject({ release: 'r-new-1' });
+  });
+
   it('refuses a locked environment with LOCKED, unless an admin forces it', async () => {
     const w = await world({ hosts: ['web1'] });
     await w.start();

@@ -199,7 +199,11 @@ describe('RolloutRunner', () => {
   it('keeps a host whose rollback failed among the hosts running the new release, and says so', async () => {
     const h = harness(spec(), { deploy: { web2: 'fail' }, rollback: { web1: 'fail' } });
     const result = await h.run();
-    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:failed', 'web1:failed']);
+    // Not "web1:failed": web1's deploy succeeded, and it still runs the release it deployed.
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:failed', 'web1:rollback-failed']);
+    const web1 = h.events.filter((e) => e.type === 'deploy.host-result' && e.payload.host === 'web1').map((e) => (e.type === 'deploy.host-result' ? e.payload.release : undefined));
+    expect(web1[1]).toBe(web1[0]);
+    expect(web1[0]).toBeDefined();
     expect(result).toMatchObject({ succeededHosts: ['web1'], failedHosts: ['web2'], rolledBackHosts: [] });
     expect(result.reason).toContain('rollback did not complete on web1');
   });

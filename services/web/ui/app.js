@@ -102,7 +102,7 @@ function replace(el, ...children) {
 
 const badgeTone = {
   succeeded: 'ok', up: 'ok', ok: 'ok',
-  failed: 'bad', down: 'bad', 'no-response': 'bad', refused: 'bad', 'rolled-back': 'warn',
+  failed: 'bad', down: 'bad', 'no-response': 'bad', refused: 'bad', 'rolled-back': 'warn', 'rollback-failed': 'bad',
   cancelled: 'warn', superseded: 'warn', drift: 'warn', mixed: 'warn', locked: 'warn',
   running: 'run', deploying: 'run', queued: 'idle', waiting: 'idle', skipped: 'idle',
   active: 'ok', failing: 'bad',
@@ -1214,7 +1214,7 @@ async function renderDeployment(id, current) {
     }
   };
 
-  const terminalHostStates = new Set(['succeeded', 'failed', 'no-response', 'refused', 'rolled-back']);
+  const terminalHostStates = new Set(['succeeded', 'failed', 'no-response', 'refused', 'rolled-back', 'rollback-failed']);
   const applyEvent = (e) => {
     const p = e.payload ?? {};
     if (p.deploymentId !== undefined && p.deploymentId !== id) return;

@@ -24,7 +24,8 @@ export async function cleanUp(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 }
 
-export type Behaviour = 'ok' | 'fail' | 'silent' | 'hold';
+/** How a fake agent answers: 'rollback-fails' deploys fine and fails its rollback. */
+export type Behaviour = 'ok' | 'fail' | 'silent' | 'hold' | 'rollback-fails';
 
 export interface Fleet {
   readonly commands: Message<'agent.command'>[];
@@ -111,6 +112,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       const behaviour = fleet.behaviour.get(host) ?? 'ok';
       if (behaviour === 'silent') return;
       await reply({ status: 'accepted' });
+      if (p.action === 'rollback' && behaviour === 'rollback-fails') return reply({ status: 'failed', failedStep: 'restart', exitCode: 1, error: 'restart failed' });
       if (p.action === 'rollback') return reply({ status: 'succeeded', release: p.release ?? 'r-previous' });
       if (behaviour === 'fail') return reply({ status: 'failed', failedStep: 'health-check', exitCode: 1, error: 'health check failed' });
       releaseNo += 1;
