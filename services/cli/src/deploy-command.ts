@@ -105,7 +105,7 @@ Examples:
       .description('cancel a queued deployment, or stop a running one before its next batch.')
       .argument('<deployment-id>', 'the deployment, as deploy, status or history show it'),
   )
-    .addHelpText('after', '\nExamples:\n  deploybus cancel d-709902e161e54a4a617b384e\n\nExit status: 0 cancelled or cancelling, 2 it had already finished, 4 no such deployment.')
+    .addHelpText('after', '\nExamples:\n  deploybus cancel d-709902e161e54a4a617b384e\n\nExit status: 0 cancelled or cancelling, 2 it had already finished or is already ending (too late to cancel), 4 no such deployment.')
     .action(async (deploymentId: string, flags: ApiFlags) => {
       const result = await apiClient(flags, io.env, io.cwd).cancel(deploymentId);
       if (flags.json) printJson(io, result);

@@ -258,6 +258,12 @@ export class DeployCoordinator {
   /** Cancels a rollout this conductor runs, before its next batch, and says so. */
   async #cancelRunning(message: Message<'deploy.cancel-requested'>, runner: RolloutRunner): Promise<void> {
     const { deploymentId, by, reason } = message.payload;
+    if (runner.state === 'finishing') {
+      // Past the point a cancel could change: rolling back after a failure, or its last batch done.
+      this.#o.logger.info({ deploymentId, by, reason }, 'cancel of a rollout that is already ending; it ends as it is');
+      await this.#cancelAnswer(message, 'finishing', 'running');
+      return;
+    }
     runner.cancel(by, reason);
     this.#o.logger.info({ deploymentId, by, reason }, 'rollout cancelling before its next batch');
     await this.#cancelAnswer(message, 'cancelling', 'running');

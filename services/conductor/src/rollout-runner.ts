@@ -130,7 +130,8 @@ export class RolloutRunner {
   readonly #pending = new Map<string, Pending>();
   readonly #deployed = new Set<string>();
   readonly #results: HostResult[] = [];
-  #state: 'idle' | 'running' | 'finished' = 'idle';
+  /** finishing: a batch failed (rolling back, then the final event) or the last batch is done; too late to cancel. */
+  #state: 'idle' | 'running' | 'finishing' | 'finished' = 'idle';
   #cancel: { by: string; reason: string } | undefined;
   #wakePause: (() => void) | undefined;
   /** Emits not awaited where they were made (deploy.started, deploy.batch); the final event waits for them. */
@@ -143,7 +144,7 @@ export class RolloutRunner {
     this.#timer = deps.timer ?? systemTimer;
   }
 
-  get state(): 'idle' | 'running' | 'finished' {
+  get state(): 'idle' | 'running' | 'finishing' | 'finished' {
     return this.#state;
   }
 
@@ -175,8 +176,12 @@ export class RolloutRunner {
         succeeded.push(...ok);
         done.push(ok);
         const failures = results.filter((r) => r.outcome !== 'succeeded');
-        if (failures.length > 0) return await this.#finishFailed(startedAt, done, succeeded, failures);
+        if (failures.length > 0) {
+          this.#state = 'finishing';
+          return await this.#finishFailed(startedAt, done, succeeded, failures);
+        }
       }
+      this.#state = 'finishing';
       const result: RolloutResult = { status: 'succeeded', succeededHosts: [...succeeded], failedHosts: [], rolledBackHosts: [], results: [...this.#results], durationMs: this.#timer.now() - startedAt };
       await this.#emitFinal(result, { type: 'deploy.succeeded', payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: succeeded, failedHosts: [] } });
       return result;
@@ -202,10 +207,10 @@ export class RolloutRunner {
 
   /**
    * Stops the rollout before its next batch; the batch in flight finishes. Returns false when the
-   * rollout has finished or was cancelled already (the first cancel counts).
+   * rollout is finishing (see state) or finished, or was cancelled already (the first cancel counts).
    */
   cancel(by: string, reason: string): boolean {
-    if (this.#state === 'finished' || this.#cancel !== undefined) return false;
+    if (this.#state === 'finishing' || this.#state === 'finished' || this.#cancel !== undefined) return false;
     this.#cancel = { by, reason };
     this.#wakePause?.();
     return true;

@@ -176,6 +176,21 @@ describe('conductor: cancel over the bus', () => {
     expect((await ledger.deployment(id))?.hosts.map((h) => [h.host, h.outcome])).toEqual([['web1', 'succeeded']]);
     expect((await cancel(w, id)).payload).toMatchObject({ outcome: 'already-finished', state: 'cancelled' });
   });
+
+  it('answers "finishing" to a cancel while a failed rollout rolls back, and the rollout ends failed, not cancelled', async () => {
+    const w = await world({ hosts: ['web1', 'web2'] });
+    w.fleet.behaviour.set('web1', 'rollback-hold');
+    w.fleet.behaviour.set('web2', 'fail');
+    await w.start();
+    await passBuild(w);
+    const id = deploymentIdOf(await w.request({}));
+    await waitFor('web1 holds its rollback', () => w.fleet.held.length === 1);
+    expect((await cancel(w, id)).payload).toMatchObject({ deploymentId: id, outcome: 'finishing', state: 'running' });
+    await w.fleet.held.shift()?.();
+    const end = await finished(w, id);
+    expect(end.type).toBe('deploy.failed');
+    expect(w.events.some((e) => e.type === 'deploy.cancelled' && (e.payload as { deploymentId: string }).deploymentId === id)).toBe(false);
+  });
 });
 
 describe('conductor: cancel with two conductors', () => {

@@ -241,6 +241,21 @@ describe('RolloutRunner', () => {
     expect(h.types()).not.toContain('deploy.cancelled');
   });
 
+  it('is finishing, and refuses a cancel, once a batch has failed: the rollback and deploy.failed go on as they are', async () => {
+    const seen: Array<[string, boolean]> = [];
+    const h = harness(spec(), {
+      deploy: { web2: 'fail' },
+      onSend: (sent, runner) => {
+        if (sent.action === 'rollback') seen.push([runner.state, runner.cancel('bob', 'stop it')]);
+      },
+    });
+    const result = await h.run();
+    expect(seen).toEqual([['finishing', false]]);
+    expect(result).toMatchObject({ status: 'failed', rolledBackHosts: ['web1'] });
+    expect(h.types()).not.toContain('deploy.cancelled');
+    expect(h.runner.state).toBe('finished');
+  });
+
   it('cuts a pause short when cancelled', async () => {
     const h = harness(spec({ pauseMs: 600_000 }), {
       emit: (event) => {

@@ -144,6 +144,20 @@ describe('web: deploys', () => {
     expect(ours(tail.body).at(-1)).toBe('L00899');
   });
 
+  it('cancel: a rollout rolling back after a failure is too late to cancel: 409 finishing', async () => {
+    const w = await webWorld({ hosts: ['web1', 'web2'] });
+    w.fleet.behaviour.set('web1', 'rollback-hold');
+    w.fleet.behaviour.set('web2', 'fail');
+    await passBuild(w);
+    const id = await deploy(w, { canary: 0 });
+    await waitFor('web1 holds its rollback', () => w.fleet.held.length === 1);
+    const late = await w.api(`/api/deploys/${id}/cancel`, { method: 'POST' });
+    expect(late.status, late.text).toBe(409);
+    expect(late.body.error).toMatchObject({ code: 'finishing', message: expect.stringContaining('too late to cancel') as unknown });
+    for (const release of w.fleet.held.splice(0)) await release();
+    expect((await finished(w, id)).type).toBe('deploy.failed');
+  });
+
   it('cancel: a queued deployment is cancelled (202); a finished one 409 already_finished; an unknown one 404; the queue lists running first', async () => {
     const w = await webWorld({ hosts: ['web1'] });
     w.fleet.behaviour.set('web1', 'hold');

@@ -24,14 +24,14 @@ export async function cleanUp(): Promise<void> {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 }
 
-/** How a fake agent answers: 'rollback-fails' deploys fine and fails its rollback. */
-export type Behaviour = 'ok' | 'fail' | 'silent' | 'hold' | 'rollback-fails';
+/** How a fake agent answers: 'rollback-fails' deploys fine and fails its rollback; 'rollback-hold' holds its rollback (in held). */
+export type Behaviour = 'ok' | 'fail' | 'silent' | 'hold' | 'rollback-fails' | 'rollback-hold';
 
 export interface Fleet {
   readonly commands: Message<'agent.command'>[];
   readonly verified: boolean[];
   behaviour: Map<string, Behaviour>;
-  /** Held deploys (behaviour 'hold'): call to let them succeed. */
+  /** Held deploys (behaviour 'hold') and rollbacks ('rollback-hold'): call to let them succeed. */
   readonly held: Array<() => Promise<void>>;
 }
 
@@ -113,7 +113,11 @@ export async function world(options: WorldOptions = {}): Promise<World> {
       if (behaviour === 'silent') return;
       await reply({ status: 'accepted' });
       if (p.action === 'rollback' && behaviour === 'rollback-fails') return reply({ status: 'failed', failedStep: 'restart', exitCode: 1, error: 'restart failed' });
-      if (p.action === 'rollback') return reply({ status: 'succeeded', release: p.release ?? 'r-previous' });
+      if (p.action === 'rollback') {
+        const rolledBack = (): Promise<void> => reply({ status: 'succeeded', release: p.release ?? 'r-previous' });
+        if (behaviour === 'rollback-hold') return void fleet.held.push(rolledBack);
+        return rolledBack();
+      }
       if (behaviour === 'fail') return reply({ status: 'failed', failedStep: 'health-check', exitCode: 1, error: 'health check failed' });
       releaseNo += 1;
       const succeed = (): Promise<void> => reply({ status: 'succeeded', release: `r-new-${releaseNo}` });

@@ -56,6 +56,7 @@ export function deployRoutes(ctx: RouteContext): Router {
     const answer = await ctx.gateway.cancel({ deploymentId, by, reason: reason ?? `cancelled by ${by}` });
     if (answer.outcome === 'not-found') throw new NotFoundError(`there is no deployment ${deploymentId}`);
     if (answer.outcome === 'already-finished') throw new ConflictError('already_finished', `deployment ${deploymentId} already finished (${answer.state ?? 'finished'}); there is nothing to cancel`);
+    if (answer.outcome === 'finishing') throw new ConflictError('finishing', `deployment ${deploymentId} is already ending (rolling back after a failure, or past its last batch); it is too late to cancel it`);
     res.status(202).json({ deploymentId, result: answer.outcome, ...(answer.state === undefined ? {} : { state: answer.state }) });
   });
 
