@@ -96,6 +96,8 @@ export interface HostResult {
   readonly release?: string;
   readonly durationMs: number;
   readonly error?: string;
+  /** A deploy that timed out after the agent accepted it: the host may still be deploying, and may finish. */
+  readonly mayStillRun?: true;
 }
 
 export type RolloutStatus = 'succeeded' | 'failed' | 'cancelled';
@@ -174,7 +176,9 @@ export class RolloutRunner {
         const results = await Promise.all(batch.map((host) => this.#deployHost(host)));
         const ok = results.filter((r) => r.outcome === 'succeeded').map((r) => r.host);
         succeeded.push(...ok);
-        done.push(ok);
+        // A host that accepted and then went quiet may still be deploying: it is rolled back with its
+        // batch (the agent runs the rollback after the deploy), and counts as out of service meanwhile.
+        done.push([...ok, ...results.filter((r) => r.mayStillRun === true).map((r) => r.host)]);
         const failures = results.filter((r) => r.outcome !== 'succeeded');
         if (failures.length > 0) {
           this.#state = 'finishing';
@@ -281,7 +285,7 @@ export class RolloutRunner {
     const failedHosts = failures.map((f) => f.host);
     let reason = failures.map(describeFailure).join('; ');
     const rolledBack: string[] = [];
-    if (spec.rollbackOnFailure && succeeded.length > 0) {
+    if (spec.rollbackOnFailure && done.some((batch) => batch.length > 0)) {
       const notRolledBack: HostResult[] = [];
       for (const batch of [...done].reverse()) {
         if (batch.length === 0) continue;
@@ -304,7 +308,8 @@ export class RolloutRunner {
     const result: RolloutResult = {
       status: 'failed',
       succeededHosts: [...succeeded],
-      failedHosts,
+      // A host that did not answer its deploy and was then rolled back is listed once.
+      failedHosts: [...new Set(failedHosts)],
       rolledBackHosts: rolledBack,
       results: [...this.#results],
       durationMs: this.#timer.now() - startedAt,
@@ -312,7 +317,7 @@ export class RolloutRunner {
     };
     await this.#emitFinal(result, {
       type: 'deploy.failed',
-      payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: [...result.succeededHosts], failedHosts: [...failedHosts], reason: clip(reason) },
+      payload: { ...this.#ref(), ref: spec.ref, durationMs: result.durationMs, succeededHosts: [...result.succeededHosts], failedHosts: [...result.failedHosts], reason: clip(reason) },
     });
     return result;
   }
@@ -394,6 +399,7 @@ function deployResult(host: string, final: Final, durationMs: number, timeoutMs:
       return {
         ...base,
         outcome: 'no-response',
+        ...(final.accepted ? { mayStillRun: true as const } : {}),
         error: clip(
           `no final reply within ${timeoutMs} ms${final.accepted ? ' (the agent accepted the command and may still finish it)' : '; the agent had not accepted the command, which expired with this timeout, so it will not run it later'}`,
         ),
@@ -411,20 +417,22 @@ function deployResult(host: string, final: Final, durationMs: number, timeoutMs:
 
 /**
  * A rollback that was refused, failed or never sent leaves the host on the release it deployed: that is
- * `rollback-failed` with that release, never `failed` (which would say the host's deploy failed).
+ * `rollback-failed` with that release, never `failed` (which would say the host's deploy failed). For a
+ * host whose deploy never answered (`deployed` undefined) what it runs stays unknown: `no-response`.
  */
 function rollbackResult(host: string, final: Final, durationMs: number, spec: RolloutSpec, deployed: string | undefined): HostResult {
   const base = { host, action: 'rollback' as const, durationMs };
-  const stillOnNew = { ...base, outcome: 'rollback-failed' as const, ...(deployed === undefined ? {} : { release: deployed }) };
+  const stillOnNew = deployed === undefined ? { ...base, outcome: 'no-response' as const } : { ...base, outcome: 'rollback-failed' as const, release: deployed };
+  const runs = deployed === undefined ? `the host never answered its deploy and may run either release` : `the host still runs ${spec.ref}`;
   switch (final.kind) {
     case 'timeout':
       return { ...base, outcome: 'no-response', error: clip(`rollback: no final reply within ${spec.hostTimeoutMs} ms; the host may still run ${spec.ref}`) };
     case 'send-failed':
-      return { ...stillOnNew, error: clip(`rollback command could not be sent, the host still runs ${spec.ref}: ${errorText(final.error)}`) };
+      return { ...stillOnNew, error: clip(`rollback command could not be sent, ${runs}: ${errorText(final.error)}`) };
     case 'reply': {
       const { reply } = final;
       if (reply.status === 'succeeded') return reply.release === undefined ? { ...base, outcome: 'rolled-back' } : { ...base, outcome: 'rolled-back', release: reply.release };
-      return { ...stillOnNew, error: clip(`rollback ${reply.status}, the host still runs ${spec.ref}: ${replyError(reply)}`) };
+      return { ...stillOnNew, error: clip(`rollback ${reply.status}, ${runs}: ${replyError(reply)}`) };
     }
   }
 }

@@ -161,6 +161,28 @@ describe('RolloutRunner', () => {
     expect(result.results[0]?.error).toContain('accepted');
   });
 
+  it('rolls back a host that accepted and went quiet with its batch, first, so no more hosts are out at once than the batch size', async () => {
+    const h = harness(spec({ batches: [['web1', 'web2'], ['web3', 'web4']] }), { deploy: { web3: 'accept-silent' } });
+    const result = await h.run();
+    const rollbacks = h.sent.filter((s) => s.action === 'rollback');
+    // web3 may still be deploying: its rollback goes with web4's (the agent runs it after the deploy),
+    // and web1 and web2 are rolled back only once both have answered.
+    expect(rollbacks.map((s) => s.host)).toEqual(['web4', 'web3', 'web1', 'web2']);
+    expect(rollbacks[0]!.at).toBe(rollbacks[1]!.at);
+    expect(rollbacks[2]!.at - rollbacks[1]!.at).toBe(REPLY_DELAY_MS);
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:succeeded', 'web4:succeeded', 'web3:no-response', 'web4:rolled-back', 'web3:rolled-back', 'web1:rolled-back', 'web2:rolled-back']);
+    expect(result).toMatchObject({ status: 'failed', succeededHosts: [], rolledBackHosts: ['web4', 'web3', 'web1', 'web2'] });
+    expect([...result.failedHosts].sort()).toEqual(['web1', 'web2', 'web3', 'web4']);
+  });
+
+  it('a quiet host whose rollback fails too stays unknown (no-response), never "still runs the new release"', async () => {
+    const h = harness(spec({ batches: [['web1'], ['web2']] }), { deploy: { web2: 'accept-silent' }, rollback: { web2: 'fail' } });
+    const result = await h.run();
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:no-response', 'web2:no-response', 'web1:rolled-back']);
+    expect(result.results.at(-2)?.error).toContain('may run either release');
+    expect(result).toMatchObject({ succeededHosts: [], failedHosts: ['web2', 'web1'] });
+  });
+
   it('reports a refused command as refused and stops', async () => {
     const h = harness(spec(), { deploy: { web1: 'refuse' } });
     const result = await h.run();
