@@ -218,6 +218,13 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
             await refuse(command, 'UNKNOWN_REF', `${what} does not exist in the mirror of ${app.repo}, even after a fetch`);
             return;
           }
+          if (resolved.fetched && now().getTime() >= expiresAtMs) {
+            // The sender stopped waiting while the agent fetched (and reports this host as not having
+            // taken the command): it must not deploy now.
+            await reporter.drain();
+            await refuse(command, 'EXPIRED', `command expired at ${command.expiresAt ?? '?'} while the agent fetched ${payload.ref} into its mirror (${fetchMs} ms); nothing was deployed`);
+            return;
+          }
           const steps: StepTime[] = resolved.fetched ? [{ name: 'fetch', durationMs: fetchMs }] : [];
           // Not awaited before the work starts: the bus keeps publish order, so it still reaches the
           // conductor before the final reply (which waits for it too).

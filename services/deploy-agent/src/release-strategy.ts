@@ -1,6 +1,7 @@
 // How a release directory gets its files. Only 'git-release' exists: the tree of a commit from the
 // local bare mirror (the one repo-updater keeps fresh). A tarball or container strategy would
 // implement the same two calls.
+import { existsSync } from 'node:fs';
 import { exportTree, mirrorPath, type GitClient } from '@deploybus/git';
 import type { AppConfig } from './config.js';
 
@@ -28,10 +29,13 @@ export class GitReleaseStrategy implements ReleaseStrategy {
 
   async resolve(app: AppConfig, ref: string, beforeFetch?: () => void): Promise<{ sha: string; fetched: boolean } | undefined> {
     const mirror = mirrorPath(this.mirrorsDir, app.repo);
+    // No mirror yet (the first deploy here, before repo-updater made one): resolveInMirror clones it, a fetch too.
+    const cloning = !existsSync(mirror);
+    if (cloning) beforeFetch?.();
     // One git process when the mirror has the ref (repo-updater fetched it after the green build).
     const sha = await this.git.resolveInMirror(mirror, app.url, ref);
-    if (sha !== undefined) return { sha, fetched: false };
-    beforeFetch?.();
+    if (sha !== undefined) return { sha, fetched: cloning };
+    if (!cloning) beforeFetch?.();
     await this.git.fetchRefs(mirror);
     const fetched = await this.git.resolveRef(mirror, ref);
     return fetched === undefined ? undefined : { sha: fetched, fetched: true };

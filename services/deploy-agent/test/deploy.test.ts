@@ -37,7 +37,9 @@ describe('deploy', () => {
     expect(await currentTarget(f)).toBe(`releases/${release}`);
     expect(await readFile(join(f.deployRoot, 'current', 'app.txt'), 'utf8')).toBe('one\n');
     expect(f.repliesTo(reply.payload.commandId).map((r) => r.payload.status)).toEqual(['accepted', 'succeeded']);
-    expect(reply.payload.steps?.map((s) => s.name)).toEqual(['checkout', 'switch']);
+    // No mirror yet: the agent cloned one, reported as the fetch step.
+    expect(reply.payload.steps?.map((s) => s.name)).toEqual(['fetch', 'checkout', 'switch']);
+    expect(f.tasks.filter((t) => t.correlationId === reply.correlationId && t.type === 'task.started').map((t) => (t.payload as { step: string }).step)).toEqual(['fetch', 'checkout', 'switch']);
     expect(existsSync(join(f.config.mirrorsDir, 'shop.git'))).toBe(true);
     expect(f.agent.apps()).toEqual([{ app: 'shop', env: 'production', release, ref: 'v1.0.0', roles: ['web'] }]);
     const state = await f.run(f.command({ action: 'state' }));
@@ -58,6 +60,31 @@ describe('deploy', () => {
     const events = f.tasks.filter((t) => t.correlationId === command.id && t.type !== 'task.log');
     expect(events.slice(0, 3).map((t) => [t.type, (t.payload as { step: string }).step])).toEqual([['task.started', 'fetch'], ['task.completed', 'fetch'], ['task.started', 'checkout']]);
     expect(events[1]?.payload).toMatchObject({ ok: true, durationMs: reply.payload.steps?.[0]?.durationMs });
+  });
+
+  it('a command that expires while the agent fetches is refused EXPIRED after the fetch, with nothing deployed', async () => {
+    let skewMs = 0;
+    fixture = await agentFixture({ now: () => new Date(Date.now() + skewMs) });
+    const f = fixture;
+    await f.origin.release('v1.0.0', 'one');
+    const first = await f.run(f.command(deployPayload('v1.0.0')));
+    expect(first.payload.status).toBe('succeeded');
+    await f.origin.release('v1.1.0', 'two');
+    const command = f.command(deployPayload('v1.1.0'), { ttlMs: 5_000 });
+    const fetchStarted = (): boolean => f.tasks.some((t) => t.correlationId === command.id && t.type === 'task.started');
+    // The clock jumps past the command's expiry once the fetch has begun (a fetch slower than the sender waits).
+    const jump = setInterval(() => {
+      if (fetchStarted()) skewMs = 60_000;
+    }, 1);
+    try {
+      const reply = await f.run(command);
+      expect(reply.payload.status).toBe('refused');
+      expect(reply.payload.error).toMatch(/^EXPIRED: command expired at .* while the agent fetched v1\.1\.0 into its mirror/);
+    } finally {
+      clearInterval(jump);
+    }
+    expect(await currentTarget(f)).toBe(`releases/${first.payload.release!}`);
+    expect(await readdir(join(f.deployRoot, 'releases'))).toEqual([first.payload.release]);
   });
 
   it('a fetch that fails (the origin is gone) is reported as the failed fetch step, with nothing else run', async () => {

@@ -49,6 +49,8 @@ export interface FixtureOptions {
   /** More apps on this agent, from the same origin, each deploying into deploy/<name>. */
   readonly otherApps?: ReadonlyArray<{ readonly name: string } & AppOverrides>;
   readonly commandMaxAgeMs?: number;
+  /** The agent's clock (default: the real one). */
+  readonly now?: () => Date;
 }
 
 export interface AgentFixture {
@@ -123,7 +125,7 @@ export async function agentFixture(options: FixtureOptions = {}): Promise<AgentF
     privateKey: keys.privateKey,
     replies,
     tasks,
-    agent: await startDeployAgent({ config, bus: agentBus, host, logger }),
+    agent: await startDeployAgent({ config, bus: agentBus, host, logger, ...(options.now === undefined ? {} : { now: options.now }) }),
     command(payload, opts = {}) {
       const message = client.message('agent.command', { commandId: randomName('cmd'), ...payload, host } as PayloadInputOf<'agent.command'>, { ttlMs: opts.ttlMs ?? 30_000, expectReplies: true });
       const sign = opts.sign ?? 'trusted';
@@ -140,7 +142,7 @@ export async function agentFixture(options: FixtureOptions = {}): Promise<AgentF
     repliesTo: (commandId) => replies.filter((r) => r.payload.commandId === commandId),
     async restartAgent() {
       await fixture.agent.stop();
-      fixture.agent = await startDeployAgent({ config, bus: agentBus, host, logger });
+      fixture.agent = await startDeployAgent({ config, bus: agentBus, host, logger, ...(options.now === undefined ? {} : { now: options.now }) });
     },
     async close() {
       await fixture.agent.stop().catch(() => undefined);
