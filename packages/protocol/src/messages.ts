@@ -625,7 +625,7 @@ export const deployCancelRequested = defineMessage({
 export const deployCancelResult = defineMessage({
   type: 'deploy.cancel-result',
   summary:
-    'The answer to a deploy.cancel-requested: `cancelled` (it was queued; deploy.cancelled published), `cancelling` (a running rollout stops before its next batch; deploy.cancelled follows when it ends, unless the batch in flight was its last), `finishing` (too late: the rollout is rolling back after a failure, or its last batch is done; it ends as deploy.failed or deploy.succeeded without a cancel), `not-found`, `already-finished`.',
+    'The answer to a deploy.cancel-requested: `cancelled` (it was queued; deploy.cancelled published), `cancelling` (a running rollout stops before its next batch; deploy.cancelled follows when it ends, unless the batch in flight was its last or fails), `finishing` (too late: the rollout is rolling back after a failure, or its last batch is done; it ends as deploy.failed or deploy.succeeded without a cancel), `not-found`, `already-finished`.',
   payload: z.object({
     deploymentId,
     outcome: z.enum(['cancelled', 'cancelling', 'finishing', 'not-found', 'already-finished']).describe('What happened.'),

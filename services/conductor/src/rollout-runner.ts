@@ -176,9 +176,7 @@ export class RolloutRunner {
         const results = await Promise.all(batch.map((host) => this.#deployHost(host)));
         const ok = results.filter((r) => r.outcome === 'succeeded').map((r) => r.host);
         succeeded.push(...ok);
-        // A host that accepted and then went quiet may still be deploying: it is rolled back with its
-        // batch (the agent runs the rollback after the deploy), and counts as out of service meanwhile.
-        done.push([...ok, ...results.filter((r) => r.mayStillRun === true).map((r) => r.host)]);
+        done.push(ok);
         const failures = results.filter((r) => r.outcome !== 'succeeded');
         if (failures.length > 0) {
           this.#state = 'finishing';
@@ -245,7 +243,7 @@ export class RolloutRunner {
     const sentAt = this.#timer.now();
     const final = await this.#send(host, command);
     const durationMs = this.#timer.now() - sentAt;
-    const deployed = this.#results.find((r) => r.host === host && r.action === 'deploy' && r.outcome === 'succeeded')?.release;
+    const deployed = this.#results.find((r) => r.host === host && r.action === 'deploy' && r.outcome === 'succeeded');
     const result = rollbackResult(host, final, durationMs, spec, deployed);
     await this.#record(result);
     return result;
@@ -285,16 +283,25 @@ export class RolloutRunner {
     const failedHosts = failures.map((f) => f.host);
     let reason = failures.map(describeFailure).join('; ');
     const rolledBack: string[] = [];
-    if (spec.rollbackOnFailure && done.some((batch) => batch.length > 0)) {
+    // A host that accepted and then went quiet may still be deploying, and may yet succeed: it is sent a
+    // rollback too (its agent runs it after the deploy). Not waited for before the other hosts' rollbacks:
+    // such a host is most often a dead agent, and waiting would keep every healthy host on the bad release
+    // for another hostTimeoutMs.
+    const quiet = failures.filter((f) => f.mayStillRun === true).map((f) => f.host);
+    if (spec.rollbackOnFailure && (succeeded.length > 0 || quiet.length > 0)) {
       const notRolledBack: HostResult[] = [];
-      for (const batch of [...done].reverse()) {
-        if (batch.length === 0) continue;
-        const results = await Promise.all(batch.map((host) => this.#rollbackHost(host)));
+      const tally = (results: readonly HostResult[]): void => {
         for (const r of results) {
           if (r.outcome === 'rolled-back') rolledBack.push(r.host);
           else notRolledBack.push(r);
         }
+      };
+      const quietRollbacks = Promise.all(quiet.map((host) => this.#rollbackHost(host)));
+      for (const batch of [...done].reverse()) {
+        if (batch.length === 0) continue;
+        tally(await Promise.all(batch.map((host) => this.#rollbackHost(host))));
       }
+      tally(await quietRollbacks);
       // A host whose rollback went unanswered may run either release: it is not counted as running the new one.
       const unknown = new Set(notRolledBack.filter((r) => r.outcome === 'no-response').map((r) => r.host));
       const moved = new Set([...rolledBack, ...unknown]);
@@ -418,11 +425,12 @@ function deployResult(host: string, final: Final, durationMs: number, timeoutMs:
 /**
  * A rollback that was refused, failed or never sent leaves the host on the release it deployed: that is
  * `rollback-failed` with that release, never `failed` (which would say the host's deploy failed). For a
- * host whose deploy never answered (`deployed` undefined) what it runs stays unknown: `no-response`.
+ * host whose deploy never answered (no `deployed` result) what it runs stays unknown: `no-response`.
  */
-function rollbackResult(host: string, final: Final, durationMs: number, spec: RolloutSpec, deployed: string | undefined): HostResult {
+function rollbackResult(host: string, final: Final, durationMs: number, spec: RolloutSpec, deployed: HostResult | undefined): HostResult {
   const base = { host, action: 'rollback' as const, durationMs };
-  const stillOnNew = deployed === undefined ? { ...base, outcome: 'no-response' as const } : { ...base, outcome: 'rollback-failed' as const, release: deployed };
+  const stillOnNew =
+    deployed === undefined ? { ...base, outcome: 'no-response' as const } : { ...base, outcome: 'rollback-failed' as const, ...(deployed.release === undefined ? {} : { release: deployed.release }) };
   const runs = deployed === undefined ? `the host never answered its deploy and may run either release` : `the host still runs ${spec.ref}`;
   switch (final.kind) {
     case 'timeout':

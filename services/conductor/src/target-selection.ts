@@ -43,7 +43,8 @@ const AGENT_SERVICE = 'deploy-agent';
  * Hosts come back sorted, so two conductors pick alike.
  */
 export function selectTargets(roster: readonly RosterEntry[], app: string, env: string, filter: TargetFilter = {}): TargetSelection {
-  // The protocol refuses empty lists; a request stored before it did must not reach every host either.
+  // The protocol refuses empty lists (and the coordinator re-reads stored requests through it); this
+  // keeps the rule where the choice is made, for any caller.
   const empty = (['hosts', 'patterns', 'roles'] as const).filter((part) => filter[part]?.length === 0);
   if (empty.length > 0) return refuse('INVALID_REQUEST', `targets.${empty[0]!} is an empty list; leave it out to mean every host`);
   let patterns: HostPattern[] | undefined;

@@ -9,7 +9,7 @@ const SHA = '9fceb02d0ae598e95dc970b74767f19372d61af8';
 const REPLY_DELAY_MS = 10;
 
 /** How a fake agent answers a command: with a final reply, "accepted" then nothing, nothing at all, or a send that throws. */
-type Script = 'succeed' | 'fail' | 'refuse' | 'silent' | 'accept-silent' | 'unsendable';
+type Script = 'succeed' | 'succeed-no-release' | 'fail' | 'refuse' | 'silent' | 'accept-silent' | 'unsendable';
 
 interface Sent {
   readonly at: number;
@@ -65,6 +65,7 @@ function harness(rolloutSpec: RolloutSpec, options: HarnessOptions = {}) {
         reply('accepted');
         if (script === 'accept-silent') return;
         if (script === 'succeed') reply('succeeded', { release: entry.action === 'rollback' ? '20261120090000-v1.4.0' : '20261122100012-v1.4.1' });
+        if (script === 'succeed-no-release') reply('succeeded');
         if (script === 'fail') reply('failed', { failedStep: 'health-check', exitCode: 1, error: 'GET /health answered 503' });
         if (script === 'refuse') reply('refused', { error: 'unknown app shop' });
       },
@@ -161,26 +162,43 @@ describe('RolloutRunner', () => {
     expect(result.results[0]?.error).toContain('accepted');
   });
 
-  it('rolls back a host that accepted and went quiet with its batch, first, so no more hosts are out at once than the batch size', async () => {
+  it('also rolls back a host that accepted and went quiet (it may still be deploying), alongside the others', async () => {
     const h = harness(spec({ batches: [['web1', 'web2'], ['web3', 'web4']] }), { deploy: { web3: 'accept-silent' } });
     const result = await h.run();
     const rollbacks = h.sent.filter((s) => s.action === 'rollback');
-    // web3 may still be deploying: its rollback goes with web4's (the agent runs it after the deploy),
-    // and web1 and web2 are rolled back only once both have answered.
-    expect(rollbacks.map((s) => s.host)).toEqual(['web4', 'web3', 'web1', 'web2']);
+    // web3's rollback (its agent runs it after the deploy) goes out with web4's; web1 and web2 follow once web4 answered.
+    expect(rollbacks.map((s) => s.host)).toEqual(['web3', 'web4', 'web1', 'web2']);
     expect(rollbacks[0]!.at).toBe(rollbacks[1]!.at);
     expect(rollbacks[2]!.at - rollbacks[1]!.at).toBe(REPLY_DELAY_MS);
-    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:succeeded', 'web4:succeeded', 'web3:no-response', 'web4:rolled-back', 'web3:rolled-back', 'web1:rolled-back', 'web2:rolled-back']);
-    expect(result).toMatchObject({ status: 'failed', succeededHosts: [], rolledBackHosts: ['web4', 'web3', 'web1', 'web2'] });
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:succeeded', 'web4:succeeded', 'web3:no-response', 'web3:rolled-back', 'web4:rolled-back', 'web1:rolled-back', 'web2:rolled-back']);
+    expect(result).toMatchObject({ status: 'failed', succeededHosts: [], rolledBackHosts: ['web4', 'web1', 'web2', 'web3'] });
     expect([...result.failedHosts].sort()).toEqual(['web1', 'web2', 'web3', 'web4']);
+  });
+
+  it('does not hold the healthy hosts\' rollback up behind a quiet host\'s (most often a dead agent), which stays unknown', async () => {
+    const h = harness(spec({ batches: [['web1'], ['web2']] }), { deploy: { web2: 'accept-silent' }, rollback: { web2: 'silent' } });
+    const result = await h.run();
+    const rollbacks = h.sent.filter((s) => s.action === 'rollback');
+    expect(rollbacks.map((s) => s.host)).toEqual(['web2', 'web1']);
+    expect(rollbacks[1]!.at).toBe(rollbacks[0]!.at);
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:no-response', 'web1:rolled-back', 'web2:no-response']);
+    expect(result.results.at(-1)?.error).toContain('the host may still run');
+    expect(result).toMatchObject({ succeededHosts: [], failedHosts: ['web2', 'web1'] });
   });
 
   it('a quiet host whose rollback fails too stays unknown (no-response), never "still runs the new release"', async () => {
     const h = harness(spec({ batches: [['web1'], ['web2']] }), { deploy: { web2: 'accept-silent' }, rollback: { web2: 'fail' } });
     const result = await h.run();
     expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:no-response', 'web2:no-response', 'web1:rolled-back']);
-    expect(result.results.at(-2)?.error).toContain('may run either release');
+    expect(result.results.find((r) => r.host === 'web2' && r.action === 'rollback')?.error).toContain('may run either release');
     expect(result).toMatchObject({ succeededHosts: [], failedHosts: ['web2', 'web1'] });
+  });
+
+  it('a host whose deploy succeeded without naming a release and whose rollback fails is still counted as running the new release', async () => {
+    const h = harness(spec({ batches: [['web1'], ['web2']] }), { deploy: { web1: 'succeed-no-release', web2: 'fail' }, rollback: { web1: 'fail' } });
+    const result = await h.run();
+    expect(h.hostResults()).toEqual(['web1:succeeded', 'web2:failed', 'web1:rollback-failed']);
+    expect(result).toMatchObject({ succeededHosts: ['web1'], failedHosts: ['web2'] });
   });
 
   it('reports a refused command as refused and stops', async () => {
