@@ -23,7 +23,10 @@ export const SERVICE = 'deploy-agent';
 export const VERSION = '0.1.0';
 /** Heartbeats name at most this many prepared commits per app (the protocol's limit). */
 const MAX_PREPARED_IN_HEARTBEAT = 20;
-/** Commands in hand at once: each app's still run one at a time (`serialized`); this lets apps and state queries pass each other. */
+/**
+ * Commands being taken at once (checked and their id written to disk); once taken, a command waits in
+ * its app's queue without holding one of these, and each app's commands run one at a time (`serialized`).
+ */
 const COMMAND_CONCURRENCY = 16;
 
 export interface DeployAgentDependencies {
@@ -363,12 +366,19 @@ export async function startDeployAgent(deps: DeployAgentDependencies): Promise<D
     const recorded = executed.record(message.payload.commandId, check.expiresAtMs);
     recorded.catch(() => undefined); // handled where carryOut waits for it
     logger.info({ commandId: message.payload.commandId, action: message.payload.action, keyId: check.keyId }, 'command taken');
-    inHand.add(message.payload.commandId);
-    try {
-      await carryOut(message, check.expiresAtMs, recorded);
-    } finally {
-      inHand.delete(message.payload.commandId);
-    }
+    const commandId = message.payload.commandId;
+    inHand.add(commandId);
+    const done = carryOut(message, check.expiresAtMs, recorded).finally(() => inHand.delete(commandId));
+    const tracked = done.catch((error: unknown) => {
+      logger.error({ commandId, err: error instanceof Error ? error.message : String(error) }, 'command ended with an error');
+    });
+    running.add(tracked);
+    void tracked.then(() => running.delete(tracked));
+    // The bus's slot is handed back once the id is on disk (a copy of the command is refused from then
+    // on, so nothing is lost by acking it) and the command is in its app's queue, not when it ends:
+    // otherwise commands waiting behind one app's long deploy would hold every slot, and other apps'
+    // deploys and state queries would wait for that app.
+    await Promise.race([tracked, recorded.catch(() => undefined)]);
   };
 
   // What repo-updater on this server fetched: private (each agent prepares its own trees) and not durable (a missed one only costs a deploy its checkout).

@@ -273,6 +273,34 @@ describe('deploy', () => {
     }
   });
 
+  it('twenty commands waiting behind one app\'s long deploy hold up neither another app\'s deploy nor a state query', async () => {
+    const gate = join(tmpdir(), `deploybus-gate-${process.pid}-${Date.now()}`);
+    fixture = await agentFixture({
+      app: { hooks: { preDeploy: [node, '-e', `const fs=require('fs');const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t)}},20)`] } },
+      otherApps: [{ name: 'blog' }],
+    });
+    const f = fixture;
+    await f.origin.release('v1', 'one');
+    const shop = f.command(deployPayload('v1'));
+    const shopDone = f.run(shop);
+    await waitFor('shop\'s deploy to be accepted', () => f.repliesTo(shop.payload.commandId).some((r) => r.payload.status === 'accepted'), 30_000);
+    // More than the agent takes at once (16), all for shop: they wait in shop's queue.
+    const waiting = Array.from({ length: 20 }, (_, i) => f.run(f.command({ action: 'rollback', deploymentId: `rollback-${i}`, app: 'shop', env: 'production' })));
+    const blog = await f.run(f.command({ ...deployPayload('v1'), app: 'blog' }));
+    expect(blog.payload.status).toBe('succeeded');
+    const state = await f.run(f.command({ action: 'state' }));
+    expect(state.payload.status).toBe('succeeded');
+    expect(f.repliesTo(shop.payload.commandId).map((r) => r.payload.status)).toEqual(['accepted']);
+    await writeFile(gate, '');
+    try {
+      expect((await shopDone).payload.status).toBe('succeeded');
+      // Each then runs, in order: nothing to roll back to.
+      for (const reply of await Promise.all(waiting)) expect(reply.payload).toMatchObject({ status: 'failed', error: 'there is no earlier release to roll back to' });
+    } finally {
+      await rm(gate, { force: true });
+    }
+  });
+
   it('a command delivered again while it runs (the broker lost the connection) is not refused: the run in progress answers', async () => {
     const gate = join(tmpdir(), `deploybus-gate-again-${process.pid}-${Date.now()}`);
     const f = await start({ hooks: { preDeploy: [node, '-e', `const fs=require('fs');const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t)}},20)`] } });
