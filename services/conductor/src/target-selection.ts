@@ -97,17 +97,12 @@ export function selectTargets(roster: readonly RosterEntry[], app: string, env: 
     if (roles !== undefined && !target.roles.some((r) => roles.has(r))) return `roles ${filter.roles!.join(', ')} (it has ${target.roles.length === 0 ? 'none' : target.roles.join(', ')})`;
     return undefined;
   };
-  const candidates = [...live.entries()].filter(([key]) => named === undefined || named.has(key)).map(([, target]) => target);
-  if (named !== undefined) {
-    const dropped = candidates.flatMap((target) => {
-      const by = leftOutBy(target);
-      return by === undefined ? [] : [`${target.host} (left out by ${by})`];
-    });
-    if (dropped.length > 0) {
-      return refuse('INVALID_REQUEST', `requested host${dropped.length > 1 ? 's are' : ' is'} left out by the rest of the target filter: ${dropped.sort().join(', ')}; name only hosts the filter keeps, or drop the hosts list or the other filter`);
-    }
+  const candidates = [...live.entries()].filter(([key]) => named === undefined || named.has(key)).map(([, target]) => ({ target, leftOut: leftOutBy(target) }));
+  const dropped = named === undefined ? [] : candidates.flatMap((c) => (c.leftOut === undefined ? [] : [`${c.target.host} (left out by ${c.leftOut})`]));
+  if (dropped.length > 0) {
+    return refuse('INVALID_REQUEST', `requested host${dropped.length > 1 ? 's are' : ' is'} left out by the rest of the target filter: ${dropped.sort().join(', ')}; name only hosts the filter keeps, or drop the hosts list or the other filter`);
   }
-  const targets = candidates.filter((target) => leftOutBy(target) === undefined).sort((a, b) => compareHosts(a.host, b.host));
+  const targets = candidates.flatMap((c) => (c.leftOut === undefined ? [c.target] : [])).sort((a, b) => compareHosts(a.host, b.host));
 
   if (targets.length === 0) return refuse('NO_TARGETS', `no live agent of ${app} in ${env} matches the target filter (${describeFilter(filter)})`);
   return { ok: true, targets, hosts: targets.map((t) => t.host) };

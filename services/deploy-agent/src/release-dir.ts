@@ -42,6 +42,10 @@ export interface ReleaseRecord {
   readonly complete: boolean;
 }
 
+function noRecord(name: string, complete: false | undefined): ReleaseInfo {
+  return { name, ref: undefined, sha: undefined, previous: undefined, complete };
+}
+
 export function isReleaseName(name: string): boolean {
   return RELEASE_NAME_PATTERN.test(name);
 }
@@ -69,11 +73,9 @@ export class ReleaseDir {
     return join(this.releasesDir, name);
   }
 
-  /** Creates the new, empty release directory (failing if it exists). */
-  async create(name: string): Promise<string> {
-    const path = await this.reserve(name);
-    await mkdir(path);
-    return path;
+  /** Creates the new, empty release directory (failing if it exists), once `reserve` has made its parents. */
+  async create(name: string): Promise<void> {
+    await mkdir(this.pathOf(name));
   }
 
   /** Makes sure releases/ and .deploybus/ exist; returns the path release `name` will have (a tree may be moved there). */
@@ -100,9 +102,7 @@ export class ReleaseDir {
 
   /** Releases that may go live, oldest first: every one but those a deploy left incomplete. */
   async usable(): Promise<string[]> {
-    const names = await this.list();
-    const complete = await Promise.all(names.map(async (name) => (await this.info(name)).complete !== false));
-    return names.filter((_, i) => complete[i]);
+    return this.completeOf(await this.list());
   }
 
   /** Why release `name` may not go live (it is not there, or a deploy left it incomplete), or undefined when it may. */
@@ -191,7 +191,7 @@ export class ReleaseDir {
    */
   async prune(keep: number, protect: ReadonlySet<string>): Promise<string[]> {
     const names = await this.list();
-    const usable = new Set(await this.usable());
+    const usable = new Set(await this.completeOf(names));
     const incomplete = names.filter((name) => !usable.has(name) && !protect.has(name));
     const complete = names.filter((name) => usable.has(name));
     const old = complete.filter((name) => !protect.has(name)).slice(0, Math.max(0, complete.length - keep));
@@ -219,8 +219,7 @@ export class ReleaseDir {
     try {
       text = await readFile(this.metaPath(name), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { name, ref: undefined, sha: undefined, previous: undefined, complete: undefined };
-      return { name, ref: undefined, sha: undefined, previous: undefined, complete: false };
+      return noRecord(name, (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : false);
     }
     try {
       const parsed = JSON.parse(text) as { ref?: unknown; sha?: unknown; previous?: unknown; complete?: unknown };
@@ -232,8 +231,14 @@ export class ReleaseDir {
         complete: typeof parsed.complete === 'boolean' ? parsed.complete : undefined,
       };
     } catch {
-      return { name, ref: undefined, sha: undefined, previous: undefined, complete: false };
+      return noRecord(name, false);
     }
+  }
+
+  /** Those of `names` that are not recorded as incomplete, in their order. */
+  private async completeOf(names: readonly string[]): Promise<string[]> {
+    const complete = await Promise.all(names.map(async (name) => (await this.info(name)).complete !== false));
+    return names.filter((_, i) => complete[i]);
   }
 
   private metaPath(name: string): string {
